@@ -1,0 +1,1 @@
+//! Omnilateral's statements (filled in by the rating-proof issue).

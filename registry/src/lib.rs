@@ -1,0 +1,1 @@
+//! The omni-lateral registry (the registry issue builds this crate).

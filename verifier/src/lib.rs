@@ -1,0 +1,1 @@
+//! Single and batch verification of Omnilateral proofs (the rating-proof issue builds this crate).
