@@ -380,8 +380,11 @@ fn finish(t: &Tariff, acc: &UsageTotals, options: &RatingOptions) -> Result<Rati
         let free = billed.min(u128::from(p.free_units));
         let chargeable = billed - free;
         let n = charge_nanos(chargeable, &p.pricing);
-        let amount =
-            if scope == RoundingScope::PerRecord { acc.rounded[i] } else { round_div(n, 1000, mode) };
+        let amount = if scope == RoundingScope::PerRecord {
+            acc.rounded[i]
+        } else {
+            round_div(n, 1000, mode)
+        };
         exact_sum += n;
         lines_sum += amount;
         lines.push(InvoiceLine {
@@ -395,8 +398,11 @@ fn finish(t: &Tariff, acc: &UsageTotals, options: &RatingOptions) -> Result<Rati
             amount: to_micros(amount, "usage line")?,
         });
     }
-    let usage =
-        if scope == RoundingScope::PerInvoice { round_div(exact_sum, 1000, mode) } else { lines_sum };
+    let usage = if scope == RoundingScope::PerInvoice {
+        round_div(exact_sum, 1000, mode)
+    } else {
+        lines_sum
+    };
     let rounding_adjustment = usage as i128 - lines_sum as i128;
 
     let mut fees: Vec<FeeLine> = t
@@ -405,11 +411,11 @@ fn finish(t: &Tariff, acc: &UsageTotals, options: &RatingOptions) -> Result<Rati
         .map(|f| FeeLine { name: f.name.clone(), one_time: false, amount: f.amount })
         .collect();
     if options.include_one_time_fees {
-        fees.extend(
-            t.one_time_fees
-                .iter()
-                .map(|f| FeeLine { name: f.name.clone(), one_time: true, amount: f.amount }),
-        );
+        fees.extend(t.one_time_fees.iter().map(|f| FeeLine {
+            name: f.name.clone(),
+            one_time: true,
+            amount: f.amount,
+        }));
     }
     let fee_total: u128 = fees.iter().map(|f| f.amount as u128).sum();
     let subtotal = usage + fee_total;

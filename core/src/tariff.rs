@@ -168,10 +168,7 @@ pub struct Tariff {
 impl Tariff {
     /// The tariff of `product`, if priced.
     pub fn product(&self, product: &ProductId) -> Option<&ProductTariff> {
-        self.products
-            .binary_search_by(|p| p.product.cmp(product))
-            .ok()
-            .map(|i| &self.products[i])
+        self.products.binary_search_by(|p| p.product.cmp(product)).ok().map(|i| &self.products[i])
     }
 
     /// Checks every rule a rating relies on; a tariff that passes cannot make rating
@@ -203,15 +200,15 @@ impl Tariff {
                 return fail(format!("{name}: increment or free units exceed 2^48"));
             }
             match &p.pricing {
-                Pricing::Flat { price } => check_price(name, *price).or_else(|r| fail(r))?,
+                Pricing::Flat { price } => check_price(name, *price).or_else(&fail)?,
                 Pricing::Graduated { tiers } | Pricing::Volume { tiers } => {
-                    check_tiers(name, tiers).or_else(|r| fail(r))?
+                    check_tiers(name, tiers).or_else(&fail)?
                 }
                 Pricing::Package { block, price } => {
                     if *block == 0 || *block >= crate::usage::MAX_QUANTITY {
                         return fail(format!("{name}: package block must be in 1..2^48"));
                     }
-                    check_price(name, *price).or_else(|r| fail(r))?
+                    check_price(name, *price).or_else(&fail)?
                 }
             }
             let flat = matches!(p.pricing, Pricing::Flat { .. });

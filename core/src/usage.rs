@@ -138,10 +138,11 @@ impl UsageRecord {
 
     /// Parses one TMF635-shaped JSON object and validates it.
     pub fn from_tmf635_json(json: &str) -> Result<UsageRecord> {
-        let wire: wire::Usage<'_> = serde_json::from_str(json).map_err(|e| Error::InvalidUsage {
-            id: wire::sniff_id(json),
-            reason: format!("malformed TMF635 JSON: {e}"),
-        })?;
+        let wire: wire::Usage<'_> =
+            serde_json::from_str(json).map_err(|e| Error::InvalidUsage {
+                id: wire::sniff_id(json),
+                reason: format!("malformed TMF635 JSON: {e}"),
+            })?;
         wire.into_record()
     }
 
@@ -203,9 +204,9 @@ mod wire {
                 }
             };
             let usage_date = match &self.usage_date {
-                serde_json::Value::Number(n) => n
-                    .as_u64()
-                    .ok_or_else(|| fail(format!("usageDate {n} is not UTC seconds")))?,
+                serde_json::Value::Number(n) => {
+                    n.as_u64().ok_or_else(|| fail(format!("usageDate {n} is not UTC seconds")))?
+                }
                 serde_json::Value::String(s) => parse_rfc3339_utc(s)
                     .ok_or_else(|| fail(format!("usageDate {s:?} is not RFC 3339 UTC")))?,
                 other => return Err(fail(format!("usageDate {other} is neither"))),
@@ -297,7 +298,7 @@ mod tests {
         let r = UsageRecord::new("cdr-1", 1_793_491_260, "voice", 125, Unit::Second).unwrap();
         assert_eq!(
             crate::Hash32::digest("omni/usage-record", &crate::encode(&r)).to_hex(),
-            "0000000000000000000000000000000000000000000000000000000000000000"
+            "b123d176674bd75ea90f6a9aa8f5bd39e750ee1325bd799aea81ea248d1ac768"
         );
     }
 }
