@@ -1,1 +1,72 @@
-fn main() {}
+//! `omni` — the Omnilateral command line.
+//!
+//! One entry point for everything a carrier, a registry operator, a regulator or a
+//! financier runs by hand:
+//!
+//! * `omni demo` — a full bilateral lifecycle between local parties, printed as a report;
+//! * `omni bench rating` — rating and ingest throughput, with a baseline measured in the
+//!   same run;
+//! * `omni keys generate` — a new Ed25519 party key.
+
+mod bench;
+mod demo;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "omni", version, about = "Omnilateral: MEF 114 settlement for carriers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the end-to-end story between local parties and print what happened.
+    Demo(demo::DemoArgs),
+    /// Measure throughput; prints one JSON object with --json.
+    #[command(subcommand)]
+    Bench(bench::Bench),
+    /// Manage party keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate a new Ed25519 key; prints the public key and writes the seed to FILE.
+    Generate {
+        /// Where to write the 32-byte seed (hex). Refuses to overwrite.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Demo(args) => demo::run(args),
+        Command::Bench(b) => bench::run(b),
+        Command::Keys(KeysCommand::Generate { out }) => keys_generate(&out),
+    }
+}
+
+fn keys_generate(out: &std::path::Path) -> Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let key = omni_core::Keypair::generate();
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create_new(true).open(out).with_context(|| {
+            format!("cannot create key file {} (it must not exist)", out.display())
+        })?;
+    writeln!(f, "{}", hex::encode(key.seed()))
+        .with_context(|| format!("cannot write key file {}", out.display()))?;
+    println!("{}", key.party());
+    Ok(())
+}
