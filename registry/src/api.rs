@@ -1,0 +1,535 @@
+//! The registry's gRPC API (tonic; protobufs in `registry/proto/registry.proto`).
+//!
+//! [`RegistryApi`] serves the `omni.registry.v1.Registry` service: `Submit` for signed
+//! transactions and queries for regulators (anchors, verified invoices), financiers
+//! (invoice status, pledge check, reputation) and carriers (netting cycles). Each answer
+//! is read under one read lock of the state and names the height, time and state root it
+//! was read from ([`proto::At`]).
+//!
+//! Refusals map to gRPC codes by what was wrong ([`status_of`]); a malformed request is
+//! refused by itself and the server keeps serving.
+
+use crate::block::Registry;
+use crate::netting::NettingCycle;
+use crate::reputation::Reputation;
+use crate::server::{Node, Pending};
+use crate::state::{Anchor, Event, Invoice, InvoiceStatus, SettledBy};
+use crate::tx::{InvoiceId, Nullifier};
+use crate::Error;
+use omni_core::{Hash32, PartyId};
+use std::sync::{Arc, RwLockReadGuard};
+use tokio::sync::{mpsc, oneshot};
+use tonic::{Code, Request, Response, Status};
+
+/// Generated protobuf types, client and server.
+pub mod proto {
+    #![allow(missing_docs, clippy::all)]
+    tonic::include_proto!("omni.registry.v1");
+
+    /// The encoded file descriptor set, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("registry_descriptor");
+}
+
+use proto::registry_server::Registry as RegistryRpc;
+
+/// The gRPC code for a refusal.
+pub fn status_of(e: &Error) -> Status {
+    let code = match e {
+        Error::MalformedTx(_)
+        | Error::TxTooLarge { .. }
+        | Error::InvalidField { .. }
+        | Error::InvalidCommitment(_)
+        | Error::InvalidBlinding(_)
+        | Error::ProofRejected { .. }
+        | Error::OpeningMismatch { .. }
+        | Error::UnbalancedNets { .. } => Code::InvalidArgument,
+        Error::BadSignature { .. } => Code::Unauthenticated,
+        Error::NotAMember { .. }
+        | Error::WrongRole { .. }
+        | Error::NotPayer { .. }
+        | Error::NotPayee { .. }
+        | Error::NotPledgeHolder { .. }
+        | Error::NotParticipant { .. } => Code::PermissionDenied,
+        Error::BadNonce { .. }
+        | Error::PayerNotMember { .. }
+        | Error::LastAdmin { .. }
+        | Error::StaleAnchor { .. }
+        | Error::InvoiceStatus { .. }
+        | Error::InvoiceInNettingCycle { .. }
+        | Error::NoPaymentNotice(_)
+        | Error::PaymentRefMismatch { .. }
+        | Error::NotPledgeable { .. }
+        | Error::CyclePhase { .. }
+        | Error::AlreadyDone { .. } => Code::FailedPrecondition,
+        Error::AlreadyMember { .. }
+        | Error::DuplicateInvoice(_)
+        | Error::CommitmentReused { .. }
+        | Error::AlreadyPledged(_) => Code::AlreadyExists,
+        Error::UnknownInvoice(_)
+        | Error::UnknownPledge(_)
+        | Error::UnknownCycle(_)
+        | Error::UnknownInstruction { .. } => Code::NotFound,
+        Error::BlockHeight { .. }
+        | Error::BlockTime { .. }
+        | Error::InvalidGenesis(_)
+        | Error::GenesisMismatch { .. }
+        | Error::Store(_) => Code::Internal,
+        Error::Server(_) => Code::Unavailable,
+    };
+    Status::new(code, e.to_string())
+}
+
+/// The `omni.registry.v1.Registry` service.
+#[derive(Clone)]
+pub struct RegistryApi {
+    node: Arc<Node>,
+    submit: mpsc::Sender<Pending>,
+}
+
+impl RegistryApi {
+    pub(crate) fn new(node: Arc<Node>, submit: mpsc::Sender<Pending>) -> RegistryApi {
+        RegistryApi { node, submit }
+    }
+
+    fn read(&self) -> Result<RwLockReadGuard<'_, Registry>, Status> {
+        self.node.registry.read().map_err(|_| Status::internal("registry state lock poisoned"))
+    }
+}
+
+fn at(r: &Registry) -> proto::At {
+    let s = r.state();
+    proto::At { height: s.height(), time: s.time(), state_root: s.state_root().0.to_vec() }
+}
+
+fn bytes32(field: &'static str, v: &[u8]) -> Result<[u8; 32], Status> {
+    v.try_into().map_err(|_| {
+        Status::invalid_argument(format!("{field}: expected 32 bytes, got {}", v.len()))
+    })
+}
+
+fn optional32(field: &'static str, v: &[u8]) -> Result<Option<[u8; 32]>, Status> {
+    if v.is_empty() {
+        Ok(None)
+    } else {
+        bytes32(field, v).map(Some)
+    }
+}
+
+fn events(evs: &[Event]) -> Vec<proto::Event> {
+    evs.iter()
+        .map(|e| proto::Event {
+            kind: e.kind().to_string(),
+            json: serde_json::to_string(e).unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The protobuf form of an invoice.
+pub fn invoice_to_proto(i: &Invoice) -> proto::Invoice {
+    let (paid_by, payment_ref) = match i.settlement.as_ref().map(|s| &s.by) {
+        Some(SettledBy::Payment { payment_ref }) => ("payment", payment_ref.0.to_vec()),
+        Some(SettledBy::Netting { .. }) => ("netting", Vec::new()),
+        None => ("", Vec::new()),
+    };
+    proto::Invoice {
+        invoice_id: i.invoice.0 .0.to_vec(),
+        bilateral: i.bilateral.0.to_vec(),
+        interval: i.interval.0.clone(),
+        payer: i.payer.0.to_vec(),
+        payee: i.payee.0.to_vec(),
+        currency: i.currency.code().to_string(),
+        amount_commitment: i.amount_commitment.0.to_vec(),
+        due_date: i.due_date,
+        proof_hash: i.proof_hash.0.to_vec(),
+        submitted_at: i.submitted_at,
+        submitted_height: i.submitted_height,
+        status: i.status.name().to_string(),
+        accepted_at: i.accepted_at,
+        disputed_at: i.dispute.as_ref().map(|d| d.disputed_at),
+        dispute_reason: i.dispute.as_ref().map(|d| d.reason.0.to_vec()).unwrap_or_default(),
+        notice_paid_at: i.payment_notice.as_ref().map(|n| n.paid_at),
+        notice_payment_ref: i
+            .payment_notice
+            .as_ref()
+            .map(|n| n.payment_ref.0.to_vec())
+            .unwrap_or_default(),
+        paid_at: i.settlement.as_ref().map(|s| s.paid_at),
+        payment_attested_at: i.settlement.as_ref().map(|s| s.attested_at),
+        paid_by: paid_by.to_string(),
+        payment_ref,
+        netting_cycle: i.netting_cycle,
+    }
+}
+
+/// The protobuf form of a reputation.
+pub fn reputation_to_proto(r: &Reputation) -> proto::Reputation {
+    proto::Reputation {
+        payer: r.payer.map(|p| p.0.to_vec()).unwrap_or_default(),
+        computed_at: r.at,
+        invoices: r.invoices,
+        accepted: r.accepted,
+        disputed: r.disputed,
+        paid_on_time: r.paid_on_time,
+        paid_late: r.paid_late,
+        overdue: r.overdue,
+        open: r.open,
+        assessed: r.assessed,
+        on_time_ratio_bp: r.on_time_ratio_bp,
+        average_days_beyond_terms: r.average_days_beyond_terms,
+        paydex: r.paydex.map(u32::from),
+    }
+}
+
+fn anchor_to_proto(a: &Anchor) -> proto::Anchor {
+    proto::Anchor {
+        bilateral: a.bilateral.0.to_vec(),
+        seq: a.seq,
+        head: a.head.0.to_vec(),
+        anchored_by: a.anchored_by.0.to_vec(),
+        height: a.height,
+        time: a.time,
+    }
+}
+
+/// The protobuf form of a netting cycle.
+pub fn cycle_to_proto(c: &NettingCycle) -> proto::NettingCycle {
+    proto::NettingCycle {
+        id: c.id,
+        opener: c.opener.0.to_vec(),
+        currency: c.currency.code().to_string(),
+        cutoff: c.cutoff,
+        opened_at: c.opened_at,
+        phase: c.phase.name().to_string(),
+        participants: c
+            .participants
+            .iter()
+            .map(|(party, p)| proto::Participant {
+                party: party.0.to_vec(),
+                joined: p.joined,
+                position_commitment: p.position.map(|c| c.0.to_vec()).unwrap_or_default(),
+                net: p.net,
+            })
+            .collect(),
+        invoices: c.invoices.iter().map(|i| i.0 .0.to_vec()).collect(),
+        instructions: c
+            .instructions
+            .iter()
+            .enumerate()
+            .map(|(i, t)| proto::SettlementInstruction {
+                index: i as u32,
+                from: t.from.0.to_vec(),
+                to: t.to.0.to_vec(),
+                amount: t.amount,
+                confirmed_at: t.confirmed_at,
+            })
+            .collect(),
+        settled_at: c.settled_at,
+        settled_volume: c.settled_volume().to_string(),
+    }
+}
+
+/// Most invoices one `ListInvoices` page returns.
+pub const MAX_PAGE: usize = 1000;
+
+#[tonic::async_trait]
+impl RegistryRpc for RegistryApi {
+    async fn submit(
+        &self,
+        request: Request<proto::SubmitRequest>,
+    ) -> Result<Response<proto::SubmitResponse>, Status> {
+        let bytes = request.into_inner().tx;
+        // The mempool check: refuse early what can never execute.
+        self.read()?.check_tx(&bytes).map_err(|e| status_of(&e))?;
+        let (reply, answer) = oneshot::channel();
+        self.submit
+            .send(Pending { bytes, reply })
+            .await
+            .map_err(|_| Status::unavailable("the registry is shutting down"))?;
+        let committed = answer
+            .await
+            .map_err(|_| {
+                Status::unavailable("the registry stopped before executing the transaction")
+            })?
+            .map_err(|e| status_of(&e))?;
+        Ok(Response::new(proto::SubmitResponse {
+            tx_hash: committed.tx_hash.0.to_vec(),
+            at: Some(proto::At {
+                height: committed.height,
+                time: committed.time,
+                state_root: committed.state_root.0.to_vec(),
+            }),
+            events: events(&committed.events),
+        }))
+    }
+
+    async fn get_tx(
+        &self,
+        request: Request<proto::GetTxRequest>,
+    ) -> Result<Response<proto::GetTxResponse>, Status> {
+        let hash = Hash32(bytes32("tx_hash", &request.into_inner().tx_hash)?);
+        let at = at(&*self.read()?);
+        let store = &self.node.store;
+        let located = store.tx_location(&hash).map_err(|e| status_of(&e))?;
+        let Some((height, index)) = located else {
+            return Ok(Response::new(proto::GetTxResponse {
+                found: false,
+                at: Some(at),
+                ..Default::default()
+            }));
+        };
+        let block = store
+            .block(height)
+            .map_err(|e| status_of(&e))?
+            .ok_or_else(|| Status::internal(format!("block {height} missing")))?;
+        let result = block
+            .results
+            .get(index as usize)
+            .ok_or_else(|| Status::internal(format!("block {height} has no tx {index}")))?;
+        let mut out =
+            proto::GetTxResponse { found: true, height, index, at: Some(at), ..Default::default() };
+        match &result.result {
+            Ok(evs) => {
+                out.accepted = true;
+                out.events = events(evs);
+            }
+            Err(e) => {
+                out.error_code = e.code.clone();
+                out.error = e.message.clone();
+            }
+        }
+        Ok(Response::new(out))
+    }
+
+    async fn get_status(
+        &self,
+        _request: Request<proto::GetStatusRequest>,
+    ) -> Result<Response<proto::GetStatusResponse>, Status> {
+        let r = self.read()?;
+        let s = r.state();
+        Ok(Response::new(proto::GetStatusResponse {
+            registry_id: s.registry_id().0.to_vec(),
+            name: s.meta().name.clone(),
+            at: Some(at(&r)),
+            members: s.members().count() as u64,
+            invoices: s.invoice_count() as u64,
+            netting_cycles: s.cycles().count() as u64,
+            proof_verifier: r.verifier().describe(),
+        }))
+    }
+
+    async fn get_member(
+        &self,
+        request: Request<proto::GetMemberRequest>,
+    ) -> Result<Response<proto::GetMemberResponse>, Status> {
+        let party = PartyId(bytes32("party", &request.into_inner().party)?);
+        let r = self.read()?;
+        let s = r.state();
+        let mut out = proto::GetMemberResponse {
+            at: Some(at(&r)),
+            next_nonce: s.next_nonce(&party),
+            ..Default::default()
+        };
+        if let Some(m) = s.member(&party) {
+            out.member = true;
+            out.role = m.role.name().to_string();
+            out.admitted_at = m.admitted_at;
+            out.admitted_height = m.admitted_height;
+            out.conformance = m.conformance.as_ref().map(|c| proto::Conformance {
+                document_hash: c.declaration.document_hash.0.to_vec(),
+                statement: c.declaration.statement.clone(),
+                published_at: c.published_at,
+            });
+        }
+        Ok(Response::new(out))
+    }
+
+    async fn list_anchors(
+        &self,
+        request: Request<proto::ListAnchorsRequest>,
+    ) -> Result<Response<proto::ListAnchorsResponse>, Status> {
+        let bilateral = Hash32(bytes32("bilateral", &request.into_inner().bilateral)?);
+        let r = self.read()?;
+        Ok(Response::new(proto::ListAnchorsResponse {
+            at: Some(at(&r)),
+            anchors: r.state().anchors_of(&bilateral).map(anchor_to_proto).collect(),
+        }))
+    }
+
+    async fn list_invoices(
+        &self,
+        request: Request<proto::ListInvoicesRequest>,
+    ) -> Result<Response<proto::ListInvoicesResponse>, Status> {
+        let q = request.into_inner();
+        let payer = optional32("payer", &q.payer)?.map(PartyId);
+        let payee = optional32("payee", &q.payee)?.map(PartyId);
+        let bilateral = optional32("bilateral", &q.bilateral)?.map(Hash32);
+        let after = optional32("start_after", &q.start_after)?.map(|b| InvoiceId(Hash32(b)));
+        let status = match q.status.as_str() {
+            "" => None,
+            name => Some(
+                [
+                    InvoiceStatus::Verified,
+                    InvoiceStatus::Accepted,
+                    InvoiceStatus::Disputed,
+                    InvoiceStatus::Paid,
+                ]
+                .into_iter()
+                .find(|s| s.name() == name)
+                .ok_or_else(|| Status::invalid_argument(format!("unknown status {name:?}")))?,
+            ),
+        };
+        let limit = match q.limit as usize {
+            0 => MAX_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let r = self.read()?;
+        let s = r.state();
+        let candidates: Box<dyn Iterator<Item = &Invoice>> = match (payer, payee) {
+            (Some(p), _) => Box::new(s.invoices_of_payer(&p)),
+            (None, Some(p)) => Box::new(s.invoices_of_payee(&p)),
+            (None, None) => Box::new(s.invoices()),
+        };
+        let mut matching = candidates
+            .filter(|i| after.is_none_or(|a| i.invoice > a))
+            .filter(|i| payee.is_none_or(|p| i.payee == p))
+            .filter(|i| bilateral.is_none_or(|b| i.bilateral == b))
+            .filter(|i| status.is_none_or(|st| i.status == st));
+        let page: Vec<&Invoice> = matching.by_ref().take(limit).collect();
+        let more = matching.next().is_some();
+        Ok(Response::new(proto::ListInvoicesResponse {
+            at: Some(at(&r)),
+            next_start_after: match (more, page.last()) {
+                (true, Some(last)) => last.invoice.0 .0.to_vec(),
+                _ => Vec::new(),
+            },
+            invoices: page.into_iter().map(invoice_to_proto).collect(),
+        }))
+    }
+
+    async fn get_invoice(
+        &self,
+        request: Request<proto::GetInvoiceRequest>,
+    ) -> Result<Response<proto::GetInvoiceResponse>, Status> {
+        let id = InvoiceId(Hash32(bytes32("invoice_id", &request.into_inner().invoice_id)?));
+        let r = self.read()?;
+        let s = r.state();
+        let now = now_secs().max(s.time());
+        Ok(Response::new(match s.invoice(&id) {
+            Some(i) => proto::GetInvoiceResponse {
+                at: Some(at(&r)),
+                found: true,
+                invoice: Some(invoice_to_proto(i)),
+                payer_reputation: Some(reputation_to_proto(&s.reputation(&i.payer, now))),
+            },
+            None => proto::GetInvoiceResponse { at: Some(at(&r)), ..Default::default() },
+        }))
+    }
+
+    async fn check_pledge(
+        &self,
+        request: Request<proto::CheckPledgeRequest>,
+    ) -> Result<Response<proto::CheckPledgeResponse>, Status> {
+        let n = Nullifier(bytes32("nullifier", &request.into_inner().nullifier)?);
+        let r = self.read()?;
+        Ok(Response::new(match r.state().pledge(&n) {
+            Some(p) => proto::CheckPledgeResponse {
+                at: Some(at(&r)),
+                pledged: true,
+                financier: p.financier.0.to_vec(),
+                pledged_at: p.pledged_at,
+                height: p.height,
+            },
+            None => proto::CheckPledgeResponse { at: Some(at(&r)), ..Default::default() },
+        }))
+    }
+
+    async fn get_reputation(
+        &self,
+        request: Request<proto::GetReputationRequest>,
+    ) -> Result<Response<proto::GetReputationResponse>, Status> {
+        let q = request.into_inner();
+        let payer = PartyId(bytes32("payer", &q.payer)?);
+        let r = self.read()?;
+        let s = r.state();
+        let now = if q.at_time == 0 { now_secs().max(s.time()) } else { q.at_time };
+        Ok(Response::new(proto::GetReputationResponse {
+            at: Some(at(&r)),
+            reputation: Some(reputation_to_proto(&s.reputation(&payer, now))),
+        }))
+    }
+
+    async fn get_netting_cycle(
+        &self,
+        request: Request<proto::GetNettingCycleRequest>,
+    ) -> Result<Response<proto::GetNettingCycleResponse>, Status> {
+        let id = request.into_inner().cycle;
+        let r = self.read()?;
+        let cycle = r.state().cycle(id).map(cycle_to_proto);
+        Ok(Response::new(proto::GetNettingCycleResponse {
+            at: Some(at(&r)),
+            found: cycle.is_some(),
+            cycle,
+        }))
+    }
+
+    async fn list_netting_cycles(
+        &self,
+        request: Request<proto::ListNettingCyclesRequest>,
+    ) -> Result<Response<proto::ListNettingCyclesResponse>, Status> {
+        let participant =
+            optional32("participant", &request.into_inner().participant)?.map(PartyId);
+        let r = self.read()?;
+        Ok(Response::new(proto::ListNettingCyclesResponse {
+            at: Some(at(&r)),
+            cycles: r
+                .state()
+                .cycles()
+                .filter(|c| participant.is_none_or(|p| c.participants.contains_key(&p)))
+                .map(cycle_to_proto)
+                .collect(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_render_as_json_and_refusals_map_to_codes() {
+        let big = Event::SettlementInstructed {
+            cycle: 1,
+            transfers: 2,
+            volume: i128::from(i64::MAX) * 3,
+        };
+        let rendered = events(&[big]);
+        assert_eq!(rendered[0].kind, "SettlementInstructed");
+        assert!(rendered[0].json.contains("27670116110564327421"), "{}", rendered[0].json);
+        let p = PartyId([7; 32]);
+        assert_eq!(status_of(&Error::MalformedTx("x".into())).code(), Code::InvalidArgument);
+        assert_eq!(
+            status_of(&Error::BadSignature { sender: p, reason: "r".into() }).code(),
+            Code::Unauthenticated
+        );
+        assert_eq!(status_of(&Error::NotAMember { party: p }).code(), Code::PermissionDenied);
+        assert_eq!(
+            status_of(&Error::BadNonce { sender: p, expected: 2, got: 1 }).code(),
+            Code::FailedPrecondition
+        );
+        assert_eq!(
+            status_of(&Error::AlreadyPledged(Nullifier([1; 32]))).code(),
+            Code::AlreadyExists
+        );
+        assert_eq!(status_of(&Error::UnknownCycle(3)).code(), Code::NotFound);
+        assert!(bytes32("party", &[1, 2]).is_err());
+        assert_eq!(optional32("payer", &[]).unwrap(), None);
+    }
+}

@@ -1,0 +1,329 @@
+//! Blocks: how the consensus layer drives the state machine.
+//!
+//! A [`Block`] is an ordered list of transaction bytes with a height and a time agreed by
+//! consensus. [`Registry::execute_block`] runs it through the [`RegistryState`]:
+//!
+//! 1. decode every transaction (malformed bytes get an error result, nothing else);
+//! 2. verify all signatures, in parallel (rayon) — pure work, no state;
+//! 3. hand **every** validly signed `SubmitInvoice` of the block to
+//!    [`ProofVerifier::verify_batch`] at once, so that rating proofs are batch-verified;
+//! 4. apply the transactions in order with those verdicts; a refused transaction leaves
+//!    the state untouched and is recorded with its error;
+//! 5. record the block's height and time, and return the results, the new state root and
+//!    the changed entries for the store.
+//!
+//! Steps 2 and 3 depend only on the block's content, so their order and parallelism do
+//! not affect the outcome: every validator computes the same [`BlockOutcome`].
+
+use crate::proof::{InvoiceProofClaim, ProofVerifier};
+use crate::state::{BlockContext, Event, Genesis, RegistryState, StateChange};
+use crate::tx::{SignedTx, TxBody, TxHash};
+use crate::{Error, Result};
+use omni_core::Hash32;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// A block of transactions, as ordered by consensus.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Block {
+    /// Height: the previous block's plus one (the genesis state is height 0).
+    pub height: u64,
+    /// Block time, UTC seconds; never before the previous block's.
+    pub time: u64,
+    /// Canonical transaction bytes ([`SignedTx::to_bytes`]).
+    pub txs: Vec<Vec<u8>>,
+}
+
+impl Block {
+    /// The block's hash.
+    pub fn hash(&self) -> Hash32 {
+        Hash32::digest("omni/registry/block", &omni_core::encode(self))
+    }
+}
+
+/// The result of one transaction of a block.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TxOutcome {
+    /// Hash of the transaction bytes.
+    pub tx_hash: TxHash,
+    /// Its events, or why it was refused (state unchanged).
+    pub result: std::result::Result<Vec<Event>, Error>,
+}
+
+/// What executing a block produced.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct BlockOutcome {
+    /// The block's height.
+    pub height: u64,
+    /// The block's time.
+    pub time: u64,
+    /// The block's hash.
+    pub block_hash: Hash32,
+    /// One outcome per transaction, in block order.
+    pub results: Vec<TxOutcome>,
+    /// The state root after the block.
+    pub state_root: Hash32,
+    /// The state entries the block changed, for the store.
+    pub changes: Vec<StateChange>,
+}
+
+/// The registry application: its state and the proof verifier it executes with. The
+/// consensus layer calls [`Registry::check_tx`] (mempool) and
+/// [`Registry::execute_block`] (decided blocks).
+pub struct Registry {
+    state: RegistryState,
+    verifier: Arc<dyn ProofVerifier>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("registry_id", &self.state.registry_id())
+            .field("height", &self.state.height())
+            .field("state_root", &self.state.state_root())
+            .field("verifier", &self.verifier.describe())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// A registry at its genesis state. The genesis entries are pending in
+    /// [`Registry::take_genesis_changes`].
+    pub fn new(genesis: &Genesis, verifier: Arc<dyn ProofVerifier>) -> Result<Registry> {
+        Ok(Registry { state: RegistryState::genesis(genesis)?, verifier })
+    }
+
+    /// A registry over a restored state.
+    pub fn from_state(state: RegistryState, verifier: Arc<dyn ProofVerifier>) -> Registry {
+        Registry { state, verifier }
+    }
+
+    /// The state (read-only).
+    pub fn state(&self) -> &RegistryState {
+        &self.state
+    }
+
+    /// The proof verifier.
+    pub fn verifier(&self) -> &Arc<dyn ProofVerifier> {
+        &self.verifier
+    }
+
+    /// The entries of the genesis state, once, for the store.
+    pub fn take_genesis_changes(&mut self) -> Vec<StateChange> {
+        self.state.take_changes()
+    }
+
+    /// The mempool check: decodes `bytes` and checks signature, membership, role and that
+    /// the nonce is not a replay. Proofs are left to the block's batch verification.
+    pub fn check_tx(&self, bytes: &[u8]) -> Result<SignedTx> {
+        let tx = SignedTx::from_bytes(bytes)?;
+        self.state.check_envelope(&tx)?;
+        Ok(tx)
+    }
+
+    /// Executes a decided block (module docs). `Err` only if the block itself does not
+    /// follow the state (height, time); transaction refusals are results.
+    pub fn execute_block(&mut self, block: &Block) -> Result<BlockOutcome> {
+        let (last, time) = (self.state.height(), self.state.time());
+        if block.height != last + 1 {
+            return Err(Error::BlockHeight { last, got: block.height });
+        }
+        if block.time < time {
+            return Err(Error::BlockTime { last: time, got: block.time });
+        }
+        let ctx = BlockContext { height: block.height, time: block.time };
+        let registry_id = self.state.registry_id();
+
+        // 1–2: decode and verify signatures in parallel.
+        let decoded: Vec<(TxHash, Result<SignedTx>, Result<()>)> = block
+            .txs
+            .par_iter()
+            .map(|bytes| {
+                let hash = SignedTx::hash_bytes(bytes);
+                match SignedTx::from_bytes(bytes) {
+                    Ok(tx) => {
+                        let sig = tx.verify_signature(&registry_id);
+                        (hash, Ok(tx), sig)
+                    }
+                    Err(e) => (hash, Err(e), Ok(())),
+                }
+            })
+            .collect();
+
+        // 3: one batch for every signed SubmitInvoice of the block.
+        let mut claim_of = vec![None; decoded.len()];
+        let mut claims = Vec::new();
+        for (i, (_, tx, sig)) in decoded.iter().enumerate() {
+            if let (Ok(tx), Ok(())) = (tx, sig) {
+                if let TxBody::SubmitInvoice(s) = &tx.body {
+                    claim_of[i] = Some(claims.len());
+                    claims.push(InvoiceProofClaim::of(s));
+                }
+            }
+        }
+        let mut verdicts =
+            if claims.is_empty() { Vec::new() } else { self.verifier.verify_batch(&claims) };
+        if verdicts.len() != claims.len() {
+            // A verifier that breaks its contract admits nothing.
+            verdicts = vec![
+                Err("the proof verifier returned a wrong number of verdicts".into());
+                claims.len()
+            ];
+        }
+        drop(claims);
+
+        // 4: apply in order.
+        let mut results = Vec::with_capacity(decoded.len());
+        for (i, (tx_hash, tx, sig)) in decoded.into_iter().enumerate() {
+            let result = tx.and_then(|tx| {
+                let proof = claim_of[i].map(|c| verdicts[c].clone());
+                self.state.apply_prechecked(&tx, &ctx, sig, proof)
+            });
+            results.push(TxOutcome { tx_hash, result });
+        }
+
+        // 5: close the block.
+        self.state.end_block(&ctx);
+        Ok(BlockOutcome {
+            height: block.height,
+            time: block.time,
+            block_hash: block.hash(),
+            results,
+            state_root: self.state.state_root(),
+            changes: self.state.take_changes(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proof::testing::{valid_bundle, StubRatingVerifier};
+    use crate::proof::RefuseAllProofs;
+    use crate::tx::{AmountCommitment, InvoiceId, InvoiceSubmission, Role};
+    use omni_core::{Currency, IntervalId, Keypair};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts calls and claims, delegating to the stub.
+    #[derive(Default)]
+    struct Counting {
+        calls: AtomicUsize,
+        claims: AtomicUsize,
+    }
+
+    impl ProofVerifier for Counting {
+        fn verify_batch(
+            &self,
+            claims: &[InvoiceProofClaim<'_>],
+        ) -> Vec<std::result::Result<(), String>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.claims.fetch_add(claims.len(), Ordering::SeqCst);
+            StubRatingVerifier.verify_batch(claims)
+        }
+        fn describe(&self) -> String {
+            "counting".into()
+        }
+    }
+
+    fn key(n: u8) -> Keypair {
+        Keypair::from_seed([n; 32])
+    }
+
+    fn genesis() -> Genesis {
+        Genesis {
+            name: "block-test".into(),
+            time: 1_000,
+            members: vec![
+                (key(1).party(), Role::Admin),
+                (key(2).party(), Role::Member),
+                (key(3).party(), Role::Member),
+            ],
+        }
+    }
+
+    fn submission(n: u64, good_proof: bool) -> TxBody {
+        use crate::commitment::{encode, PedersenCommitment, Scalar};
+        let c: AmountCommitment = encode(&PedersenCommitment::commit(n, &Scalar::from(n + 99)));
+        let bilateral = Hash32::digest("t", b"bilateral");
+        let interval = IntervalId("2027-01".into());
+        let proof = if good_proof { valid_bundle(&bilateral, &interval, &c) } else { vec![0] };
+        TxBody::SubmitInvoice(InvoiceSubmission {
+            invoice: InvoiceId(Hash32::digest("t", &n.to_be_bytes())),
+            bilateral,
+            interval,
+            payer: key(3).party(),
+            payee: key(2).party(),
+            currency: Currency::EUR,
+            amount_commitment: c,
+            due_date: 5_000,
+            proof,
+        })
+    }
+
+    #[test]
+    fn a_block_batch_verifies_its_proofs_and_records_every_result() {
+        let verifier = Arc::new(Counting::default());
+        let g = genesis();
+        let mut registry = Registry::new(&g, verifier.clone()).unwrap();
+        let id = g.registry_id();
+        let seller = key(2);
+        let txs = vec![
+            SignedTx::sign(&seller, &id, 0, submission(1, true)).to_bytes(),
+            b"not a transaction".to_vec(),
+            SignedTx::sign(&seller, &id, 1, submission(2, false)).to_bytes(),
+            SignedTx::sign(&seller, &id, 1, submission(3, true)).to_bytes(),
+            // Signed by the wrong key: no proof verification is spent on it.
+            SignedTx {
+                sender: key(3).party(),
+                ..SignedTx::sign(&seller, &id, 0, submission(4, true))
+            }
+            .to_bytes(),
+        ];
+        let block = Block { height: 1, time: 2_000, txs };
+        let outcome = registry.execute_block(&block).unwrap();
+        assert_eq!(verifier.calls.load(Ordering::SeqCst), 1, "one batch per block");
+        assert_eq!(verifier.claims.load(Ordering::SeqCst), 3);
+        let ok: Vec<bool> = outcome.results.iter().map(|r| r.result.is_ok()).collect();
+        assert_eq!(ok, vec![true, false, false, true, false]);
+        assert!(matches!(outcome.results[1].result, Err(Error::MalformedTx(_))));
+        assert!(matches!(outcome.results[2].result, Err(Error::ProofRejected { .. })));
+        assert!(matches!(outcome.results[4].result, Err(Error::BadSignature { .. })));
+        assert_eq!(outcome.state_root, registry.state().state_root());
+        assert_eq!((registry.state().height(), registry.state().time()), (1, 2_000));
+        assert_eq!(registry.state().invoice_count(), 2);
+        assert!(!outcome.changes.is_empty());
+
+        // Same block on a second replica: same root.
+        let mut replica = Registry::new(&g, Arc::new(StubRatingVerifier)).unwrap();
+        assert_eq!(replica.execute_block(&block).unwrap().state_root, outcome.state_root);
+    }
+
+    #[test]
+    fn blocks_must_follow_in_height_and_time() {
+        let mut registry = Registry::new(&genesis(), Arc::new(RefuseAllProofs)).unwrap();
+        let empty = |height, time| Block { height, time, txs: vec![] };
+        assert!(matches!(registry.execute_block(&empty(2, 2_000)), Err(Error::BlockHeight { .. })));
+        assert!(matches!(registry.execute_block(&empty(1, 999)), Err(Error::BlockTime { .. })));
+        let root = registry.state().state_root();
+        registry.execute_block(&empty(1, 1_000)).unwrap();
+        // The height is part of the state.
+        assert_ne!(registry.state().state_root(), root);
+    }
+
+    #[test]
+    fn the_default_verifier_refuses_invoices_in_blocks() {
+        let g = genesis();
+        let mut registry = Registry::new(&g, Arc::new(RefuseAllProofs)).unwrap();
+        let tx = SignedTx::sign(&key(2), &g.registry_id(), 0, submission(1, true));
+        let outcome = registry
+            .execute_block(&Block { height: 1, time: 1_000, txs: vec![tx.to_bytes()] })
+            .unwrap();
+        assert!(matches!(outcome.results[0].result, Err(Error::ProofRejected { .. })));
+        assert_eq!(registry.state().invoice_count(), 0);
+        assert_eq!(registry.state().next_nonce(&key(2).party()), 0);
+        // check_tx (mempool) does not verify proofs, but does check the envelope.
+        assert!(registry.check_tx(&tx.to_bytes()).is_ok());
+        assert!(registry.check_tx(b"junk").is_err());
+    }
+}
