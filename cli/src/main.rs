@@ -6,10 +6,13 @@
 //! * `omni demo` — a full bilateral lifecycle between local parties, printed as a report;
 //! * `omni bench rating` — rating and ingest throughput, with a baseline measured in the
 //!   same run;
+//! * `omni registry start` — a registry node (single validator) with its gRPC API;
+//! * `omni bench netting` — multi-party netting of random obligations;
 //! * `omni keys generate` — a new Ed25519 party key.
 
 mod bench;
 mod demo;
+mod registry_cmd;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -28,6 +31,9 @@ enum Command {
     /// Measure throughput; prints one JSON object with --json.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Run the omni-lateral registry.
+    #[command(subcommand)]
+    Registry(registry_cmd::RegistryCommand),
     /// Manage party keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -53,6 +59,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Demo(args) => demo::run(args),
         Command::Bench(b) => bench::run(b),
+        Command::Registry(r) => registry_cmd::run(r),
         Command::Keys(KeysCommand::Generate { out }) => keys_generate(&out),
     }
 }

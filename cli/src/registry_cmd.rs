@@ -1,0 +1,79 @@
+//! `omni registry start`: one registry node (single validator) on RocksDB with its gRPC API.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use omni_core::{Keypair, PartyId};
+use omni_registry::server::{serve, ServerConfig};
+use omni_registry::state::Genesis;
+use omni_registry::tx::Role;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// `omni registry …`
+#[derive(Subcommand)]
+pub enum RegistryCommand {
+    /// Run a registry node until Ctrl-C.
+    Start(StartArgs),
+}
+
+/// Arguments of `omni registry start`.
+#[derive(Args)]
+pub struct StartArgs {
+    /// RocksDB directory (created if missing).
+    #[arg(long)]
+    data: PathBuf,
+    /// Address of the gRPC API.
+    #[arg(long, default_value = "127.0.0.1:7400")]
+    listen: SocketAddr,
+    /// Membership administrator's public key (hex) for a new registry. Without it, a new
+    /// registry gets a fresh admin key written to DATA/admin.key.
+    #[arg(long)]
+    admin: Option<String>,
+}
+
+pub fn run(cmd: RegistryCommand) -> Result<()> {
+    match cmd {
+        RegistryCommand::Start(args) => start(args),
+    }
+}
+
+fn start(args: StartArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create {}", args.data.display()))?;
+    let fresh = std::fs::read_dir(&args.data)?.next().is_none();
+    let mut config = ServerConfig::new(&args.data, args.listen);
+    if fresh {
+        let admin = match &args.admin {
+            Some(hex) => PartyId::from_hex(hex).context("--admin is not a 64-hex-digit key")?,
+            None => {
+                let key = Keypair::generate();
+                let path = args.data.join("admin.key");
+                std::fs::write(&path, hex::encode(key.seed()))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("new registry: admin key written to {}", path.display());
+                key.party()
+            }
+        };
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("system clock before 1970")?
+            .as_secs();
+        config = config.with_genesis(Genesis {
+            name: "omnilateral".into(),
+            time,
+            members: vec![(admin, Role::Admin)],
+        });
+    } else if args.admin.is_some() {
+        bail!(
+            "{} already holds a registry; --admin only applies to a new one",
+            args.data.display()
+        );
+    }
+    eprintln!(
+        "registry on {} (data {}); rating proofs are refused until a verifying key is configured",
+        args.listen,
+        args.data.display()
+    );
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(serve(config)).context("registry stopped with an error")
+}
