@@ -1,0 +1,531 @@
+//! The node-side facade: one organisation's signing key, its bilaterals' states and the
+//! store.
+//!
+//! * Own steps: [`Ledger::append`] builds the next entry, signs it, applies it to the state
+//!   machine and persists entry and state atomically; helpers such as
+//!   [`Ledger::propose_contract`], [`Ledger::accept`] and [`Ledger::propose_rating`] wrap it.
+//! * The counterparty's steps: [`Ledger::receive`] applies and persists an entry it signed.
+//!   [`Ledger::sync_from`] pulls whatever a peer ledger has that this one lacks (the
+//!   in-process stand-in for the libp2p sync).
+//! * Usage: [`Ledger::ingest_tmf635_lines`] and [`Ledger::ingest_usage`] parse (in
+//!   parallel), drop records whose id was already recorded — in the same input, in an open
+//!   usage account, or in the store's record-id index — count them, and append the rest as
+//!   usage-batch entries of at most [`LedgerOptions::batch_records`] records.
+//!
+//! If the store fails after the state machine accepted an entry, the in-memory state is
+//! reloaded from the store, so memory never runs ahead of what was acknowledged.
+
+use crate::contract::Contract;
+use crate::entry::{
+    Accept, BilateralId, Entry, EntryBody, GenerateInvoice, RatingProposal, RecordKey, Reject,
+    UsageBatch,
+};
+use crate::state::{Applied, BilateralState};
+use crate::store::{Store, StoreOptions};
+use crate::{Error, Refusal, Result};
+use omni_core::{Hash32, IntervalId, Keypair, PartyId, UsageRecord};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Where entry timestamps come from.
+#[derive(Clone, Debug, Default)]
+pub enum Clock {
+    /// The system clock (UTC seconds).
+    #[default]
+    System,
+    /// A clock set by hand: tests, demos, replays of history.
+    Manual(Arc<AtomicU64>),
+}
+
+impl Clock {
+    /// A manual clock at `t`.
+    pub fn manual(t: u64) -> Clock {
+        Clock::Manual(Arc::new(AtomicU64::new(t)))
+    }
+
+    /// Now, UTC seconds.
+    pub fn now(&self) -> u64 {
+        match self {
+            Clock::System => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            Clock::Manual(t) => t.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Sets a manual clock (no effect on the system clock).
+    pub fn set(&self, t: u64) {
+        if let Clock::Manual(c) = self {
+            c.store(t, Ordering::SeqCst);
+        }
+    }
+
+    /// Advances a manual clock by `secs`.
+    pub fn advance(&self, secs: u64) {
+        if let Clock::Manual(c) = self {
+            c.fetch_add(secs, Ordering::SeqCst);
+        }
+    }
+}
+
+/// How a [`Ledger`] runs.
+#[derive(Clone, Debug)]
+pub struct LedgerOptions {
+    /// Store options (sync on by default).
+    pub store: StoreOptions,
+    /// Where timestamps come from.
+    pub clock: Clock,
+    /// Most records per usage-batch entry the ingest path writes.
+    pub batch_records: usize,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> LedgerOptions {
+        LedgerOptions {
+            store: StoreOptions::default(),
+            clock: Clock::System,
+            batch_records: 100_000,
+        }
+    }
+}
+
+/// What an ingest did.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct IngestReport {
+    /// Records handed in.
+    pub received: usize,
+    /// Records appended (rated once each).
+    pub accepted: usize,
+    /// Records dropped because their id was already recorded or repeated in the input.
+    pub duplicates: usize,
+    /// Sequence numbers of the usage-batch entries appended.
+    pub entries: Vec<u64>,
+}
+
+/// One organisation's bilateral ledger node.
+pub struct Ledger {
+    store: Store,
+    signer: Keypair,
+    options: LedgerOptions,
+    states: BTreeMap<BilateralId, BilateralState>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Ledger({:?}, {} bilaterals, {:?})",
+            self.signer.party(),
+            self.states.len(),
+            self.store
+        )
+    }
+}
+
+impl Ledger {
+    /// Opens the ledger stored at `path` (creating it if needed) with `signer` as this
+    /// node's signing key, loading every stored bilateral.
+    pub fn open(path: impl AsRef<Path>, signer: Keypair, options: LedgerOptions) -> Result<Ledger> {
+        let store = Store::open(path, options.store)?;
+        let mut states = BTreeMap::new();
+        for id in store.bilaterals()? {
+            states.insert(id, store.load(&id)?);
+        }
+        Ok(Ledger { store, signer, options, states })
+    }
+
+    /// This node's signing key.
+    pub fn key(&self) -> PartyId {
+        self.signer.party()
+    }
+
+    /// The clock entries are stamped with.
+    pub fn clock(&self) -> &Clock {
+        &self.options.clock
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Ids of the bilaterals held.
+    pub fn bilaterals(&self) -> Vec<BilateralId> {
+        self.states.keys().copied().collect()
+    }
+
+    /// The state of a bilateral.
+    pub fn state(&self, id: &BilateralId) -> Result<&BilateralState> {
+        self.states.get(id).ok_or(Error::UnknownBilateral(*id))
+    }
+
+    /// The party this node signs for in bilateral `id`.
+    pub fn party(&self, id: &BilateralId) -> Result<PartyId> {
+        let c = self.state(id)?.contract();
+        c.signatory_party(&self.key())
+            .map(|i| c.parties[i].id)
+            .ok_or(Error::NotOurBilateral { bilateral: *id, key: self.key() })
+    }
+
+    /// Proposes a contract: signs its genesis entry and creates the bilateral (pending
+    /// until the counterparty accepts). The bilateral's id is the entry's hash.
+    pub fn propose_contract(&mut self, contract: Contract) -> Result<Entry> {
+        let at = self.options.clock.now();
+        let entry = Entry::sign(
+            &self.signer,
+            BilateralId::GENESIS,
+            0,
+            Hash32::ZERO,
+            at,
+            EntryBody::Contract(contract),
+        );
+        self.receive(&entry)?;
+        Ok(entry)
+    }
+
+    /// Applies and persists an entry signed elsewhere (the counterparty's, or a genesis
+    /// entry proposing a contract to this node).
+    pub fn receive(&mut self, entry: &Entry) -> Result<Applied> {
+        if entry.seq == 0 && entry.bilateral == BilateralId::GENESIS {
+            let (state, applied) = BilateralState::genesis(entry)?;
+            let id = state.id();
+            if self.states.contains_key(&id) {
+                return Err(Error::DuplicateBilateral(id));
+            }
+            if state.contract().signatory_party(&self.key()).is_none() {
+                return Err(Error::NotOurBilateral { bilateral: id, key: self.key() });
+            }
+            self.store.commit(entry, &applied, &state)?;
+            self.states.insert(id, state);
+            return Ok(applied);
+        }
+        let id = entry.bilateral;
+        let state = self.states.get_mut(&id).ok_or(Error::UnknownBilateral(id))?;
+        let applied = state.apply(entry)?;
+        self.persist(&id, entry, &applied)?;
+        Ok(applied)
+    }
+
+    fn persist(&mut self, id: &BilateralId, entry: &Entry, applied: &Applied) -> Result<()> {
+        let state = self.states.get(id).ok_or(Error::UnknownBilateral(*id))?;
+        if let Err(e) = self.store.commit(entry, applied, state) {
+            // Memory must not run ahead of the store: go back to what it acknowledged.
+            match self.store.load(id) {
+                Ok(s) => {
+                    self.states.insert(*id, s);
+                }
+                Err(_) => {
+                    self.states.remove(id);
+                }
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Builds, signs, applies and persists the next entry of bilateral `id`.
+    pub fn append(&mut self, id: &BilateralId, body: EntryBody) -> Result<Entry> {
+        self.append_known(id, body, None)
+    }
+
+    /// [`Ledger::append`] with the keys of a usage batch's records already computed.
+    fn append_known(
+        &mut self,
+        id: &BilateralId,
+        body: EntryBody,
+        keys: Option<Vec<RecordKey>>,
+    ) -> Result<Entry> {
+        let state = self.states.get_mut(id).ok_or(Error::UnknownBilateral(*id))?;
+        let head = state.head();
+        let at = self.options.clock.now().max(head.timestamp);
+        let (entry, hash) =
+            Entry::sign_hashed(&self.signer, *id, head.seq + 1, head.hash, at, body);
+        let applied = state.apply_known(&entry, Some(hash), keys)?;
+        self.persist(id, &entry, &applied)?;
+        Ok(entry)
+    }
+
+    /// Accepts the pending entry `seq` (this node must sign for its counterparty).
+    pub fn accept(&mut self, id: &BilateralId, seq: u64) -> Result<Entry> {
+        let entry_hash = self.pending_hash(id, seq)?;
+        self.append(id, EntryBody::Accept(Accept { entry_seq: seq, entry_hash }))
+    }
+
+    /// Rejects the pending entry `seq`.
+    pub fn reject(&mut self, id: &BilateralId, seq: u64, reason: &str) -> Result<Entry> {
+        let entry_hash = self.pending_hash(id, seq)?;
+        self.append(
+            id,
+            EntryBody::Reject(Reject { entry_seq: seq, entry_hash, reason: reason.to_string() }),
+        )
+    }
+
+    fn pending_hash(&self, id: &BilateralId, seq: u64) -> Result<Hash32> {
+        let state = self.state(id)?;
+        state.pending().find(|p| p.seq == seq).map(|p| p.hash).ok_or(Error::Refused {
+            seq: state.head().seq + 1,
+            kind: "acceptance",
+            reason: Refusal::NotPending(seq),
+        })
+    }
+
+    /// Proposes the rating of `order` in `interval` as the ledger computes it from the
+    /// recorded usage (this node must sign for the order's seller).
+    pub fn propose_rating(
+        &mut self,
+        id: &BilateralId,
+        order: &str,
+        interval: &IntervalId,
+    ) -> Result<Entry> {
+        let state = self.state(id)?;
+        let rating = state.expected_rating(order, interval).map_err(|reason| Error::Refused {
+            seq: state.head().seq + 1,
+            kind: "rating",
+            reason,
+        })?;
+        self.append(
+            id,
+            EntryBody::Rating(RatingProposal {
+                order: order.to_string(),
+                interval: interval.clone(),
+                rating,
+            }),
+        )
+    }
+
+    /// MEF 114 Option 2: asks the ledger to generate the invoice of an agreed rating.
+    pub fn generate_invoice(
+        &mut self,
+        id: &BilateralId,
+        number: &str,
+        order: &str,
+        interval: &IntervalId,
+    ) -> Result<Entry> {
+        self.append(
+            id,
+            EntryBody::GenerateInvoice(GenerateInvoice {
+                number: number.to_string(),
+                order: order.to_string(),
+                interval: interval.clone(),
+            }),
+        )
+    }
+
+    /// Parses TMF635 JSON usage records (one object per line, in parallel) and ingests
+    /// them into `order`'s usage in `interval`; see [`Ledger::ingest_usage`]. A line that
+    /// does not parse or validate refuses the whole input, naming the line.
+    pub fn ingest_tmf635_lines(
+        &mut self,
+        id: &BilateralId,
+        order: &str,
+        interval: &IntervalId,
+        lines: &[&str],
+    ) -> Result<IngestReport> {
+        let parsed: Vec<omni_core::Result<(UsageRecord, RecordKey)>> = lines
+            .par_iter()
+            .with_min_len(1024)
+            .map(|l| {
+                UsageRecord::from_tmf635_json(l).map(|r| {
+                    let k = RecordKey::of(id, &r.id);
+                    (r, k)
+                })
+            })
+            .collect();
+        let mut records = Vec::with_capacity(parsed.len());
+        let mut keys = Vec::with_capacity(parsed.len());
+        for (index, p) in parsed.into_iter().enumerate() {
+            let (r, k) = p.map_err(|source| Error::Usage { index, source })?;
+            records.push(r);
+            keys.push(k);
+        }
+        self.ingest_keyed(id, order, interval, records, keys)
+    }
+
+    /// Ingests usage records into `order`'s usage in `interval`. Records whose id was
+    /// already recorded (repeated in `records`, in an open usage account, or in the store's
+    /// record-id index) are dropped and counted as duplicates — a record sent twice is rated
+    /// once. The rest are checked as a whole (a bad record refuses the whole input and
+    /// nothing is appended) and appended as usage-batch entries; the call returns once they
+    /// are durably stored.
+    pub fn ingest_usage(
+        &mut self,
+        id: &BilateralId,
+        order: &str,
+        interval: &IntervalId,
+        records: Vec<UsageRecord>,
+    ) -> Result<IngestReport> {
+        let keys =
+            records.par_iter().with_min_len(1024).map(|r| RecordKey::of(id, &r.id)).collect();
+        self.ingest_keyed(id, order, interval, records, keys)
+    }
+
+    fn ingest_keyed(
+        &mut self,
+        id: &BilateralId,
+        order: &str,
+        interval: &IntervalId,
+        records: Vec<UsageRecord>,
+        keys: Vec<RecordKey>,
+    ) -> Result<IngestReport> {
+        let party = self.party(id)?;
+        let state = self.state(id)?;
+        let received = records.len();
+        // Within the input (the first of equal keys is kept; sorting finds them without
+        // hashing)…
+        let mut keep = vec![true; received];
+        let mut order_by_key: Vec<(RecordKey, usize)> = keys.iter().copied().zip(0..).collect();
+        order_by_key.par_sort_unstable();
+        for w in order_by_key.windows(2) {
+            if w[0].0 == w[1].0 {
+                keep[w[1].1] = false;
+            }
+        }
+        drop(order_by_key);
+        // …against open accounts (in memory)…
+        for (keep, open) in keep.iter_mut().zip(state.has_open_records(&keys)) {
+            *keep &= !open;
+        }
+        // …then against the store's index, which only adds the keys of closed accounts
+        // (earlier intervals, agreed ratings) to what memory holds.
+        if state.closed_records() > 0 {
+            let candidates: Vec<usize> = (0..received).filter(|&i| keep[i]).collect();
+            let lookup: Vec<RecordKey> = candidates.iter().map(|&i| keys[i]).collect();
+            for (&i, known) in candidates.iter().zip(self.store.known_records(&lookup)?) {
+                if known {
+                    keep[i] = false;
+                }
+            }
+        }
+        let mut fresh = Vec::with_capacity(received);
+        let mut fresh_keys = Vec::with_capacity(received);
+        for ((r, k), keep) in records.into_iter().zip(keys).zip(&keep) {
+            if *keep {
+                fresh.push(r);
+                fresh_keys.push(k);
+            }
+        }
+        let mut report = IngestReport {
+            received,
+            accepted: fresh.len(),
+            duplicates: received - fresh.len(),
+            entries: Vec::new(),
+        };
+        if fresh.is_empty() {
+            return Ok(report);
+        }
+        // All or nothing: check every record before the first batch is appended.
+        state.check_usage(order, interval, party, &fresh).map_err(|reason| Error::Refused {
+            seq: state.head().seq + 1,
+            kind: "usage batch",
+            reason,
+        })?;
+        let per_batch = self.options.batch_records.clamp(1, crate::state::MAX_BATCH_RECORDS);
+        let mut batches = Vec::with_capacity(fresh.len().div_ceil(per_batch));
+        let (mut rest, mut rest_keys) = (fresh, fresh_keys);
+        while !rest.is_empty() {
+            let at = per_batch.min(rest.len());
+            let (tail, tail_keys) = (rest.split_off(at), rest_keys.split_off(at));
+            batches.push((rest, rest_keys));
+            (rest, rest_keys) = (tail, tail_keys);
+        }
+        report.entries = self.append_usage(id, order, interval, batches)?;
+        Ok(report)
+    }
+
+    /// Appends usage batches, pipelined: while batch *i* is written (and synced), batch
+    /// *i + 1* is signed, applied and prepared. Returns once every batch is written.
+    fn append_usage(
+        &mut self,
+        id: &BilateralId,
+        order: &str,
+        interval: &IntervalId,
+        batches: Vec<(Vec<UsageRecord>, Vec<RecordKey>)>,
+    ) -> Result<Vec<u64>> {
+        let Ledger { store, signer, options, states } = self;
+        let state = states.get_mut(id).ok_or(Error::UnknownBilateral(*id))?;
+        let mut seqs = Vec::with_capacity(batches.len());
+        let mut in_flight: Option<crate::store::PreparedCommit> = None;
+        let mut failure = None;
+        for (records, keys) in batches {
+            let body = EntryBody::UsageBatch(UsageBatch {
+                order: order.to_string(),
+                interval: interval.clone(),
+                records,
+            });
+            let next = |state: &mut BilateralState| {
+                let head = state.head();
+                let at = options.clock.now().max(head.timestamp);
+                let (entry, hash) =
+                    Entry::sign_hashed(signer, *id, head.seq + 1, head.hash, at, body);
+                let applied = state.apply_known(&entry, Some(hash), Some(keys))?;
+                store.prepare(&entry, &applied, state)
+            };
+            let (written, prepared) = match in_flight.take() {
+                Some(p) => rayon::join(|| store.write(p), || next(state)),
+                None => (Ok(()), next(state)),
+            };
+            match (written, prepared) {
+                (Ok(()), Ok(p)) => {
+                    seqs.push(p.seq());
+                    in_flight = Some(p);
+                }
+                (Err(e), _) | (Ok(()), Err(e)) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if let (None, Some(p)) = (&failure, in_flight) {
+            failure = store.write(p).err();
+        }
+        match failure {
+            None => Ok(seqs),
+            Some(e) => {
+                // Memory must not run ahead of the store: go back to what it acknowledged.
+                *state = store.load(id)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Stored entries of bilateral `id` from `from` on (what a counterparty pulls).
+    pub fn entries(&self, id: &BilateralId, from: u64) -> Result<Vec<Entry>> {
+        self.store.entries(id, from)
+    }
+
+    /// Pulls and applies every entry of bilateral `id` that `peer` holds and this node does
+    /// not; returns how many. (The in-process stand-in for the libp2p pull by sequence
+    /// number.)
+    pub fn sync_from(&mut self, peer: &Ledger, id: &BilateralId) -> Result<usize> {
+        let from = match self.states.get(id) {
+            Some(s) => s.head().seq + 1,
+            None => 0,
+        };
+        let mut n = 0;
+        peer.store.for_each_entry(id, from, |e| {
+            self.receive(&e)?;
+            n += 1;
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
+    /// Replays bilateral `id`'s stored entries and checks they reproduce both the stored
+    /// and the in-memory state; returns the state digest.
+    pub fn verify(&self, id: &BilateralId) -> Result<Hash32> {
+        let digest = self.store.verify(id)?;
+        let memory = self.state(id)?.digest();
+        if digest != memory {
+            return Err(Error::ReplayMismatch {
+                bilateral: *id,
+                entries: self.state(id)?.head().seq + 1,
+                replayed: digest,
+                stored: memory,
+            });
+        }
+        Ok(digest)
+    }
+}
