@@ -30,6 +30,8 @@
 //! - [`pedersen`]: additively homomorphic Pedersen commitments `amount·G + r·H` on Baby
 //!   Jubjub, whose base field *is* BN254's `Fr`, so curve arithmetic is native R1CS
 //!   arithmetic.
+//! - [`rating`]: the rating circuits (usage chunks and the final invoice statement)
+//!   with their native witness builders.
 //! - [`gadgets`]: range checks, comparisons, integer division and the four rounding
 //!   modes of a tariff, with their constraint costs documented per function.
 //!
@@ -52,6 +54,7 @@
 pub mod gadgets;
 pub mod pedersen;
 pub mod poseidon;
+pub mod rating;
 
 use ark_relations::r1cs::SynthesisError;
 
@@ -92,6 +95,13 @@ pub enum Error {
     /// a small-order component), so it cannot be a commitment.
     #[error("commitment point is not in Baby Jubjub's prime-order subgroup")]
     NotInSubgroup,
+    /// A tariff or usage the rating circuit cannot express (per-record rounding, more
+    /// products, tiers or discounts than the circuit's fixed shape, …).
+    #[error("unsupported by the rating circuit: {0}")]
+    Unsupported(String),
+    /// The rating engine refused the input (unknown product, invalid tariff, overflow, …).
+    #[error("rating failed: {0}")]
+    Rating(String),
 }
 
 /// `Result` with this crate's [`Error`].

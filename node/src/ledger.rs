@@ -221,8 +221,10 @@ impl Ledger {
                     self.states.remove(id);
                 }
             }
+            tracing::error!(bilateral = %id, seq = entry.seq, error = %e, "store refused a commit");
             return Err(e);
         }
+        tracing::debug!(bilateral = %id, seq = entry.seq, kind = entry.body.kind(), event = ?applied.event, "entry stored");
         Ok(())
     }
 
@@ -432,6 +434,15 @@ impl Ledger {
             (rest, rest_keys) = (tail, tail_keys);
         }
         report.entries = self.append_usage(id, order, interval, batches)?;
+        tracing::debug!(
+            bilateral = %id,
+            order,
+            interval = %interval,
+            received = report.received,
+            accepted = report.accepted,
+            duplicates = report.duplicates,
+            "usage ingested"
+        );
         Ok(report)
     }
 
