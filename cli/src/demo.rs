@@ -48,6 +48,17 @@ struct Pair {
 }
 
 impl Pair {
+    /// A proposes the sample contract to B, B accepts it (R30), A receives the acceptance.
+    fn agree_contract(mut a: Ledger, mut b: Ledger, clock: Clock, netting: bool) -> Result<Pair> {
+        let start = clock.now();
+        let genesis = a.propose_contract(sample::contract(a.key(), b.key(), netting, start))?;
+        let id = BilateralId(genesis.hash());
+        b.receive(&genesis)?;
+        b.accept(&id, 0)?;
+        a.sync_from(&b, &id)?;
+        Ok(Pair { a, b, id, clock })
+    }
+
     /// Delivers A's new entries to B.
     fn a_to_b(&mut self) -> Result<usize> {
         Ok(self.b.sync_from(&self.a, &self.id)?)
@@ -99,8 +110,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
 
     let nov = BillingInterval::month(2026, 11)?;
     let clock = Clock::manual(nov.start);
-    let mut a = open(&root.join("carrier-a"), sample::carrier_a(), &clock)?;
-    let mut b = open(&root.join("carrier-b"), sample::carrier_b(), &clock)?;
+    let a = open(&root.join("carrier-a"), sample::carrier_a(), &clock)?;
+    let b = open(&root.join("carrier-b"), sample::carrier_b(), &clock)?;
     if !a.bilaterals().is_empty() {
         bail!("{} already holds a demo; give an empty --out directory", root.display());
     }
@@ -109,12 +120,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
     say(&format!("  carrier A  {pa}\n  carrier B  {pb}\n  stores     {}\n", root.display()));
 
     // Contract (MSA + specific terms), proposed by A and accepted by B (R30).
-    let genesis = a.propose_contract(sample::contract(pa, pb, true, nov.start))?;
-    let id = BilateralId(genesis.hash());
-    b.receive(&genesis)?;
-    b.accept(&id, 0)?;
-    a.sync_from(&b, &id)?;
-    let mut p = Pair { a, b, id, clock };
+    let mut p = Pair::agree_contract(a, b, clock, true)?;
+    let id = p.id;
     say(&format!("1. contract MSA-2026-001 agreed; bilateral {}", id.0.short()));
 
     // Orders in both directions, each signed by both (R4–R8).
@@ -405,20 +412,14 @@ pub fn ingest_bench(n: usize) -> Result<IngestBench> {
 
     let dir = tempfile::tempdir()?;
     let clock = Clock::manual(nov.start);
-    let mut a = open(&dir.path().join("a"), sample::carrier_a(), &clock)?;
-    let mut b = open(&dir.path().join("b"), sample::carrier_b(), &clock)?;
-    let genesis = a.propose_contract(sample::contract(a.key(), b.key(), false, nov.start))?;
-    let id = BilateralId(genesis.hash());
-    b.receive(&genesis)?;
-    b.accept(&id, 0)?;
-    a.sync_from(&b, &id)?;
-    let o = a.append(&id, EntryBody::Order(sample::order(ORDER_AB, a.key(), &ic, nov.start)))?;
-    b.sync_from(&a, &id)?;
-    b.accept(&id, o.seq)?;
-    a.sync_from(&b, &id)?;
+    let a = open(&dir.path().join("a"), sample::carrier_a(), &clock)?;
+    let b = open(&dir.path().join("b"), sample::carrier_b(), &clock)?;
+    let mut p = Pair::agree_contract(a, b, clock, false)?;
+    let seller = p.a.key();
+    p.a_proposes(EntryBody::Order(sample::order(ORDER_AB, seller, &ic, nov.start)))?;
 
     let t = Instant::now();
-    let report = a.ingest_tmf635_lines(&id, ORDER_AB, &nov.id, &refs)?;
+    let report = p.a.ingest_tmf635_lines(&p.id, ORDER_AB, &nov.id, &refs)?;
     let seconds = t.elapsed().as_secs_f64();
     ensure!(report.accepted == n, "ingested {} of {n} records", report.accepted);
     Ok(IngestBench { records: refs.len(), duplicates: report.duplicates, seconds, parse_seconds })
