@@ -32,6 +32,8 @@
 //!   arithmetic.
 //! - [`rating`]: the rating circuits (usage chunks and the final invoice statement)
 //!   with their native witness builders.
+//! - [`bundle`]: the rating proof's wire format (statement, chunk and final proofs,
+//!   verifying key sets), shared by prover and verifier.
 //! - [`gadgets`]: range checks, comparisons, integer division and the four rounding
 //!   modes of a tariff, with their constraint costs documented per function.
 //!
@@ -51,6 +53,7 @@
 //! (`range_check`, `is_less_than`, …) have plain names. Constraint costs in the docs
 //! count R1CS constraints for variable (non-constant) operands; constants cost less.
 
+pub mod bundle;
 pub mod gadgets;
 pub mod pedersen;
 pub mod poseidon;
@@ -99,6 +102,10 @@ pub enum Error {
     /// products, tiers or discounts than the circuit's fixed shape, …).
     #[error("unsupported by the rating circuit: {0}")]
     Unsupported(String),
+    /// A proof bundle or verifying key set is malformed (wrong version, length, point
+    /// or field encoding).
+    #[error("malformed proof bundle: {0}")]
+    Bundle(String),
     /// The rating engine refused the input (unknown product, invalid tariff, overflow, …).
     #[error("rating failed: {0}")]
     Rating(String),

@@ -169,6 +169,25 @@ pub fn random_blinding<R: RngCore + CryptoRng>(rng: &mut R) -> Scalar {
     Scalar::rand(rng)
 }
 
+/// The 32-byte little-endian encoding of a scalar (a blinding).
+pub fn scalar_to_bytes(s: &Scalar) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&s.into_bigint().to_bytes_le());
+    out
+}
+
+/// Decodes [`scalar_to_bytes`], refusing values at or above the subgroup order.
+pub fn scalar_from_bytes(b: &[u8; 32]) -> Result<Scalar> {
+    let mut limbs = [0u64; 4];
+    for (limb, chunk) in limbs.iter_mut().zip(b.chunks_exact(8)) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        *limb = u64::from_le_bytes(word);
+    }
+    Scalar::from_bigint(ark_ff::BigInt::new(limbs))
+        .ok_or(Error::InvalidEncoding("a scalar is at or above the subgroup order"))
+}
+
 /// A Pedersen commitment `amount·G + r·H`: a point of Baby Jubjub's prime-order
 /// subgroup.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

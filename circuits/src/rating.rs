@@ -457,6 +457,17 @@ pub fn usage_commitment(records: &[(u64, u8)]) -> Result<Fr> {
     Ok(state.usage_commitment())
 }
 
+/// The usage commitment of TMF635 records under `tariff`: each record's quantity and
+/// product index (rule 1 resolves the product), in the records' order. This is the value
+/// both parties of a bilateral agree on for an interval's usage, and the public input a
+/// rating proof is checked against.
+pub fn usage_commitment_for(tariff: &Tariff, records: &[UsageRecord]) -> Result<Fr> {
+    let slots = rate_slots(tariff, records)?;
+    let mut state = UsageState::initial();
+    state.absorb(&slots);
+    Ok(state.usage_commitment())
+}
+
 // ---------------------------------------------------------------------------------------
 // The chunk circuit
 // ---------------------------------------------------------------------------------------
