@@ -1,0 +1,296 @@
+//! Groth16 verification on BN254: single, with prepared keys, and batched by random
+//! linear combination.
+//!
+//! A Groth16 proof `(A, B, C)` for public inputs `x` under key `(α, β, γ, δ, IC)` is
+//! valid when `e(A, B) = e(α, β) · e(L, γ) · e(C, δ)` with `L = IC₀ + Σ xⱼ·ICⱼ₊₁`.
+//! For `n` proofs, pick independent random 128-bit `rᵢ` and check the product of the
+//! `rᵢ`-th powers of all equations:
+//!
+//! ```text
+//!   Πᵢ e(rᵢ·Aᵢ, Bᵢ) · Πₖ [ e(−(Σᵢ∈ₖ rᵢ)·αₖ, βₖ) · e(Σᵢ∈ₖ rᵢ·Lᵢ, −γₖ) · e(Σᵢ∈ₖ rᵢ·Cᵢ, −δₖ) ] = 1
+//! ```
+//!
+//! where `k` ranges over the distinct verifying keys in the batch. That is `n + 3k`
+//! Miller loops and **one** final exponentiation, instead of `n` final exponentiations
+//! (the most expensive part of a pairing check). `Σ rᵢ·Lᵢ` collapses to one small
+//! multi-scalar multiplication per key over the aggregated inputs `Σᵢ rᵢ·xᵢⱼ`. If any
+//! proof is invalid, the product is 1 only with probability about 2⁻¹²⁸ over the choice
+//! of the `rᵢ`, which the verifier draws from the operating system's generator after the
+//! proofs are fixed.
+
+use crate::{Result, VerifyError};
+use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
+use ark_ec::pairing::{Pairing, PairingOutput};
+use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_ff::{One, Zero};
+use ark_groth16::{prepare_verifying_key, Groth16, PreparedVerifyingKey, Proof, VerifyingKey};
+use rand::{rngs::OsRng, RngCore};
+use rayon::prelude::*;
+
+type G2Prepared = <Bn254 as Pairing>::G2Prepared;
+type G1Prepared = <Bn254 as Pairing>::G1Prepared;
+
+/// A verifying key with everything a single or batched check precomputes.
+#[derive(Clone, Debug)]
+pub struct PreparedKey {
+    prepared: PreparedVerifyingKey<Bn254>,
+    beta: G2Prepared,
+}
+
+impl PreparedKey {
+    /// Prepares `vk` (its G2 elements' line coefficients and `e(α, β)`).
+    pub fn new(vk: &VerifyingKey<Bn254>) -> Self {
+        PreparedKey { prepared: prepare_verifying_key(vk), beta: vk.beta_g2.into() }
+    }
+
+    /// The key.
+    pub fn vk(&self) -> &VerifyingKey<Bn254> {
+        &self.prepared.vk
+    }
+
+    /// Number of public inputs of the key's circuit.
+    pub fn public_inputs(&self) -> usize {
+        self.prepared.vk.gamma_abc_g1.len().saturating_sub(1)
+    }
+
+    fn check_inputs(&self, inputs: &[Fr]) -> Result<()> {
+        if inputs.len() != self.public_inputs() {
+            return Err(VerifyError::Malformed(format!(
+                "{} public inputs for a circuit with {}",
+                inputs.len(),
+                self.public_inputs()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Verifies one proof: three Miller loops and a final exponentiation.
+    pub fn verify(&self, proof: &Proof<Bn254>, inputs: &[Fr]) -> Result<bool> {
+        self.check_inputs(inputs)?;
+        Groth16::<Bn254>::verify_proof(&self.prepared, proof, inputs)
+            .map_err(|e| VerifyError::Malformed(e.to_string()))
+    }
+}
+
+struct Item<'a> {
+    key: &'a PreparedKey,
+    proof: Proof<Bn254>,
+    inputs: Vec<Fr>,
+}
+
+/// Proofs collected for one batched check (module docs).
+#[derive(Default)]
+pub struct BatchVerifier<'a> {
+    items: Vec<Item<'a>>,
+}
+
+impl<'a> BatchVerifier<'a> {
+    /// An empty batch.
+    pub fn new() -> Self {
+        BatchVerifier { items: Vec::new() }
+    }
+
+    /// Number of proofs in the batch.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the batch holds no proof.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Adds a proof with its public inputs, refusing a wrong number of inputs.
+    pub fn add(
+        &mut self,
+        key: &'a PreparedKey,
+        proof: Proof<Bn254>,
+        inputs: Vec<Fr>,
+    ) -> Result<()> {
+        key.check_inputs(&inputs)?;
+        self.items.push(Item { key, proof, inputs });
+        Ok(())
+    }
+
+    /// Whether every proof in the batch is valid (true for an empty batch).
+    pub fn verify(&self) -> bool {
+        if self.items.is_empty() {
+            return true;
+        }
+        let coefficients: Vec<Fr> = self
+            .items
+            .iter()
+            .map(|_| {
+                let mut bytes = [0u8; 16];
+                OsRng.fill_bytes(&mut bytes);
+                Fr::from(u128::from_le_bytes(bytes) | 1)
+            })
+            .collect();
+
+        // rᵢ·Aᵢ paired with Bᵢ.
+        let (mut g1, mut g2): (Vec<G1Prepared>, Vec<G2Prepared>) = self
+            .items
+            .par_iter()
+            .zip(&coefficients)
+            .map(|(item, r)| ((item.proof.a * r).into_affine().into(), item.proof.b.into()))
+            .unzip();
+
+        // Per key: Σ rᵢ, Σ rᵢ·xᵢ, Σ rᵢ·Cᵢ.
+        let mut keys: Vec<&PreparedKey> = Vec::new();
+        for item in &self.items {
+            if !keys.iter().any(|k| std::ptr::eq(*k, item.key)) {
+                keys.push(item.key);
+            }
+        }
+        for key in keys {
+            let members: Vec<(&Item, &Fr)> = self
+                .items
+                .iter()
+                .zip(&coefficients)
+                .filter(|(item, _)| std::ptr::eq(item.key, key))
+                .collect();
+            let mut sum_r = Fr::zero();
+            let mut scalars = vec![Fr::zero(); key.public_inputs() + 1];
+            for (item, r) in &members {
+                sum_r += *r;
+                for (s, x) in scalars[1..].iter_mut().zip(&item.inputs) {
+                    *s += **r * x;
+                }
+            }
+            scalars[0] = sum_r;
+            let l = G1Projective::msm(&key.vk().gamma_abc_g1, &scalars)
+                .unwrap_or_else(|_| G1Projective::zero());
+            let c_points: Vec<G1Affine> = members.iter().map(|(item, _)| item.proof.c).collect();
+            let c_scalars: Vec<Fr> = members.iter().map(|(_, r)| **r).collect();
+            let c =
+                G1Projective::msm(&c_points, &c_scalars).unwrap_or_else(|_| G1Projective::zero());
+            let alpha = -(key.vk().alpha_g1 * sum_r);
+            g1.push(alpha.into_affine().into());
+            g2.push(key.beta.clone());
+            g1.push(l.into_affine().into());
+            g2.push(key.prepared.gamma_g2_neg_pc.clone());
+            g1.push(c.into_affine().into());
+            g2.push(key.prepared.delta_g2_neg_pc.clone());
+        }
+        let ml = Bn254::multi_miller_loop(g1, g2);
+        match Bn254::final_exponentiation(ml) {
+            Some(PairingOutput(gt)) => gt.is_one(),
+            None => false,
+        }
+    }
+}
+
+/// Re-randomizes a Groth16 proof into another valid proof of the same statement:
+/// `A' = A/s`, `B' = s·B + s·t·δ`, `C' = C + t·A`. Anyone can do this (Groth16 proofs are
+/// malleable), which is why the registry keys invoices by their statement, never by proof
+/// bytes; benchmarks use it to make distinct proofs cheaply.
+pub fn rerandomize(
+    vk: &VerifyingKey<Bn254>,
+    proof: &Proof<Bn254>,
+    rng: &mut impl RngCore,
+) -> Proof<Bn254> {
+    let mut wide = [0u8; 32];
+    rng.fill_bytes(&mut wide);
+    let s = Fr::from(
+        u128::from_le_bytes([
+            wide[0], wide[1], wide[2], wide[3], wide[4], wide[5], wide[6], wide[7], wide[8],
+            wide[9], wide[10], wide[11], wide[12], wide[13], wide[14], wide[15],
+        ]) | 1,
+    );
+    let t = Fr::from(u128::from_le_bytes([
+        wide[16], wide[17], wide[18], wide[19], wide[20], wide[21], wide[22], wide[23], wide[24],
+        wide[25], wide[26], wide[27], wide[28], wide[29], wide[30], wide[31],
+    ]));
+    let s_inv = ark_ff::Field::inverse(&s).unwrap_or_else(Fr::one);
+    let a = (proof.a * s_inv).into_affine();
+    let b: G2Affine = (proof.b * s + vk.delta_g2 * (s * t)).into_affine();
+    let c = (proof.c.into_group() + proof.a * t).into_affine();
+    Proof { a, b, c }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::fp::FpVar};
+    use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+    use ark_snark::SNARK;
+    use rand::{rngs::StdRng, SeedableRng};
+
+    /// `x · y = z` with `z` public, and a second key with `x + y = z`.
+    #[derive(Clone, Copy)]
+    struct Relation {
+        x: u64,
+        y: u64,
+        add: bool,
+    }
+
+    impl ConstraintSynthesizer<Fr> for Relation {
+        fn generate_constraints(
+            self,
+            cs: ConstraintSystemRef<Fr>,
+        ) -> std::result::Result<(), SynthesisError> {
+            let x = FpVar::new_witness(cs.clone(), || Ok(Fr::from(self.x)))?;
+            let y = FpVar::new_witness(cs.clone(), || Ok(Fr::from(self.y)))?;
+            let z = if self.add { &x + &y } else { &x * &y };
+            let public = FpVar::new_input(cs, || z.value())?;
+            public.enforce_equal(&z)
+        }
+    }
+    use ark_r1cs_std::R1CSVar;
+
+    fn keys(add: bool, rng: &mut StdRng) -> (ark_groth16::ProvingKey<Bn254>, PreparedKey) {
+        let (pk, vk) =
+            Groth16::<Bn254>::circuit_specific_setup(Relation { x: 1, y: 1, add }, rng).unwrap();
+        (pk, PreparedKey::new(&vk))
+    }
+
+    #[test]
+    fn batches_over_two_keys_accept_valid_and_refuse_any_invalid_proof() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let (mul_pk, mul) = keys(false, &mut rng);
+        let (add_pk, add) = keys(true, &mut rng);
+        let mut proofs = Vec::new();
+        for i in 1..=6u64 {
+            let (pk, key, z, add) = if i % 2 == 0 {
+                (&mul_pk, &mul, i * 7, false)
+            } else {
+                (&add_pk, &add, i + 7, true)
+            };
+            let proof =
+                Groth16::<Bn254>::prove(pk, Relation { x: i, y: 7, add }, &mut rng).unwrap();
+            assert!(key.verify(&proof, &[Fr::from(z)]).unwrap());
+            proofs.push((key, proof, Fr::from(z)));
+        }
+        let mut batch = BatchVerifier::new();
+        for (key, proof, z) in &proofs {
+            batch.add(key, proof.clone(), vec![*z]).unwrap();
+        }
+        assert!(batch.verify());
+
+        // One wrong public input anywhere makes the whole batch fail.
+        for wrong in 0..proofs.len() {
+            let mut batch = BatchVerifier::new();
+            for (i, (key, proof, z)) in proofs.iter().enumerate() {
+                let z = if i == wrong { *z + Fr::one() } else { *z };
+                batch.add(key, proof.clone(), vec![z]).unwrap();
+            }
+            assert!(!batch.verify(), "wrong input at {wrong}");
+        }
+        // A proof checked against the other circuit's key fails.
+        let mut batch = BatchVerifier::new();
+        batch.add(&add, proofs[1].1.clone(), vec![proofs[1].2]).unwrap();
+        assert!(!batch.verify());
+        // Wrong number of inputs is refused up front.
+        assert!(BatchVerifier::new().add(&add, proofs[0].1.clone(), vec![]).is_err());
+        // Re-randomized proofs verify, singly and batched.
+        let (key, proof, z) = &proofs[0];
+        let fresh = rerandomize(key.vk(), proof, &mut rng);
+        assert_ne!(&fresh, proof);
+        assert!(key.verify(&fresh, &[*z]).unwrap());
+        let mut batch = BatchVerifier::new();
+        batch.add(key, fresh, vec![*z]).unwrap();
+        batch.add(key, proof.clone(), vec![*z]).unwrap();
+        assert!(batch.verify());
+    }
+}
