@@ -185,6 +185,21 @@ pub struct Termination {
     pub reason: String,
 }
 
+/// The rating proof of a seller-issued invoice (MEF 114 §7.7 Option 1, CR3/CR5, D10):
+/// a zero-knowledge proof that the invoice's total is the agreed tariff's rating of the
+/// interval's usage, with the opening of the total's Pedersen commitment so the buyer can
+/// check that the committed amount is the invoiced one. The same bundle and commitment go
+/// to the registry with the invoice (`SubmitInvoice`), which learns neither.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RatingProofAttachment {
+    /// The invoice number.
+    pub invoice: String,
+    /// The proof bundle (`omni_circuits::bundle::RatingProofBundle::to_bytes`).
+    pub bundle: Vec<u8>,
+    /// The blinding of the total's commitment (a Baby Jubjub scalar, 32 bytes LE).
+    pub blinding: [u8; 32],
+}
+
 /// What an entry does.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum EntryBody {
@@ -220,6 +235,8 @@ pub enum EntryBody {
     Netting(Netting),
     /// Termination of the contract (either party).
     Termination(Termination),
+    /// Option 1: the rating proof of a seller-issued invoice (seller; MEF 114 §7.7, CR3).
+    RatingProof(RatingProofAttachment),
 }
 
 impl EntryBody {
@@ -242,6 +259,7 @@ impl EntryBody {
             EntryBody::PaymentReceipt(_) => "payment receipt",
             EntryBody::Netting(_) => "netting",
             EntryBody::Termination(_) => "termination",
+            EntryBody::RatingProof(_) => "rating proof",
         }
     }
 }

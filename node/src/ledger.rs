@@ -20,10 +20,12 @@ use crate::entry::{
     Accept, BilateralId, Entry, EntryBody, GenerateInvoice, RatingProposal, RecordKey, Reject,
     UsageBatch,
 };
-use crate::state::{Applied, BilateralState};
+use crate::rating_proof::{self, InvoiceClaim};
+use crate::state::{Applied, BilateralState, Subject};
 use crate::store::{Store, StoreOptions};
 use crate::{Error, Refusal, Result};
 use omni_core::{Hash32, IntervalId, Keypair, PartyId, UsageRecord};
+use omni_verifier::RatingVerifier;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -80,6 +82,12 @@ pub struct LedgerOptions {
     pub clock: Clock,
     /// Most records per usage-batch entry the ingest path writes.
     pub batch_records: usize,
+    /// Verifying keys of rating proofs. Without them, rating proof entries are refused:
+    /// this node cannot check them.
+    pub rating_verifier: Option<Arc<RatingVerifier>>,
+    /// Refuse to accept an Option 1 invoice until its seller has attached a verified
+    /// rating proof ([`crate::rating_proof`]).
+    pub require_rating_proofs: bool,
 }
 
 impl Default for LedgerOptions {
@@ -88,6 +96,8 @@ impl Default for LedgerOptions {
             store: StoreOptions::default(),
             clock: Clock::System,
             batch_records: 100_000,
+            rating_verifier: None,
+            require_rating_proofs: false,
         }
     }
 }
@@ -203,6 +213,7 @@ impl Ledger {
             return Ok(applied);
         }
         let id = entry.bilateral;
+        self.check_rating_proof(&id, &entry.body)?;
         let state = self.states.get_mut(&id).ok_or(Error::UnknownBilateral(id))?;
         let applied = state.apply(entry)?;
         self.persist(&id, entry, &applied)?;
@@ -240,6 +251,7 @@ impl Ledger {
         body: EntryBody,
         keys: Option<Vec<RecordKey>>,
     ) -> Result<Entry> {
+        self.check_rating_proof(id, &body)?;
         let state = self.states.get_mut(id).ok_or(Error::UnknownBilateral(*id))?;
         let head = state.head();
         let at = self.options.clock.now().max(head.timestamp);
@@ -250,8 +262,46 @@ impl Ledger {
         Ok(entry)
     }
 
+    /// Verifies the proof of a rating proof entry against this ledger's own claim
+    /// ([`crate::rating_proof`]) before the entry may be applied; other bodies pass.
+    fn check_rating_proof(&self, id: &BilateralId, body: &EntryBody) -> Result<()> {
+        let EntryBody::RatingProof(attachment) = body else {
+            return Ok(());
+        };
+        let verifier = self.options.rating_verifier.as_ref().ok_or_else(|| Error::RatingProof {
+            invoice: attachment.invoice.clone(),
+            reason: "this node has no rating verifying keys to check it with".into(),
+        })?;
+        let state = self.state(id)?;
+        let claim = rating_proof::invoice_claim(&self.store, id, state, &attachment.invoice)?;
+        rating_proof::check_attachment(verifier, &claim, attachment)
+    }
+
+    /// The ledger's claim for `invoice`'s rating proof: what its seller proves.
+    pub fn invoice_claim(&self, id: &BilateralId, invoice: &str) -> Result<InvoiceClaim> {
+        rating_proof::invoice_claim(&self.store, id, self.state(id)?, invoice)
+    }
+
     /// Accepts the pending entry `seq` (this node must sign for its counterparty).
     pub fn accept(&mut self, id: &BilateralId, seq: u64) -> Result<Entry> {
+        if self.options.require_rating_proofs {
+            let state = self.state(id)?;
+            if let Some(Subject::Invoice(number)) =
+                state.pending().find(|p| p.seq == seq).map(|p| &p.subject)
+            {
+                match state.invoice(number) {
+                    Some(inv) if !inv.generated && inv.rating_proof.is_none() => {
+                        return Err(Error::RatingProof {
+                            invoice: number.clone(),
+                            reason: "no verified rating proof is attached; the seller must \
+                                     attach one before the invoice can be accepted"
+                                .into(),
+                        })
+                    }
+                    _ => {}
+                }
+            }
+        }
         let entry_hash = self.pending_hash(id, seq)?;
         self.append(id, EntryBody::Accept(Accept { entry_seq: seq, entry_hash }))
     }

@@ -20,8 +20,8 @@
 
 use crate::contract::{check_text, Contract, Order, MAX_ID_LEN, MAX_TEXT_LEN};
 use crate::entry::{
-    Accept, BilateralId, Entry, EntryBody, GenerateInvoice, RatingProposal, RecordKey,
-    RecordKeyHasher, RecordKeySet, Reject, UsageBatch,
+    Accept, BilateralId, Entry, EntryBody, GenerateInvoice, RatingProofAttachment, RatingProposal,
+    RecordKey, RecordKeyHasher, RecordKeySet, Reject, UsageBatch,
 };
 use crate::invoice::{
     apply_bps, check_against_rating, invoice_from_rating, CreditNote, Dispute, DisputeResolution,
@@ -40,6 +40,10 @@ use std::fmt;
 
 /// The most records one usage batch may hold.
 pub const MAX_BATCH_RECORDS: usize = 1 << 20;
+
+/// The largest rating proof bundle an entry may carry (4096 chunk proofs and a statement
+/// fit in well under 1 MiB).
+pub const MAX_RATING_PROOF_BYTES: usize = 1 << 20;
 
 /// Batches at least this large hash their record ids on all cores.
 const PARALLEL_KEYS: usize = 4096;
@@ -301,6 +305,9 @@ pub struct InvoiceState {
     pub credited: Micros,
     /// The netting that settled it, if any.
     pub netting: Option<String>,
+    /// Hash of the rating proof bundle the seller attached (Option 1), verified by both
+    /// nodes before it was recorded ([`crate::rating_proof`]).
+    pub rating_proof: Option<Hash32>,
 }
 
 impl InvoiceState {
@@ -501,6 +508,11 @@ pub struct Snapshot {
 /// What an applied entry did, for logs, notifications and the CLI.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Event {
+    /// The seller attached the verified rating proof of an invoice (Option 1).
+    RatingProofAttached {
+        /// The invoice number.
+        invoice: String,
+    },
     /// A two-party change was proposed and awaits the counterparty.
     Proposed {
         /// What.
@@ -636,6 +648,10 @@ enum Effect {
     },
     Netting(Box<NettingState>),
     Terminate,
+    RatingProof {
+        invoice: String,
+        digest: Hash32,
+    },
 }
 
 type Plan = std::result::Result<Effect, Refusal>;
@@ -809,6 +825,7 @@ impl BilateralState {
             EntryBody::PaymentReceipt(r) => self.plan_receipt(r, party),
             // Either party may propose a netting; the other accepts it (CR22).
             EntryBody::Netting(n) => self.plan_netting(n, entry),
+            EntryBody::RatingProof(p) => self.plan_rating_proof(p, party),
             EntryBody::Termination(t) => {
                 self.not_terminated()?;
                 text("termination reason", &t.reason, MAX_TEXT_LEN)?;
@@ -1134,6 +1151,7 @@ impl BilateralState {
             discount_taken: 0,
             credited: 0,
             netting: None,
+            rating_proof: None,
         })))
     }
 
@@ -1169,6 +1187,37 @@ impl BilateralState {
 
     fn invoice_state(&self, number: &str) -> std::result::Result<&InvoiceState, Refusal> {
         self.s.invoices.get(number).ok_or_else(|| Refusal::UnknownInvoice(number.to_string()))
+    }
+
+    /// Records a seller's rating proof for its Option 1 invoice before the buyer answers.
+    /// The proof itself is verified by the ledger before the entry reaches the state
+    /// machine (the check needs the verifying keys and the stored usage).
+    fn plan_rating_proof(&self, p: &RatingProofAttachment, party: PartyId) -> Plan {
+        let inv = self.invoice_state(&p.invoice)?;
+        if inv.seller != party {
+            return Err(Refusal::WrongRole { role: "invoice's seller", party });
+        }
+        let state_err = |reason| Refusal::InvoiceState {
+            invoice: p.invoice.clone(),
+            status: inv.status(),
+            reason,
+        };
+        if inv.generated {
+            return Err(state_err("the ledger generated it (Option 2): there is nothing to prove"));
+        }
+        if inv.rating_proof.is_some() {
+            return Err(state_err("it already has a rating proof"));
+        }
+        if inv.accepted || inv.dispute.is_some() {
+            return Err(state_err("the buyer has already answered it"));
+        }
+        if p.bundle.len() > MAX_RATING_PROOF_BYTES {
+            return Err(state_err("the rating proof is larger than any valid bundle"));
+        }
+        Ok(Effect::RatingProof {
+            invoice: p.invoice.clone(),
+            digest: Hash32::digest("omni/rating-proof", &p.bundle),
+        })
     }
 
     fn plan_dispute(&self, d: &Dispute, party: PartyId) -> Plan {
@@ -1767,6 +1816,12 @@ impl BilateralState {
                 }
                 self.s.invoices.insert(number.clone(), *inv);
                 propose(&mut self.s, Subject::Invoice(number))
+            }
+            Effect::RatingProof { invoice, digest } => {
+                if let Some(inv) = self.s.invoices.get_mut(&invoice) {
+                    inv.rating_proof = Some(digest);
+                }
+                Event::RatingProofAttached { invoice }
             }
             Effect::Accept(p) => self.commit_accept(*p, entry.timestamp),
             Effect::Reject(p) => self.commit_reject(*p),
