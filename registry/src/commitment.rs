@@ -14,7 +14,7 @@
 
 use crate::tx::{AmountCommitment, Blinding};
 use crate::{Error, Result};
-use ark_ff::{BigInteger, BigInteger256, PrimeField};
+
 pub use omni_verifier::pedersen::{PedersenCommitment, Scalar};
 
 /// Decodes a transaction's commitment bytes: a canonical point of the prime-order
@@ -30,22 +30,14 @@ pub fn encode(c: &PedersenCommitment) -> AmountCommitment {
 
 /// Decodes a blinding: 32 bytes little-endian, strictly below the subgroup order.
 pub fn decode_blinding(b: &Blinding) -> Result<Scalar> {
-    let mut limbs = [0u64; 4];
-    for (limb, chunk) in limbs.iter_mut().zip(b.0.chunks_exact(8)) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        *limb = u64::from_le_bytes(word);
-    }
-    Scalar::from_bigint(BigInteger256::new(limbs)).ok_or_else(|| {
+    omni_verifier::pedersen::scalar_from_bytes(&b.0).map_err(|_| {
         Error::InvalidBlinding("not a canonical scalar (at or above the subgroup order)".into())
     })
 }
 
 /// The 32-byte little-endian encoding of a blinding.
 pub fn encode_blinding(s: &Scalar) -> Blinding {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&s.into_bigint().to_bytes_le());
-    Blinding(out)
+    Blinding(omni_verifier::pedersen::scalar_to_bytes(s))
 }
 
 /// The commitment to a signed amount (micro-units) under `blinding`.

@@ -9,12 +9,21 @@
 //! (one final exponentiation for the whole batch) and fall back to single verification
 //! only to find which proofs of a failed batch are bad.
 //!
-//! There is deliberately no verifier that accepts everything outside tests: the default,
-//! [`RefuseAllProofs`], refuses every proof with a message saying that no verifying key is
-//! configured.
+//! [`Groth16RatingVerifier`] is the verifier a registry runs: it decodes each bundle,
+//! checks that its statement names the submission's bilateral, interval and amount
+//! commitment, and batch-verifies every proof of every bundle of the block with one final
+//! exponentiation (`omni_verifier`), falling back to per-bundle checks only when the batch
+//! fails. There is deliberately no verifier that accepts everything outside tests: the
+//! default, [`RefuseAllProofs`], refuses every proof with a message saying that no
+//! verifying key is configured.
 
 use crate::tx::{AmountCommitment, InvoiceId, InvoiceSubmission};
 use omni_core::{Hash32, IntervalId};
+use omni_verifier::pedersen::PedersenCommitment;
+use omni_verifier::{
+    bilateral_pseudonym, interval_field, ExpectedStatement, RatingProofBundle, RatingVerifier,
+};
+use rayon::prelude::*;
 
 /// What one `SubmitInvoice` claims, for the verifier: the public inputs the registry
 /// knows from the transaction, and the proof bundle that must prove them.
@@ -81,6 +90,76 @@ impl ProofVerifier for RefuseAllProofs {
 
     fn describe(&self) -> String {
         "none: rating proofs are refused (no verifying key configured)".to_string()
+    }
+}
+
+/// Groth16 verification of rating proofs under one set of verifying keys (module docs).
+#[derive(Clone, Debug)]
+pub struct Groth16RatingVerifier {
+    verifier: RatingVerifier,
+    batched: bool,
+}
+
+impl Groth16RatingVerifier {
+    /// Verifies against `verifier`'s keys, batching every proof of a block.
+    pub fn new(verifier: RatingVerifier) -> Self {
+        Groth16RatingVerifier { verifier, batched: true }
+    }
+
+    /// Verifies each bundle on its own (one final exponentiation per bundle): the
+    /// baseline batching is measured against (`omni bench registry`). Same verdicts.
+    pub fn unbatched(verifier: RatingVerifier) -> Self {
+        Groth16RatingVerifier { verifier, batched: false }
+    }
+
+    /// The bundle of a claim, if its statement is the claim's.
+    fn bundle_for(claim: &InvoiceProofClaim<'_>) -> Result<RatingProofBundle, String> {
+        let bundle = RatingProofBundle::from_bytes(claim.bundle).map_err(|e| e.to_string())?;
+        let commitment = PedersenCommitment::from_bytes(&claim.amount_commitment.0)
+            .map_err(|e| format!("amount commitment: {e}"))?;
+        let expected = ExpectedStatement {
+            pseudonym: Some(bilateral_pseudonym(&claim.bilateral.0)),
+            interval: Some(interval_field(&claim.interval.0)),
+            amount_commitment: Some(commitment),
+            ..ExpectedStatement::default()
+        };
+        RatingVerifier::check_statement(&bundle, &expected).map_err(|e| e.to_string())?;
+        Ok(bundle)
+    }
+}
+
+impl ProofVerifier for Groth16RatingVerifier {
+    fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
+        let decoded: Vec<Result<RatingProofBundle, String>> =
+            claims.par_iter().map(Self::bundle_for).collect();
+        let well_formed: Vec<&RatingProofBundle> =
+            decoded.iter().filter_map(|d| d.as_ref().ok()).collect();
+        let verdicts = if self.batched {
+            self.verifier.verify_many(&well_formed)
+        } else {
+            well_formed.iter().map(|b| self.verifier.verify(b)).collect()
+        };
+        let mut verdicts = verdicts.into_iter();
+        decoded
+            .iter()
+            .map(|d| match d {
+                Err(reason) => Err(reason.clone()),
+                Ok(_) => match verdicts.next() {
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => Err("internal error: missing verdict".into()),
+                },
+            })
+            .collect()
+    }
+
+    fn describe(&self) -> String {
+        let id = self.verifier.key_id();
+        format!(
+            "Groth16 rating proofs, verifying keys {} (chunk size {})",
+            hex::encode(id.hash.0),
+            id.chunk_size
+        )
     }
 }
 
