@@ -15,6 +15,10 @@ pub enum Bench {
     Rating(RatingArgs),
     /// Multi-party netting of random obligations (registry algorithm).
     Netting(NettingArgs),
+    /// Rating proofs (Groth16): prove, verify singly and in batches, against a baseline.
+    Prove(crate::proofs::ProveArgs),
+    /// Registry admission of SubmitInvoice transactions with real rating proofs.
+    Registry(crate::registry_bench::RegistryBenchArgs),
 }
 
 /// Arguments of `omni bench netting`.
@@ -55,6 +59,8 @@ pub fn run(b: Bench) -> Result<()> {
     match b {
         Bench::Rating(args) => rating_bench(args),
         Bench::Netting(args) => netting_bench(args),
+        Bench::Prove(args) => crate::proofs::bench_prove(args),
+        Bench::Registry(args) => crate::registry_bench::run(args),
     }
 }
 

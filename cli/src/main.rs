@@ -8,10 +8,15 @@
 //!   same run;
 //! * `omni registry start` — a registry node (single validator) with its gRPC API;
 //! * `omni bench netting` — multi-party netting of random obligations;
+//! * `omni bench prove` — rating proofs: constraints, proving and verification times,
+//!   beside plain Groth16 on a Poseidon chain of the same size;
+//! * `omni verify rating BUNDLE` — check a rating proof on a laptop;
 //! * `omni keys generate` — a new Ed25519 party key.
 
 mod bench;
 mod demo;
+mod proofs;
+mod registry_bench;
 mod registry_cmd;
 
 use anyhow::Result;
@@ -34,9 +39,18 @@ enum Command {
     /// Run the omni-lateral registry.
     #[command(subcommand)]
     Registry(registry_cmd::RegistryCommand),
+    /// Verify proofs independently of any node or registry (regulators, financiers).
+    #[command(subcommand)]
+    Verify(VerifyCommand),
     /// Manage party keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum VerifyCommand {
+    /// Verify a rating proof bundle against the rating verifying keys.
+    Rating(proofs::VerifyRatingArgs),
 }
 
 #[derive(Subcommand)]
@@ -60,6 +74,7 @@ fn main() -> Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Bench(b) => bench::run(b),
         Command::Registry(r) => registry_cmd::run(r),
+        Command::Verify(VerifyCommand::Rating(args)) => proofs::verify_rating(args),
         Command::Keys(KeysCommand::Generate { out }) => keys_generate(&out),
     }
 }

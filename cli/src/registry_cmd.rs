@@ -29,6 +29,45 @@ pub struct StartArgs {
     /// registry gets a fresh admin key written to DATA/admin.key.
     #[arg(long)]
     admin: Option<String>,
+    /// Verifying keys of rating proofs (`rating-K.vk`). Default: the key directory's
+    /// `rating-500.vk` if present; without keys, invoices are refused.
+    #[arg(long)]
+    rating_keys: Option<PathBuf>,
+    /// The published hash of the rating verifying keys (hex); the key file must match it.
+    #[arg(long)]
+    rating_keys_hash: Option<String>,
+}
+
+/// The rating proof verifier of the registry, from `--rating-keys` or the default keys.
+fn rating_verifier(args: &StartArgs) -> Result<Option<omni_verifier::RatingVerifier>> {
+    let path = match &args.rating_keys {
+        Some(p) => p.clone(),
+        None => {
+            let p = omni_prover::RatingKeys::paths(
+                &crate::proofs::default_keys_dir(),
+                omni_prover::DEFAULT_CHUNK_SIZE,
+            )
+            .1;
+            if !p.exists() {
+                return Ok(None);
+            }
+            p
+        }
+    };
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let expected = match &args.rating_keys_hash {
+        Some(h) => {
+            let raw = hex::decode(h).context("--rating-keys-hash is not hex")?;
+            let arr: [u8; 32] = raw
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("--rating-keys-hash is not 32 bytes"))?;
+            Some(omni_verifier::FieldBytes(arr))
+        }
+        None => None,
+    };
+    let verifier = omni_verifier::RatingVerifier::from_bytes(&bytes, expected.as_ref())
+        .with_context(|| format!("rating verifying keys {}", path.display()))?;
+    Ok(Some(verifier))
 }
 
 pub fn run(cmd: RegistryCommand) -> Result<()> {
@@ -69,11 +108,27 @@ fn start(args: StartArgs) -> Result<()> {
             args.data.display()
         );
     }
-    eprintln!(
-        "registry on {} (data {}); rating proofs are refused until a verifying key is configured",
-        args.listen,
-        args.data.display()
-    );
+    match rating_verifier(&args)? {
+        Some(v) => {
+            let id = v.key_id();
+            eprintln!(
+                "registry on {} (data {}); rating proofs verified under keys {} (chunk size {})",
+                args.listen,
+                args.data.display(),
+                hex::encode(id.hash.0),
+                id.chunk_size
+            );
+            config = config.with_verifier(std::sync::Arc::new(
+                omni_registry::proof::Groth16RatingVerifier::new(v),
+            ));
+        }
+        None => eprintln!(
+            "registry on {} (data {}); no rating verifying keys: invoices are refused \
+             (--rating-keys FILE.vk)",
+            args.listen,
+            args.data.display()
+        ),
+    }
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(serve(config)).context("registry stopped with an error")
 }
