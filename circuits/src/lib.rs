@@ -34,13 +34,17 @@
 //!   with their native witness builders.
 //! - [`bundle`]: the rating proof's wire format (statement, chunk and final proofs,
 //!   verifying key sets), shared by prover and verifier.
+//! - [`compliance`]: the halo2 supply-chain compliance proofs (IPA over Pasta):
+//!   jurisdiction credentials and their Merkle tree, embargo lists, the hop circuit and
+//!   the supply-chain map; its errors are [`compliance::Error`].
 //! - [`gadgets`]: range checks, comparisons, integer division and the four rounding
 //!   modes of a tariff, with their constraint costs documented per function.
 //!
 //! # Field choices
 //!
-//! All circuits are over `ark_bn254::Fr` (the scalar field of BN254, ≈ 2^253.6), the
-//! field Groth16 on BN254 proves statements in. Poseidon hashes in that field; Baby
+//! The compliance proofs are halo2 circuits over Pallas' base field (see
+//! [`compliance`]). All R1CS circuits are over `ark_bn254::Fr` (the scalar field of
+//! BN254, ≈ 2^253.6), the field Groth16 on BN254 proves statements in. Poseidon hashes in that field; Baby
 //! Jubjub (`ark_ed_on_bn254`) is defined over it, so a commitment's coordinates are two
 //! `Fr` public inputs; its scalars (`ark_ed_on_bn254::Fr`, 251 bits) enter circuits as
 //! bits. Integers (micro-units, quantities) are field elements proven to lie in
@@ -54,6 +58,7 @@
 //! count R1CS constraints for variable (non-constant) operands; constants cost less.
 
 pub mod bundle;
+pub mod compliance;
 pub mod gadgets;
 pub mod pedersen;
 pub mod poseidon;
