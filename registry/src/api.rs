@@ -13,9 +13,10 @@ use crate::block::Registry;
 use crate::netting::NettingCycle;
 use crate::reputation::Reputation;
 use crate::server::{Node, Pending};
-use crate::state::{Anchor, Event, Invoice, InvoiceStatus, SettledBy};
+use crate::state::{Anchor, EmbargoRecord, Event, Invoice, InvoiceStatus, SettledBy};
 use crate::tx::{InvoiceId, Nullifier};
 use crate::Error;
+use omni_circuits::compliance::field_to_bytes;
 use omni_core::{Hash32, PartyId};
 use std::sync::{Arc, RwLockReadGuard};
 use tokio::sync::{mpsc, oneshot};
@@ -42,6 +43,9 @@ pub fn status_of(e: &Error) -> Status {
         | Error::InvalidCommitment(_)
         | Error::InvalidBlinding(_)
         | Error::ProofRejected { .. }
+        | Error::ComplianceMapRejected { .. }
+        | Error::StaleEmbargoList { .. }
+        | Error::UnacceptedCredentialRoot { .. }
         | Error::OpeningMismatch { .. }
         | Error::UnbalancedNets { .. } => Code::InvalidArgument,
         Error::BadSignature { .. } => Code::Unauthenticated,
@@ -61,15 +65,21 @@ pub fn status_of(e: &Error) -> Status {
         | Error::PaymentRefMismatch { .. }
         | Error::NotPledgeable { .. }
         | Error::CyclePhase { .. }
-        | Error::AlreadyDone { .. } => Code::FailedPrecondition,
+        | Error::AlreadyDone { .. }
+        | Error::CredentialRevoked(_)
+        | Error::EmbargoVersion { .. }
+        | Error::NoEmbargoList => Code::FailedPrecondition,
         Error::AlreadyMember { .. }
         | Error::DuplicateInvoice(_)
         | Error::CommitmentReused { .. }
-        | Error::AlreadyPledged(_) => Code::AlreadyExists,
+        | Error::AlreadyPledged(_)
+        | Error::CredentialExists { .. }
+        | Error::DuplicateComplianceMap { .. } => Code::AlreadyExists,
         Error::UnknownInvoice(_)
         | Error::UnknownPledge(_)
         | Error::UnknownCycle(_)
-        | Error::UnknownInstruction { .. } => Code::NotFound,
+        | Error::UnknownInstruction { .. }
+        | Error::UnknownCredential(_) => Code::NotFound,
         Error::BlockHeight { .. }
         | Error::BlockTime { .. }
         | Error::InvalidGenesis(_)
@@ -94,6 +104,15 @@ impl RegistryApi {
 
     fn read(&self) -> Result<RwLockReadGuard<'_, Registry>, Status> {
         self.node.registry.read().map_err(|_| Status::internal("registry state lock poisoned"))
+    }
+}
+
+fn embargo_to_proto(e: &EmbargoRecord) -> proto::EmbargoList {
+    proto::EmbargoList {
+        version: e.list.version(),
+        countries: e.list.countries().iter().map(|&c| u32::from(c)).collect(),
+        published_by: e.published_by.0.to_vec(),
+        published_at: e.published_at,
     }
 }
 
@@ -495,6 +514,73 @@ impl RegistryRpc for RegistryApi {
                 .filter(|c| participant.is_none_or(|p| c.participants.contains_key(&p)))
                 .map(cycle_to_proto)
                 .collect(),
+        }))
+    }
+
+    async fn get_compliance_state(
+        &self,
+        _request: Request<proto::GetComplianceStateRequest>,
+    ) -> Result<Response<proto::GetComplianceStateResponse>, Status> {
+        let r = self.read()?;
+        let s = r.state();
+        Ok(Response::new(proto::GetComplianceStateResponse {
+            at: Some(at(&r)),
+            credential_root: s.credential_root().0.to_vec(),
+            accepted_roots: s.accepted_credential_roots().iter().map(|h| h.0.to_vec()).collect(),
+            embargo: s.current_embargo_list().map(embargo_to_proto),
+            credentials: s.credential_count(),
+        }))
+    }
+
+    async fn get_credential_path(
+        &self,
+        request: Request<proto::GetCredentialPathRequest>,
+    ) -> Result<Response<proto::GetCredentialPathResponse>, Status> {
+        let leaf = request.into_inner().leaf;
+        let r = self.read()?;
+        let s = r.state();
+        let path = s.credential_path(leaf).map_err(|e| status_of(&e))?;
+        Ok(Response::new(proto::GetCredentialPathResponse {
+            at: Some(at(&r)),
+            credential_root: s.credential_root().0.to_vec(),
+            leaf,
+            siblings: path.siblings.iter().map(|f| field_to_bytes(f).to_vec()).collect(),
+        }))
+    }
+
+    async fn list_compliance_status(
+        &self,
+        request: Request<proto::ListComplianceStatusRequest>,
+    ) -> Result<Response<proto::ListComplianceStatusResponse>, Status> {
+        let asked = request.into_inner().embargo_version;
+        let r = self.read()?;
+        let s = r.state();
+        let version = match asked {
+            0 => s.current_embargo_list().map_or(0, |e| e.list.version()),
+            v => v,
+        };
+        let orders = s
+            .compliance_status(version)
+            .into_iter()
+            .map(|(order, status)| {
+                let c = status.record();
+                proto::OrderCompliance {
+                    order: order.0.to_vec(),
+                    status: status.name().into(),
+                    embargo_version: c.embargo_version,
+                    map_commitment: c.map_commitment.0.to_vec(),
+                    hops: c.hops,
+                    max_hops: c.max_hops,
+                    submitted_by: c.submitted_by.0.to_vec(),
+                    verified_at: c.verified_at,
+                    credential_root: c.credential_root.0.to_vec(),
+                }
+            })
+            .collect();
+        Ok(Response::new(proto::ListComplianceStatusResponse {
+            at: Some(at(&r)),
+            embargo_version: version,
+            orders,
         }))
     }
 }

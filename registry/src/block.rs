@@ -173,11 +173,21 @@ impl Registry {
         }
         drop(claims);
 
+        // 3b: the hop proofs of every signed compliance map, in parallel (their
+        // structure is checked against the state when applied).
+        let map_verdicts: Vec<Option<std::result::Result<(), String>>> = decoded
+            .par_iter()
+            .map(|(_, tx, sig)| match (tx, sig) {
+                (Ok(tx), Ok(())) => crate::state::compliance::verify_map_proofs(&tx.body),
+                _ => None,
+            })
+            .collect();
+
         // 4: apply in order.
         let mut results = Vec::with_capacity(decoded.len());
         for (i, (tx_hash, tx, sig)) in decoded.into_iter().enumerate() {
             let result = tx.and_then(|tx| {
-                let proof = claim_of[i].map(|c| verdicts[c].clone());
+                let proof = claim_of[i].map(|c| verdicts[c].clone()).or(map_verdicts[i].clone());
                 self.state.apply_prechecked(&tx, &ctx, sig, proof)
             });
             results.push(TxOutcome { tx_hash, result });

@@ -322,6 +322,64 @@ pub enum Error {
         /// Their sum, in micro-units.
         sum: i128,
     },
+    /// No credential under that leaf index.
+    #[error("no credential at leaf {0}")]
+    UnknownCredential(u64),
+    /// The credential was revoked.
+    #[error("credential at leaf {0} is revoked")]
+    CredentialRevoked(u64),
+    /// The member already holds a live credential.
+    #[error("{member} already holds the credential at leaf {leaf}; revoke it first")]
+    CredentialExists {
+        /// The member.
+        member: PartyId,
+        /// Its live credential.
+        leaf: u64,
+    },
+    /// An embargo list whose version does not advance the published one.
+    #[error("embargo list version {version} does not advance the current version {current}")]
+    EmbargoVersion {
+        /// Version offered.
+        version: u32,
+        /// Current version.
+        current: u32,
+    },
+    /// No embargo list was published yet, so no map can be checked.
+    #[error("no embargo list has been published yet")]
+    NoEmbargoList,
+    /// A map proven against another embargo list version than the current one.
+    #[error(
+        "map is proven against embargo list version {found}; the current version is {current}"
+    )]
+    StaleEmbargoList {
+        /// The map's version.
+        found: u32,
+        /// The current version.
+        current: u32,
+    },
+    /// A map proven under a credential root the registry does not accept (a revocation
+    /// happened since, or the root was never the registry's).
+    #[error("credential root {root} is not accepted: a credential was revoked since, or it was never this registry's root")]
+    UnacceptedCredentialRoot {
+        /// The map's root.
+        root: Hash32,
+    },
+    /// The order already has a verified map under this embargo list version.
+    #[error("order {order} already has a verified map under embargo list version {version}")]
+    DuplicateComplianceMap {
+        /// The order commitment.
+        order: Hash32,
+        /// The list version.
+        version: u32,
+    },
+    /// A map whose structure or hop proofs do not verify.
+    #[error("supply-chain map of order {order} refused: {reason}")]
+    ComplianceMapRejected {
+        /// The order commitment.
+        order: Hash32,
+        /// The verifier's reason.
+        reason: String,
+    },
     /// A block that does not follow the last executed one.
     #[error("block at height {got} does not follow height {last}")]
     BlockHeight {
@@ -365,11 +423,12 @@ impl Error {
             Error::BadSignature { .. } => "bad_signature",
             Error::NotAMember { .. } | Error::WrongRole { .. } => "unauthorized",
             Error::BadNonce { .. } => "bad_nonce",
-            Error::ProofRejected { .. } => "proof_rejected",
+            Error::ProofRejected { .. } | Error::ComplianceMapRejected { .. } => "proof_rejected",
             Error::UnknownInvoice(_)
             | Error::UnknownPledge(_)
             | Error::UnknownCycle(_)
-            | Error::UnknownInstruction { .. } => "not_found",
+            | Error::UnknownInstruction { .. }
+            | Error::UnknownCredential(_) => "not_found",
             Error::Store(_) | Error::Server(_) => "internal",
             Error::BlockHeight { .. } | Error::BlockTime { .. } => "bad_block",
             _ => "refused",

@@ -35,6 +35,9 @@
 //! | PaymentReceipt | the payee | confirms the notice's payment (R88–R89) |
 //! | Pledge, ReleasePledge | financier | one active pledge per nullifier |
 //! | netting | member participants | see [`crate::netting`] |
+//! | IssueCredential, RevokeCredential | admin | one live credential per member; see [`compliance`] |
+//! | PublishEmbargoList | regulator | versions increase |
+//! | SubmitComplianceMap | member | current list, accepted root, links, counts, hop proofs |
 
 use crate::commitment::{self, PedersenCommitment};
 use crate::netting::{self, CyclePhase, NettingCycle, Participant, SettlementInstruction};
@@ -47,6 +50,13 @@ use crate::{Error, Result};
 use omni_core::{Currency, Hash32, IntervalId, Micros, PartyId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub mod compliance;
+
+use compliance::ComplianceState;
+pub use compliance::{
+    ComplianceRecord, CredentialRecord, EmbargoRecord, OrderCompliance, MAX_ACCEPTED_ROOTS,
+};
 
 /// Where in the chain a transaction executes: the block's height and its time (UTC
 /// seconds, agreed by consensus). The only notion of time the state machine has.
@@ -288,6 +298,14 @@ pub enum Event {
     NettingCycleSettled { cycle: CycleId, invoices: u32 },
     /// The cycle was cancelled; its invoices are unlocked.
     NettingCycleCancelled { cycle: CycleId },
+    /// A jurisdiction credential's commitment entered the credential tree.
+    CredentialIssued { member: PartyId, leaf: u64 },
+    /// A credential was revoked: its leaf is empty in every later root.
+    CredentialRevoked { member: PartyId, leaf: u64 },
+    /// A regulator published an embargo list version.
+    EmbargoListPublished { version: u32, countries: u32 },
+    /// A supply-chain map verified against the current embargo list.
+    ComplianceMapVerified { order: Hash32, embargo_version: u32, hops: u32 },
 }
 
 impl Event {
@@ -314,6 +332,10 @@ impl Event {
             Event::SettlementConfirmed { .. } => "SettlementConfirmed",
             Event::NettingCycleSettled { .. } => "NettingCycleSettled",
             Event::NettingCycleCancelled { .. } => "NettingCycleCancelled",
+            Event::CredentialIssued { .. } => "CredentialIssued",
+            Event::CredentialRevoked { .. } => "CredentialRevoked",
+            Event::EmbargoListPublished { .. } => "EmbargoListPublished",
+            Event::ComplianceMapVerified { .. } => "ComplianceMapVerified",
         }
     }
 }
@@ -334,8 +356,19 @@ pub struct Meta {
 }
 
 /// The state tables, in the order the store creates them.
-pub const TABLES: [&str; 7] =
-    ["registry", "members", "nonces", "invoices", "anchors", "pledges", "cycles"];
+pub const TABLES: [&str; 11] = [
+    "registry",
+    "members",
+    "nonces",
+    "invoices",
+    "anchors",
+    "pledges",
+    "cycles",
+    "credentials",
+    "credential_roots",
+    "embargo_lists",
+    "compliance_maps",
+];
 
 /// One state entry that changed: `value` `None` means deleted.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -358,6 +391,10 @@ enum StateKey {
     Anchor(Hash32, u64, PartyId),
     Pledge(Nullifier),
     Cycle(CycleId),
+    Credential(u64),
+    CredentialRoots,
+    EmbargoList(u32),
+    ComplianceMap(Hash32, u32),
 }
 
 impl StateKey {
@@ -370,6 +407,10 @@ impl StateKey {
             StateKey::Anchor(..) => TABLES[4],
             StateKey::Pledge(_) => TABLES[5],
             StateKey::Cycle(_) => TABLES[6],
+            StateKey::Credential(_) => TABLES[7],
+            StateKey::CredentialRoots => TABLES[8],
+            StateKey::EmbargoList(_) => TABLES[9],
+            StateKey::ComplianceMap(..) => TABLES[10],
         }
     }
 
@@ -387,6 +428,14 @@ impl StateKey {
             }
             StateKey::Pledge(n) => n.0.to_vec(),
             StateKey::Cycle(c) => c.to_be_bytes().to_vec(),
+            StateKey::Credential(leaf) => leaf.to_be_bytes().to_vec(),
+            StateKey::CredentialRoots => b"accepted".to_vec(),
+            StateKey::EmbargoList(v) => v.to_be_bytes().to_vec(),
+            StateKey::ComplianceMap(order, v) => {
+                let mut k = order.0.to_vec();
+                k.extend_from_slice(&v.to_be_bytes());
+                k
+            }
         }
     }
 }
@@ -404,6 +453,7 @@ pub struct RegistryState {
     anchors: BTreeMap<(Hash32, u64, PartyId), Anchor>,
     pledges: BTreeMap<Nullifier, Pledge>,
     cycles: BTreeMap<CycleId, NettingCycle>,
+    compliance: ComplianceState,
 
     // Indexes derived from the tables above (rebuilt by `restore`, not stored).
     commitments: HashMap<AmountCommitment, InvoiceId>,
@@ -436,6 +486,7 @@ impl RegistryState {
             anchors: BTreeMap::new(),
             pledges: BTreeMap::new(),
             cycles: BTreeMap::new(),
+            compliance: ComplianceState::default(),
             commitments: HashMap::new(),
             by_payer: BTreeMap::new(),
             by_payee: BTreeMap::new(),
@@ -519,9 +570,25 @@ impl RegistryState {
                     let c: NettingCycle = decode_entry("NettingCycle", &value)?;
                     s.cycles.insert(c.id, c);
                 }
+                "credentials" => {
+                    let c: CredentialRecord = decode_entry("CredentialRecord", &value)?;
+                    s.compliance.credentials.insert(c.leaf, c);
+                }
+                "credential_roots" => {
+                    s.compliance.accepted_roots = decode_entry("credential roots", &value)?;
+                }
+                "embargo_lists" => {
+                    let e: EmbargoRecord = decode_entry("EmbargoRecord", &value)?;
+                    s.compliance.embargo_lists.insert(e.list.version(), e);
+                }
+                "compliance_maps" => {
+                    let m: ComplianceRecord = decode_entry("ComplianceRecord", &value)?;
+                    s.compliance.maps.insert((m.order, m.embargo_version), m);
+                }
                 other => return Err(Error::Store(format!("unknown state table {other:?}"))),
             }
         }
+        s.compliance.rebuild_tree()?;
         s.meta = meta.ok_or_else(|| Error::Store("state has no registry entry".into()))?;
         tree.commit();
         s.tree = tree;
@@ -649,6 +716,9 @@ impl RegistryState {
                 .into_iter()
                 .next()
                 .or(Some(Err("the verifier returned no verdict".into()))),
+            TxBody::SubmitComplianceMap { .. } if signature.is_ok() => {
+                compliance::verify_map_proofs(&tx.body)
+            }
             _ => None,
         };
         self.apply_prechecked(tx, ctx, signature, proof)
@@ -671,7 +741,11 @@ impl RegistryState {
     fn check_sender(&self, tx: &SignedTx) -> Result<&Member> {
         let member = self.members.get(&tx.sender).ok_or(Error::NotAMember { party: tx.sender })?;
         let required = match &tx.body {
-            TxBody::AdmitMember { .. } | TxBody::RemoveMember { .. } => Some(Role::Admin),
+            TxBody::AdmitMember { .. }
+            | TxBody::RemoveMember { .. }
+            | TxBody::IssueCredential { .. }
+            | TxBody::RevokeCredential { .. } => Some(Role::Admin),
+            TxBody::PublishEmbargoList(_) => Some(Role::Regulator),
             TxBody::PublishConformance(_) => None,
             TxBody::Pledge { .. } | TxBody::ReleasePledge { .. } => Some(Role::Financier),
             _ => Some(Role::Member),
@@ -735,6 +809,14 @@ impl RegistryState {
                 self.confirm_settlement(sender, *cycle, *instruction, ctx)?
             }
             TxBody::CancelNettingCycle { cycle } => self.cancel_cycle(sender, *cycle)?,
+            TxBody::IssueCredential { member, commitment } => {
+                self.issue_credential(*member, *commitment, ctx)?
+            }
+            TxBody::RevokeCredential { leaf } => self.revoke_credential(*leaf, ctx)?,
+            TxBody::PublishEmbargoList(list) => self.publish_embargo_list(sender, list, ctx)?,
+            TxBody::SubmitComplianceMap { map } => {
+                self.submit_compliance_map(sender, map, proof, ctx)?
+            }
         };
         // Past this point nothing fails: the transaction is in.
         self.nonces.insert(sender, expected + 1);
@@ -769,6 +851,10 @@ impl RegistryState {
             StateKey::Anchor(b, s, p) => self.anchors.get(&(*b, *s, *p)).map(encode),
             StateKey::Pledge(n) => self.pledges.get(n).map(encode),
             StateKey::Cycle(c) => self.cycles.get(c).map(encode),
+            StateKey::Credential(leaf) => self.compliance.credentials.get(leaf).map(encode),
+            StateKey::CredentialRoots => Some(encode(&self.compliance.accepted_roots)),
+            StateKey::EmbargoList(v) => self.compliance.embargo_lists.get(v).map(encode),
+            StateKey::ComplianceMap(o, v) => self.compliance.maps.get(&(*o, *v)).map(encode),
         }
     }
 

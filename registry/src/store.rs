@@ -8,7 +8,7 @@
 //! | `txs` | tx hash (32) | canonical `(height, index)` of the transaction |
 //! | `roots` | height (8, BE) | canonical `(block hash, state root)` |
 //! | `meta` | `"schema"`, `"genesis"`, `"height"` | layout version, [`Genesis`], last height |
-//! | one per state table ([`TABLES`]: `registry`, `members`, `nonces`, `invoices`, `anchors`, `pledges`, `cycles`) | entry key | canonical entry |
+//! | one per state table ([`TABLES`]: `registry`, `members`, `nonces`, `invoices`, `anchors`, `pledges`, `cycles`, `credentials`, `credential_roots`, `embargo_lists`, `compliance_maps`) | entry key | canonical entry |
 //!
 //! The state families hold the **current** state as entries; each block writes only the
 //! entries it changed ([`BlockOutcome::changes`]), and `roots` keeps the state root of

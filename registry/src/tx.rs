@@ -11,6 +11,7 @@
 //! [`MAX_TX_BYTES`] long; that is what the gRPC `Submit` call and a block carry.
 
 use crate::{Error, Result};
+use omni_circuits::compliance::EmbargoList;
 use omni_core::{Currency, Hash32, IntervalId, Keypair, PartyId, Signature};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -264,6 +265,26 @@ pub enum TxBody {
         /// The cycle.
         cycle: CycleId,
     },
+    /// The membership administrator puts a member's jurisdiction credential commitment in
+    /// the credential tree (issue 5; the credential itself stays with the member).
+    IssueCredential {
+        /// The member the credential was issued to.
+        member: PartyId,
+        /// The credential's commitment (canonical Pallas base field bytes).
+        commitment: Hash32,
+    },
+    /// The membership administrator revokes a credential (empties its leaf).
+    RevokeCredential {
+        /// The credential's leaf index.
+        leaf: u64,
+    },
+    /// A regulator publishes a new version of the embargo list.
+    PublishEmbargoList(EmbargoList),
+    /// A seller submits the supply-chain map of an order (hop proofs; MEF 114 R15).
+    SubmitComplianceMap {
+        /// The map's canonical encoding (`ComplianceMap::to_bytes`).
+        map: Vec<u8>,
+    },
 }
 
 impl TxBody {
@@ -286,6 +307,10 @@ impl TxBody {
             TxBody::SubmitNetOpening { .. } => "SubmitNetOpening",
             TxBody::ConfirmSettlement { .. } => "ConfirmSettlement",
             TxBody::CancelNettingCycle { .. } => "CancelNettingCycle",
+            TxBody::IssueCredential { .. } => "IssueCredential",
+            TxBody::RevokeCredential { .. } => "RevokeCredential",
+            TxBody::PublishEmbargoList(_) => "PublishEmbargoList",
+            TxBody::SubmitComplianceMap { .. } => "SubmitComplianceMap",
         }
     }
 }
