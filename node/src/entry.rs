@@ -200,6 +200,25 @@ pub struct RatingProofAttachment {
     pub blinding: [u8; 32],
 }
 
+/// The supply-chain map of an order (MEF 114 R15): one halo2 hop proof per participant
+/// behind the order, seller first, none revealing who it is. The seller records it on the
+/// bilateral, so the buyer holds the map whose commitment the registry verifies; a
+/// regulator checks it with `omni verify compliance`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SupplyChainMapRecord {
+    /// The order id.
+    pub order: String,
+    /// The map (`omni_circuits::compliance::ComplianceMap::to_bytes`), whose order
+    /// commitment must be [`supply_chain_order_id`] of this bilateral and order.
+    pub map: Vec<u8>,
+}
+
+/// The 32-byte order id a supply-chain map is bound to: a domain-separated hash of the
+/// bilateral and the order id, so a map made for one order fits no other.
+pub fn supply_chain_order_id(bilateral: &BilateralId, order: &str) -> [u8; 32] {
+    Hash32::digest("omni/supply-chain-order", &omni_core::encode(&(bilateral.0, order))).0
+}
+
 /// What an entry does.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum EntryBody {
@@ -237,6 +256,8 @@ pub enum EntryBody {
     Termination(Termination),
     /// Option 1: the rating proof of a seller-issued invoice (seller; MEF 114 §7.7, CR3).
     RatingProof(RatingProofAttachment),
+    /// The supply-chain map of an agreed order (seller; MEF 114 R15).
+    SupplyChainMap(SupplyChainMapRecord),
 }
 
 impl EntryBody {
@@ -260,6 +281,7 @@ impl EntryBody {
             EntryBody::Netting(_) => "netting",
             EntryBody::Termination(_) => "termination",
             EntryBody::RatingProof(_) => "rating proof",
+            EntryBody::SupplyChainMap(_) => "supply-chain map",
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::rating_proof::{self, InvoiceClaim};
 use crate::state::{Applied, BilateralState, Subject};
 use crate::store::{Store, StoreOptions};
 use crate::{Error, Refusal, Result};
+use omni_circuits::compliance::{ComplianceMap, ComplianceVerifier};
 use omni_core::{Hash32, IntervalId, Keypair, PartyId, UsageRecord};
 use omni_verifier::RatingVerifier;
 use rayon::prelude::*;
@@ -214,6 +215,7 @@ impl Ledger {
         }
         let id = entry.bilateral;
         self.check_rating_proof(&id, &entry.body)?;
+        self.check_supply_chain_map(&entry.body)?;
         let state = self.states.get_mut(&id).ok_or(Error::UnknownBilateral(id))?;
         let applied = state.apply(entry)?;
         self.persist(&id, entry, &applied)?;
@@ -252,6 +254,7 @@ impl Ledger {
         keys: Option<Vec<RecordKey>>,
     ) -> Result<Entry> {
         self.check_rating_proof(id, &body)?;
+        self.check_supply_chain_map(&body)?;
         let state = self.states.get_mut(id).ok_or(Error::UnknownBilateral(*id))?;
         let head = state.head();
         let at = self.options.clock.now().max(head.timestamp);
@@ -275,6 +278,20 @@ impl Ledger {
         let state = self.state(id)?;
         let claim = rating_proof::invoice_claim(&self.store, id, state, &attachment.invoice)?;
         rating_proof::check_attachment(verifier, &claim, attachment)
+    }
+
+    /// Verifies the hop proofs of a supply-chain map entry before it may be applied (the
+    /// state machine checks the rest; the registry checks the map against its credential
+    /// root and embargo list). halo2 needs no keys: the verifier is derived in process.
+    fn check_supply_chain_map(&self, body: &EntryBody) -> Result<()> {
+        let EntryBody::SupplyChainMap(record) = body else {
+            return Ok(());
+        };
+        let refuse = |reason: String| Error::SupplyChainMap { order: record.order.clone(), reason };
+        let map = ComplianceMap::from_bytes(&record.map).map_err(|e| refuse(e.to_string()))?;
+        ComplianceVerifier::shared()
+            .and_then(|v| v.verify_hops(&map.hops))
+            .map_err(|e| refuse(e.to_string()))
     }
 
     /// The ledger's claim for `invoice`'s rating proof: what its seller proves.

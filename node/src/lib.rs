@@ -158,6 +158,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A supply-chain map whose hop proofs do not verify (or that does not decode).
+    #[error("supply-chain map of order {order:?} refused: {reason}")]
+    SupplyChainMap {
+        /// The order id.
+        order: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// No bilateral with this id is held by this node.
     #[error("unknown bilateral {0}")]
     UnknownBilateral(BilateralId),
@@ -224,6 +232,14 @@ pub enum Refusal {
     /// An order is invalid.
     #[error("invalid order {order:?}: {reason}")]
     InvalidOrder {
+        /// Order id.
+        order: String,
+        /// Why.
+        reason: String,
+    },
+    /// A supply-chain map that does not fit its order.
+    #[error("supply-chain map of order {order:?}: {reason}")]
+    SupplyChainMap {
         /// Order id.
         order: String,
         /// Why.

@@ -20,8 +20,9 @@
 
 use crate::contract::{check_text, Contract, Order, MAX_ID_LEN, MAX_TEXT_LEN};
 use crate::entry::{
-    Accept, BilateralId, Entry, EntryBody, GenerateInvoice, RatingProofAttachment, RatingProposal,
-    RecordKey, RecordKeyHasher, RecordKeySet, Reject, UsageBatch,
+    supply_chain_order_id, Accept, BilateralId, Entry, EntryBody, GenerateInvoice,
+    RatingProofAttachment, RatingProposal, RecordKey, RecordKeyHasher, RecordKeySet, Reject,
+    SupplyChainMapRecord, UsageBatch,
 };
 use crate::invoice::{
     apply_bps, check_against_rating, invoice_from_rating, CreditNote, Dispute, DisputeResolution,
@@ -29,6 +30,7 @@ use crate::invoice::{
 };
 use crate::settlement::{self, Netting, PaymentNotice, PaymentReceipt, SettlementRef};
 use crate::{Error, Refusal, Result};
+use omni_circuits::compliance::{order_commitment, ComplianceMap};
 use omni_core::money::format_micros;
 use omni_core::rating::{Rating, RatingOptions, UsageTotals};
 use omni_core::tariff::{RoundingMode, Tariff};
@@ -44,6 +46,9 @@ pub const MAX_BATCH_RECORDS: usize = 1 << 20;
 /// The largest rating proof bundle an entry may carry (4096 chunk proofs and a statement
 /// fit in well under 1 MiB).
 pub const MAX_RATING_PROOF_BYTES: usize = 1 << 20;
+
+/// Largest supply-chain map an entry may carry (about 60 hop proofs).
+pub const MAX_SUPPLY_CHAIN_MAP_BYTES: usize = 256 << 10;
 
 /// Batches at least this large hash their record ids on all cores.
 const PARALLEL_KEYS: usize = 4096;
@@ -130,6 +135,22 @@ pub struct OrderState {
     pub seq: u64,
     /// Status.
     pub status: OrderStatus,
+    /// Supply-chain maps the seller recorded for it, oldest first (one per embargo list
+    /// version it was proven against).
+    pub supply_chain_maps: Vec<SupplyChainMapRef>,
+}
+
+/// A supply-chain map recorded on the bilateral.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SupplyChainMapRef {
+    /// The entry that recorded it.
+    pub seq: u64,
+    /// Its commitment (`ComplianceMap::commitment`), as the registry records it.
+    pub commitment: Hash32,
+    /// Number of hops.
+    pub hops: u32,
+    /// The embargo list version its hops were proven against.
+    pub embargo_version: u32,
 }
 
 /// Where the rating of a usage account stands.
@@ -513,6 +534,13 @@ pub enum Event {
         /// The invoice number.
         invoice: String,
     },
+    /// The seller recorded the supply-chain map of an order (R15).
+    SupplyChainMapRecorded {
+        /// The order id.
+        order: String,
+        /// Hops in the map.
+        hops: u32,
+    },
     /// A two-party change was proposed and awaits the counterparty.
     Proposed {
         /// What.
@@ -651,6 +679,10 @@ enum Effect {
     RatingProof {
         invoice: String,
         digest: Hash32,
+    },
+    SupplyChainMap {
+        order: String,
+        map: SupplyChainMapRef,
     },
 }
 
@@ -826,6 +858,7 @@ impl BilateralState {
             // Either party may propose a netting; the other accepts it (CR22).
             EntryBody::Netting(n) => self.plan_netting(n, entry),
             EntryBody::RatingProof(p) => self.plan_rating_proof(p, party),
+            EntryBody::SupplyChainMap(m) => self.plan_supply_chain_map(m, party),
             EntryBody::Termination(t) => {
                 self.not_terminated()?;
                 text("termination reason", &t.reason, MAX_TEXT_LEN)?;
@@ -852,6 +885,7 @@ impl BilateralState {
             order: o.clone(),
             seq: 0,
             status: OrderStatus::Proposed,
+            supply_chain_maps: Vec::new(),
         })))
     }
 
@@ -1217,6 +1251,48 @@ impl BilateralState {
         Ok(Effect::RatingProof {
             invoice: p.invoice.clone(),
             digest: Hash32::digest("omni/rating-proof", &p.bundle),
+        })
+    }
+
+    /// Records the seller's supply-chain map of an agreed order. The map must decode, be
+    /// bound to this bilateral's order ([`supply_chain_order_id`]) and respect its own
+    /// policy's hop limit; its hop proofs are verified by the ledger before the entry
+    /// reaches the state machine, and against the registry's credential root and embargo
+    /// list by the registry.
+    fn plan_supply_chain_map(&self, m: &SupplyChainMapRecord, party: PartyId) -> Plan {
+        self.not_terminated()?;
+        self.seller_order(&m.order, party)?;
+        let refuse = |reason: String| Refusal::SupplyChainMap { order: m.order.clone(), reason };
+        if m.map.len() > MAX_SUPPLY_CHAIN_MAP_BYTES {
+            return Err(refuse(format!(
+                "{} bytes, at most {MAX_SUPPLY_CHAIN_MAP_BYTES}",
+                m.map.len()
+            )));
+        }
+        let map = ComplianceMap::from_bytes(&m.map).map_err(|e| refuse(e.to_string()))?;
+        if map.order_commitment != order_commitment(&supply_chain_order_id(&self.s.id, &m.order)) {
+            return Err(refuse("the map is for another order".into()));
+        }
+        let hops = map.hops.len();
+        if hops == 0 || hops > map.policy.max_hops() as usize {
+            return Err(refuse(format!(
+                "{hops} hops, its policy allows 1 to {}",
+                map.policy.max_hops()
+            )));
+        }
+        let commitment = map.commitment();
+        let order = &self.s.orders[&m.order];
+        if order.supply_chain_maps.iter().any(|r| r.commitment == commitment) {
+            return Err(refuse("this map is already recorded".into()));
+        }
+        Ok(Effect::SupplyChainMap {
+            order: m.order.clone(),
+            map: SupplyChainMapRef {
+                seq: 0,
+                commitment,
+                hops: hops as u32,
+                embargo_version: map.embargo_version,
+            },
         })
     }
 
@@ -1816,6 +1892,14 @@ impl BilateralState {
                 }
                 self.s.invoices.insert(number.clone(), *inv);
                 propose(&mut self.s, Subject::Invoice(number))
+            }
+            Effect::SupplyChainMap { order, mut map } => {
+                map.seq = seq;
+                let hops = map.hops;
+                if let Some(o) = self.s.orders.get_mut(&order) {
+                    o.supply_chain_maps.push(map);
+                }
+                Event::SupplyChainMapRecorded { order, hops }
             }
             Effect::RatingProof { invoice, digest } => {
                 if let Some(inv) = self.s.invoices.get_mut(&invoice) {
