@@ -19,6 +19,8 @@ pub enum Bench {
     Prove(crate::proofs::ProveArgs),
     /// Registry admission of SubmitInvoice transactions with real rating proofs.
     Registry(crate::registry_bench::RegistryBenchArgs),
+    /// Supply-chain compliance: hop proof, hop verification, a 5-hop map (halo2).
+    Compliance(crate::compliance_cmd::ComplianceBenchArgs),
 }
 
 /// Arguments of `omni bench netting`.
@@ -61,6 +63,7 @@ pub fn run(b: Bench) -> Result<()> {
         Bench::Netting(args) => netting_bench(args),
         Bench::Prove(args) => crate::proofs::bench_prove(args),
         Bench::Registry(args) => crate::registry_bench::run(args),
+        Bench::Compliance(args) => crate::compliance_cmd::bench(args),
     }
 }
 

@@ -11,9 +11,13 @@
 //! * `omni bench prove` — rating proofs: constraints, proving and verification times,
 //!   beside plain Groth16 on a Poseidon chain of the same size;
 //! * `omni verify rating BUNDLE` — check a rating proof on a laptop;
+//! * `omni bench compliance` — supply-chain hop proofs and map verification (halo2);
+//! * `omni verify compliance MAP` — check a supply-chain map as a regulator;
+//! * `omni registry compliance` — orders' compliance per embargo list version;
 //! * `omni keys generate` — a new Ed25519 party key.
 
 mod bench;
+mod compliance_cmd;
 mod demo;
 mod proofs;
 mod registry_bench;
@@ -51,6 +55,8 @@ enum Command {
 enum VerifyCommand {
     /// Verify a rating proof bundle against the rating verifying keys.
     Rating(proofs::VerifyRatingArgs),
+    /// Verify a supply-chain map against what the registry published (no trusted setup).
+    Compliance(compliance_cmd::VerifyComplianceArgs),
 }
 
 #[derive(Subcommand)]
@@ -75,6 +81,7 @@ fn main() -> Result<()> {
         Command::Bench(b) => bench::run(b),
         Command::Registry(r) => registry_cmd::run(r),
         Command::Verify(VerifyCommand::Rating(args)) => proofs::verify_rating(args),
+        Command::Verify(VerifyCommand::Compliance(args)) => compliance_cmd::verify(args),
         Command::Keys(KeysCommand::Generate { out }) => keys_generate(&out),
     }
 }

@@ -14,6 +14,8 @@ use std::path::PathBuf;
 pub enum RegistryCommand {
     /// Run a registry node until Ctrl-C.
     Start(StartArgs),
+    /// Orders' supply-chain compliance per embargo list version (a regulator's query).
+    Compliance(crate::compliance_cmd::RegistryComplianceArgs),
 }
 
 /// Arguments of `omni registry start`.
@@ -73,6 +75,7 @@ fn rating_verifier(args: &StartArgs) -> Result<Option<omni_verifier::RatingVerif
 pub fn run(cmd: RegistryCommand) -> Result<()> {
     match cmd {
         RegistryCommand::Start(args) => start(args),
+        RegistryCommand::Compliance(args) => crate::compliance_cmd::registry_status(args),
     }
 }
 
