@@ -351,6 +351,35 @@ impl Entry {
         (Entry { bilateral, seq, prev, author, timestamp, body, signature }, hash)
     }
 
+    /// [`Entry::sign_hashed`], also returning the entry's canonical bytes
+    /// ([`Entry::to_bytes`]), built from the bytes that were hashed instead of encoding the
+    /// (possibly megabytes of) body twice.
+    pub(crate) fn sign_encoded(
+        keypair: &Keypair,
+        bilateral: BilateralId,
+        seq: u64,
+        prev: Hash32,
+        timestamp: u64,
+        body: EntryBody,
+    ) -> (Entry, Hash32, Vec<u8>) {
+        let author = keypair.party();
+        let mut bytes = omni_core::encode(&Unsigned {
+            bilateral: &bilateral,
+            seq,
+            prev: &prev,
+            author: &author,
+            timestamp,
+            body: &body,
+        });
+        let hash = Hash32::digest(ENTRY_TAG, &bytes);
+        let signature = keypair.sign(ENTRY_TAG, &hash.0);
+        // The entry's fields are the unsigned part's, then the signature, and the encoding
+        // of a struct is its fields' encodings in order: append the signature's (without
+        // its version byte).
+        bytes.extend_from_slice(&omni_core::encode(&signature)[1..]);
+        (Entry { bilateral, seq, prev, author, timestamp, body, signature }, hash, bytes)
+    }
+
     /// The entry's hash: `H("omni/entry", canonical(unsigned part))`.
     pub fn hash(&self) -> Hash32 {
         hash_of(&Unsigned {
@@ -412,6 +441,30 @@ mod tests {
         let back = Entry::from_bytes(&e.to_bytes()).unwrap();
         assert_eq!(back, e);
         assert_eq!(back.hash(), e.hash());
+    }
+
+    #[test]
+    fn sign_encoded_gives_the_canonical_bytes_and_hash() {
+        let k = Keypair::from_seed([9; 32]);
+        let body = EntryBody::UsageBatch(UsageBatch {
+            order: "o-1".into(),
+            interval: IntervalId("2026-11".into()),
+            records: vec![UsageRecord::new(
+                "cdr-1",
+                1_793_491_260,
+                "voice",
+                125,
+                omni_core::Unit::Second,
+            )
+            .unwrap()],
+        });
+        let (bilateral, prev) = (BilateralId(Hash32::digest("t", b"b")), Hash32::digest("t", b"p"));
+        let (e, hash, bytes) =
+            Entry::sign_encoded(&k, bilateral, 4, prev, 1_800_000_000, body.clone());
+        assert_eq!(e, Entry::sign(&k, bilateral, 4, prev, 1_800_000_000, body));
+        assert_eq!(hash, e.hash());
+        assert_eq!(bytes, e.to_bytes());
+        assert_eq!(Entry::from_bytes(&bytes).unwrap(), e);
     }
 
     #[test]

@@ -17,8 +17,8 @@
 
 use crate::contract::Contract;
 use crate::entry::{
-    Accept, BilateralId, Entry, EntryBody, GenerateInvoice, RatingProposal, RecordKey, Reject,
-    UsageBatch,
+    Accept, BilateralId, Entry, EntryBody, GenerateInvoice, RatingProposal, RecordKey,
+    RecordKeyHasher, RecordKeySet, Reject, UsageBatch,
 };
 use crate::rating_proof::{self, InvoiceClaim};
 use crate::state::{Applied, BilateralState, Subject};
@@ -393,23 +393,29 @@ impl Ledger {
         interval: &IntervalId,
         lines: &[&str],
     ) -> Result<IngestReport> {
-        let parsed: Vec<omni_core::Result<(UsageRecord, RecordKey)>> = lines
+        // Parsed straight into the two vectors ingest works on (no vector of results in
+        // between); a line that fails leaves a hole, and is parsed again for its error.
+        let (mut parsed, mut keys) = (Vec::new(), Vec::new());
+        lines
             .par_iter()
             .with_min_len(1024)
-            .map(|l| {
-                UsageRecord::from_tmf635_json(l).map(|r| {
+            .map(|l| match UsageRecord::from_tmf635_json(l) {
+                Ok(r) => {
                     let k = RecordKey::of(id, &r.id);
-                    (r, k)
-                })
+                    (Some(r), k)
+                }
+                Err(_) => (None, RecordKey([0; 16])),
             })
-            .collect();
-        let mut records = Vec::with_capacity(parsed.len());
-        let mut keys = Vec::with_capacity(parsed.len());
-        for (index, p) in parsed.into_iter().enumerate() {
-            let (r, k) = p.map_err(|source| Error::Usage { index, source })?;
-            records.push(r);
-            keys.push(k);
+            .unzip_into_vecs(&mut parsed, &mut keys);
+        if let Some(index) = parsed.iter().position(Option::is_none) {
+            let source = match UsageRecord::from_tmf635_json(lines[index]) {
+                Err(e) => e,
+                Ok(_) => unreachable!("parsing is deterministic"),
+            };
+            return Err(Error::Usage { index, source });
         }
+        // Every slot is filled: this drops the `Option`s in place, reusing the allocation.
+        let records: Vec<UsageRecord> = parsed.into_iter().flatten().collect();
         self.ingest_keyed(id, order, interval, records, keys)
     }
 
@@ -442,17 +448,26 @@ impl Ledger {
         let party = self.party(id)?;
         let state = self.state(id)?;
         let received = records.len();
-        // Within the input (the first of equal keys is kept; sorting finds them without
-        // hashing)…
+        // Within the input (the first of equal keys is kept): inserts into sets whose hash
+        // is a multiply — cheaper than sorting the keys — one set per core, each taking the
+        // keys of its share (by a key byte the hash does not use), in input order.
         let mut keep = vec![true; received];
-        let mut order_by_key: Vec<(RecordKey, usize)> = keys.iter().copied().zip(0..).collect();
-        order_by_key.par_sort_unstable();
-        for w in order_by_key.windows(2) {
-            if w[0].0 == w[1].0 {
-                keep[w[1].1] = false;
-            }
+        let shares = rayon::current_num_threads().clamp(1, 256);
+        let repeats: Vec<Vec<usize>> = (0..shares)
+            .into_par_iter()
+            .map(|share| {
+                let mut seen = RecordKeySet::with_capacity_and_hasher(
+                    received / shares + received / 64 + 16,
+                    RecordKeyHasher::default(),
+                );
+                let mine =
+                    keys.iter().enumerate().filter(|(_, k)| usize::from(k.0[15]) % shares == share);
+                mine.filter_map(|(i, k)| (!seen.insert(*k)).then_some(i)).collect()
+            })
+            .collect();
+        for i in repeats.into_iter().flatten() {
+            keep[i] = false;
         }
-        drop(order_by_key);
         // …against open accounts (in memory)…
         for (keep, open) in keep.iter_mut().zip(state.has_open_records(&keys)) {
             *keep &= !open;
@@ -468,14 +483,12 @@ impl Ledger {
                 }
             }
         }
-        let mut fresh = Vec::with_capacity(received);
-        let mut fresh_keys = Vec::with_capacity(received);
-        for ((r, k), keep) in records.into_iter().zip(keys).zip(&keep) {
-            if *keep {
-                fresh.push(r);
-                fresh_keys.push(k);
-            }
-        }
+        // Drop the duplicates in place: no second copy of the records.
+        let (mut fresh, mut fresh_keys) = (records, keys);
+        let mut kept = keep.iter();
+        fresh.retain(|_| kept.next().copied().unwrap_or(false));
+        let mut kept = keep.iter();
+        fresh_keys.retain(|_| kept.next().copied().unwrap_or(false));
         let mut report = IngestReport {
             received,
             accepted: fresh.len(),
@@ -492,15 +505,7 @@ impl Ledger {
             reason,
         })?;
         let per_batch = self.options.batch_records.clamp(1, crate::state::MAX_BATCH_RECORDS);
-        let mut batches = Vec::with_capacity(fresh.len().div_ceil(per_batch));
-        let (mut rest, mut rest_keys) = (fresh, fresh_keys);
-        while !rest.is_empty() {
-            let at = per_batch.min(rest.len());
-            let (tail, tail_keys) = (rest.split_off(at), rest_keys.split_off(at));
-            batches.push((rest, rest_keys));
-            (rest, rest_keys) = (tail, tail_keys);
-        }
-        report.entries = self.append_usage(id, order, interval, batches)?;
+        report.entries = self.append_usage(id, order, interval, fresh, fresh_keys, per_batch)?;
         tracing::debug!(
             bilateral = %id,
             order,
@@ -513,33 +518,40 @@ impl Ledger {
         Ok(report)
     }
 
-    /// Appends usage batches, pipelined: while batch *i* is written (and synced), batch
-    /// *i + 1* is signed, applied and prepared. Returns once every batch is written.
+    /// Appends `records` (with their keys) as usage batches of at most `per_batch`
+    /// records, pipelined: while batch *i* is written (and synced), batch *i + 1* is cut
+    /// from the input, signed, applied and prepared. Returns once every batch is written.
     fn append_usage(
         &mut self,
         id: &BilateralId,
         order: &str,
         interval: &IntervalId,
-        batches: Vec<(Vec<UsageRecord>, Vec<RecordKey>)>,
+        records: Vec<UsageRecord>,
+        keys: Vec<RecordKey>,
+        per_batch: usize,
     ) -> Result<Vec<u64>> {
         let Ledger { store, signer, options, states } = self;
         let state = states.get_mut(id).ok_or(Error::UnknownBilateral(*id))?;
-        let mut seqs = Vec::with_capacity(batches.len());
+        let batches = records.len().div_ceil(per_batch);
+        let mut seqs = Vec::with_capacity(batches);
+        let (mut records, mut keys) = (records.into_iter(), keys.into_iter());
         let mut in_flight: Option<crate::store::PreparedCommit> = None;
         let mut failure = None;
-        for (records, keys) in batches {
-            let body = EntryBody::UsageBatch(UsageBatch {
-                order: order.to_string(),
-                interval: interval.clone(),
-                records,
-            });
-            let next = |state: &mut BilateralState| {
+        for _ in 0..batches {
+            let mut next = |state: &mut BilateralState| {
+                // Each record is moved once, into its batch.
+                let body = EntryBody::UsageBatch(UsageBatch {
+                    order: order.to_string(),
+                    interval: interval.clone(),
+                    records: records.by_ref().take(per_batch).collect(),
+                });
+                let keys = keys.by_ref().take(per_batch).collect();
                 let head = state.head();
                 let at = options.clock.now().max(head.timestamp);
-                let (entry, hash) =
-                    Entry::sign_hashed(signer, *id, head.seq + 1, head.hash, at, body);
+                let (entry, hash, bytes) =
+                    Entry::sign_encoded(signer, *id, head.seq + 1, head.hash, at, body);
                 let applied = state.apply_known(&entry, Some(hash), Some(keys))?;
-                store.prepare(&entry, &applied, state)
+                store.prepare_encoded(entry.seq, &bytes, &applied, state)
             };
             let (written, prepared) = match in_flight.take() {
                 Some(p) => rayon::join(|| store.write(p), || next(state)),

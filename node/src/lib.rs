@@ -23,7 +23,8 @@
 //!                                     FULLY, before it changes anything
 //!                                                                  │ Applied
 //!                          store.rs   Store::commit — one RocksDB WriteBatch: the entry,
-//!                                     the new state snapshot, the usage-record index
+//!                                     the new state snapshot, the usage-record index keys
+//!                                     of an account the entry closes
 //! ```
 //!
 //! * [`contract`] — the contract (MSA + specific terms) that creates a bilateral, and orders.

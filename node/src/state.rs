@@ -15,8 +15,10 @@
 //! The state keeps, per open usage account (order × billing interval), the
 //! [`UsageTotals`] of its records and the set of their [`RecordKey`]s — never the records,
 //! which live in the entries. The key sets are derived data: they are left out of the
-//! [`Snapshot`] (the store rebuilds them from its usage index) but summarised in it by
-//! count and key sum, so a rebuilt set is checked against the snapshot.
+//! [`Snapshot`] (the store rebuilds them from the account's usage-batch entries) but
+//! summarised in it by count and key sum, so a rebuilt set is checked against the
+//! snapshot. When an account's rating is agreed its key set leaves memory: [`Applied`]
+//! hands it to the store's usage index, written with the agreeing entry.
 
 use crate::contract::{check_text, Contract, Order, MAX_ID_LEN, MAX_TEXT_LEN};
 use crate::entry::{
@@ -605,8 +607,9 @@ pub struct Applied {
     pub hash: Hash32,
     /// What happened.
     pub event: Event,
-    /// Keys of the usage records the entry recorded, sorted, with their account (for the
-    /// store's usage index).
+    /// Keys of the usage records of the account whose rating the entry agreed, sorted,
+    /// with that account: the entry closed the account, so the store's usage index takes
+    /// over its keys from memory (written in the entry's own batch).
     pub record_keys: Option<(AccountKey, Vec<RecordKey>)>,
 }
 
@@ -979,58 +982,17 @@ impl BilateralState {
         if n == 0 || n > MAX_BATCH_RECORDS {
             return Err(Refusal::BatchSize { records: n, max: MAX_BATCH_RECORDS });
         }
-        for (index, r) in records.iter().enumerate() {
-            r.validate().map_err(|source| Refusal::Record { index, source })?;
-            let Some(p) = tariff.product(&r.usage_type) else {
-                return Err(Refusal::Record {
-                    index,
-                    source: omni_core::Error::UnknownProduct {
-                        id: r.id.clone(),
-                        product: r.usage_type.0.clone(),
-                    },
-                });
-            };
-            if p.unit != r.unit {
-                return Err(Refusal::Record {
-                    index,
-                    source: omni_core::Error::InvalidUsage {
-                        id: r.id.clone(),
-                        reason: format!(
-                            "unit {} is not product {}'s unit {}",
-                            r.unit.symbol(),
-                            p.product,
-                            p.unit.symbol()
-                        ),
-                    },
-                });
-            }
-            if !interval.contains(r.usage_date) {
-                return Err(Refusal::RecordOutsideInterval {
-                    index,
-                    id: r.id.clone(),
-                    date: r.usage_date,
-                    interval: interval.id.0.clone(),
-                    start: interval.start,
-                    end: interval.end,
-                });
-            }
-            if !order.covers(r.usage_date) {
-                return Err(Refusal::RecordOutsideOrder {
-                    index,
-                    id: r.id.clone(),
-                    date: r.usage_date,
-                    order: order.id.clone(),
-                });
-            }
-            // MEF 114 R4: billing of a product is based on an order of it.
-            if !order.orders(&r.usage_type) {
-                return Err(Refusal::ProductNotOrdered {
-                    index,
-                    id: r.id.clone(),
-                    product: r.usage_type.0.clone(),
-                    order: order.id.clone(),
-                });
-            }
+        // Large batches are checked on all cores; the refusal names the first bad record
+        // either way.
+        let check =
+            |index: usize, r: &UsageRecord| check_record(index, r, tariff, order, &interval);
+        let bad = if n >= PARALLEL_KEYS {
+            records.par_iter().enumerate().position_first(|(i, r)| check(i, r).is_err())
+        } else {
+            records.iter().enumerate().position(|(i, r)| check(i, r).is_err())
+        };
+        if let Some(index) = bad {
+            check(index, &records[index])?;
         }
         Ok((tariff, interval, account))
     }
@@ -1048,25 +1010,27 @@ impl BilateralState {
             _ => b.records.iter().map(|r| RecordKey::of(&self.s.id, &r.id)).collect(),
         };
         // A record is rated once: refuse ids repeated in this batch or recorded in an open
-        // account. Sorting finds repeats without hashing, and gives the store the keys in
-        // the order its memtable inserts fastest.
+        // account. Sorting finds repeats without hashing.
         let open: Vec<&RecordKeySet> = self.keys.values().filter(|s| !s.is_empty()).collect();
         let recorded = |k: &RecordKey| open.iter().any(|s| s.contains(k));
-        let mut sorted = keys.clone();
-        sorted.sort_unstable();
-        if sorted.windows(2).any(|w| w[0] == w[1]) || sorted.iter().any(recorded) {
+        let mut keys = keys;
+        let duplicate = if n >= PARALLEL_KEYS {
+            keys.par_sort_unstable();
+            keys.par_windows(2).any(|w| w[0] == w[1]) || keys.par_iter().any(recorded)
+        } else {
+            keys.sort_unstable();
+            keys.windows(2).any(|w| w[0] == w[1]) || keys.iter().any(recorded)
+        };
+        if duplicate {
             // Name the first offending record, in input order.
             let mut seen = RecordKeySet::with_capacity_and_hasher(n, RecordKeyHasher::default());
-            for (index, k) in keys.iter().enumerate() {
-                if !seen.insert(*k) || recorded(k) {
-                    return Err(Refusal::DuplicateRecord {
-                        index,
-                        id: b.records[index].id.clone(),
-                    });
+            for (index, r) in b.records.iter().enumerate() {
+                let k = RecordKey::of(&self.s.id, &r.id);
+                if !seen.insert(k) || recorded(&k) {
+                    return Err(Refusal::DuplicateRecord { index, id: r.id.clone() });
                 }
             }
         }
-        let keys = sorted;
         let mut delta = UsageTotals::new(tariff);
         delta.add_records(tariff, &b.records).map_err(Refusal::Rating)?;
         let key_sum = keys.iter().fold(0u128, |s, k| s.wrapping_add(k.as_u128()));
@@ -1869,10 +1833,11 @@ impl BilateralState {
                     a.batches.push(seq);
                     a.key_sum = a.key_sum.wrapping_add(key_sum);
                 }
+                // An open account's keys live in memory (and, through its usage-batch
+                // entries, on disk); the store indexes them when the account closes.
                 let set = self.keys.entry(key.clone()).or_default();
                 set.reserve(keys.len());
-                set.extend(keys.iter().copied());
-                record_keys = Some((key.clone(), keys));
+                set.extend(keys);
                 Event::UsageRecorded { account: key, records }
             }
             Effect::Rating { key, new_account, rating } => {
@@ -1907,7 +1872,11 @@ impl BilateralState {
                 }
                 Event::RatingProofAttached { invoice }
             }
-            Effect::Accept(p) => self.commit_accept(*p, entry.timestamp),
+            Effect::Accept(p) => {
+                let (event, closed) = self.commit_accept(*p, entry.timestamp);
+                record_keys = closed;
+                event
+            }
             Effect::Reject(p) => self.commit_reject(*p),
             Effect::Dispute { mut dispute, invoice, answers } => {
                 dispute.seq = seq;
@@ -1957,8 +1926,15 @@ impl BilateralState {
         Applied { seq, hash, event, record_keys }
     }
 
-    fn commit_accept(&mut self, p: Pending, at: u64) -> Event {
+    /// Applies an acceptance; also returns the sorted keys of the usage account it closes,
+    /// if it agrees a rating.
+    fn commit_accept(
+        &mut self,
+        p: Pending,
+        at: u64,
+    ) -> (Event, Option<(AccountKey, Vec<RecordKey>)>) {
         self.s.pending.remove(&p.seq);
+        let mut closed = None;
         let s = &mut self.s;
         match &p.subject {
             Subject::Contract => s.status = ContractStatus::Active,
@@ -1974,8 +1950,13 @@ impl BilateralState {
                         a.rating = RatingStatus::Agreed { seq: *seq, rating: rating.clone() };
                     }
                 }
-                // Usage is closed for good: its keys live on in the store's index only.
-                self.keys.remove(key);
+                // Usage is closed for good: its keys live on in the store's index only,
+                // which this entry's batch fills (sorted keys insert fastest).
+                if let Some(set) = self.keys.remove(key) {
+                    let mut keys: Vec<RecordKey> = set.into_iter().collect();
+                    keys.par_sort_unstable();
+                    closed = Some((key.clone(), keys));
+                }
             }
             Subject::Invoice(n) => {
                 if let Some(inv) = s.invoices.get_mut(n) {
@@ -2023,7 +2004,7 @@ impl BilateralState {
                 }
             }
         }
-        Event::Agreed { subject: p.subject }
+        (Event::Agreed { subject: p.subject }, closed)
     }
 
     fn commit_reject(&mut self, p: Pending) -> Event {
@@ -2142,7 +2123,13 @@ impl BilateralState {
     /// For each key, whether it is recorded in an open usage account.
     pub fn has_open_records(&self, keys: &[RecordKey]) -> Vec<bool> {
         let open: Vec<&RecordKeySet> = self.keys.values().filter(|s| !s.is_empty()).collect();
-        keys.iter().map(|k| open.iter().any(|s| s.contains(k))).collect()
+        if open.is_empty() {
+            return vec![false; keys.len()];
+        }
+        keys.par_iter()
+            .with_min_len(PARALLEL_KEYS)
+            .map(|k| open.iter().any(|s| s.contains(k)))
+            .collect()
     }
 
     /// Whether a record with key `k` is recorded in an open usage account.
@@ -2218,6 +2205,68 @@ impl BilateralState {
         let zero = settlement::NetResult { a_owes_b: 0, b_owes_a: 0, payer: None, amount: 0 };
         Balances { a, b, net: settlement::net(a, b, owed).unwrap_or(zero) }
     }
+}
+
+/// The checks of one usage record of a batch (everything but duplicate ids).
+fn check_record(
+    index: usize,
+    r: &UsageRecord,
+    tariff: &Tariff,
+    order: &Order,
+    interval: &BillingInterval,
+) -> std::result::Result<(), Refusal> {
+    r.validate().map_err(|source| Refusal::Record { index, source })?;
+    let Some(p) = tariff.product(&r.usage_type) else {
+        return Err(Refusal::Record {
+            index,
+            source: omni_core::Error::UnknownProduct {
+                id: r.id.clone(),
+                product: r.usage_type.0.clone(),
+            },
+        });
+    };
+    if p.unit != r.unit {
+        return Err(Refusal::Record {
+            index,
+            source: omni_core::Error::InvalidUsage {
+                id: r.id.clone(),
+                reason: format!(
+                    "unit {} is not product {}'s unit {}",
+                    r.unit.symbol(),
+                    p.product,
+                    p.unit.symbol()
+                ),
+            },
+        });
+    }
+    if !interval.contains(r.usage_date) {
+        return Err(Refusal::RecordOutsideInterval {
+            index,
+            id: r.id.clone(),
+            date: r.usage_date,
+            interval: interval.id.0.clone(),
+            start: interval.start,
+            end: interval.end,
+        });
+    }
+    if !order.covers(r.usage_date) {
+        return Err(Refusal::RecordOutsideOrder {
+            index,
+            id: r.id.clone(),
+            date: r.usage_date,
+            order: order.id.clone(),
+        });
+    }
+    // MEF 114 R4: billing of a product is based on an order of it.
+    if !order.orders(&r.usage_type) {
+        return Err(Refusal::ProductNotOrdered {
+            index,
+            id: r.id.clone(),
+            product: r.usage_type.0.clone(),
+            order: order.id.clone(),
+        });
+    }
+    Ok(())
 }
 
 fn usage_closed(key: &AccountKey, state: &'static str, seq: u64) -> Refusal {

@@ -9,19 +9,23 @@
 //! | `usage`   | [`RecordKey`] (16)           | empty: the record-id index              |
 //! | `meta`    | `"schema"`                   | layout version                          |
 //!
-//! An entry, the state it produces and the keys of the usage records it adds are written in
+//! An entry, the state it produces and the usage-index keys it brings are written in
 //! **one** `WriteBatch`, through the write-ahead log, synced before [`Store::commit`]
 //! returns (unless [`StoreOptions::sync`] is off): an acknowledged entry survives a crash,
 //! and no crash leaves an entry without its state or the other way round.
 //!
-//! The `usage` family is the record-id index the ingest path deduplicates against
-//! ([`Store::known_records`], point lookups behind bloom filters). Record keys hash the
-//! bilateral id with the record id, so one index serves every bilateral of the store with
-//! 16-byte keys and empty values — the cheapest per-record write RocksDB offers. When a
-//! state is loaded, the record-key sets of its open usage accounts are rebuilt from their
-//! usage-batch entries, so loading costs what is open, not the whole history.
-//! [`Store::verify`] replays the stored entries through the state machine and checks that
-//! they reproduce the stored state and index.
+//! The `usage` family is the record-id index of **closed** usage accounts (rating agreed),
+//! which the ingest path deduplicates against ([`Store::known_records`], point lookups
+//! behind bloom filters). Record keys hash the bilateral id with the record id, so one
+//! index serves every bilateral of the store with 16-byte keys and empty values. An open
+//! account's keys are not indexed: the state holds them in memory, and its usage-batch
+//! entries hold the record ids, from which [`Store::load`] rebuilds them — so loading costs
+//! what is open, not the whole history. A usage batch therefore writes only its entry and
+//! the state (a memtable insert per record key would cost ≈ 1 µs, as much as the rest of
+//! ingest together); the acceptance that agrees an account's rating writes the account's
+//! keys with itself, once. [`Store::verify`] replays the stored entries through the state
+//! machine and checks that they reproduce the stored state and that the index holds the
+//! keys of every closed account.
 
 use crate::entry::{BilateralId, Entry, EntryBody, RecordKey, RecordKeySet};
 use crate::state::{AccountKey, Applied, BilateralState, Snapshot};
@@ -118,7 +122,7 @@ impl Store {
         entries.set_blob_compression_type(DBCompressionType::Lz4);
         entries.set_write_buffer_size(64 << 20);
 
-        // The record-id index: random 48-byte keys, point lookups that mostly miss, so
+        // The record-id index: random 16-byte keys, point lookups that mostly miss, so
         // whole-key bloom filters in the tables and the memtable; keys are hashes, so no
         // compression.
         let mut table = BlockBasedOptions::default();
@@ -163,8 +167,8 @@ impl Store {
         self.db.cf_handle(name).ok_or_else(|| corrupt(format!("column family {name} missing")))
     }
 
-    /// Writes `entry`, the state it produced and its usage-record keys in one atomic,
-    /// logged batch.
+    /// Writes `entry`, the state it produced and the usage-index keys of an account it
+    /// closes in one atomic, logged batch.
     pub fn commit(&self, entry: &Entry, applied: &Applied, state: &BilateralState) -> Result<()> {
         self.write(self.prepare(entry, applied, state)?)
     }
@@ -177,9 +181,20 @@ impl Store {
         applied: &Applied,
         state: &BilateralState,
     ) -> Result<PreparedCommit> {
+        self.prepare_encoded(entry.seq, &entry.to_bytes(), applied, state)
+    }
+
+    /// [`Store::prepare`] of entry `seq` given its canonical bytes ([`Entry::to_bytes`]).
+    pub(crate) fn prepare_encoded(
+        &self,
+        seq: u64,
+        entry: &[u8],
+        applied: &Applied,
+        state: &BilateralState,
+    ) -> Result<PreparedCommit> {
         let id = state.id();
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_ENTRIES)?, entry_key(&id, entry.seq), entry.to_bytes());
+        batch.put_cf(self.cf(CF_ENTRIES)?, entry_key(&id, seq), entry);
         batch.put_cf(self.cf(CF_STATE)?, id.0 .0, omni_core::encode(state.snapshot()));
         if let Some((_, keys)) = &applied.record_keys {
             let usage = self.cf(CF_USAGE)?;
@@ -200,7 +215,7 @@ impl Store {
                 batch.put_cf(usage, k.0, []);
             }
         }
-        Ok(PreparedCommit { batch, seq: entry.seq })
+        Ok(PreparedCommit { batch, seq })
     }
 
     /// Writes a prepared commit: atomically, through the write-ahead log, synced if the
@@ -368,7 +383,7 @@ impl Store {
     }
 
     /// Replays the stored entries and checks that they reproduce the stored state and that
-    /// the usage index holds every recorded record; returns the state digest.
+    /// the usage index holds every record of the closed accounts; returns the state digest.
     pub fn verify(&self, id: &BilateralId) -> Result<Hash32> {
         let stored = self.load(id)?;
         let replayed = self.replay_with(id, |applied| {
@@ -376,7 +391,7 @@ impl Store {
                 let missing = self.known_records(keys)?.iter().filter(|k| !**k).count();
                 if missing > 0 {
                     return Err(corrupt(format!(
-                        "{id}: {missing} records of entry {} ({account}) are missing from the usage index",
+                        "{id}: {missing} records of {account}, closed by entry {}, are missing from the usage index",
                         applied.seq
                     )));
                 }

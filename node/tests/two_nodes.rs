@@ -97,8 +97,16 @@ fn two_nodes_lifecycle_over_rocksdb() {
     n.clock.set(nov().end);
     let rating = n.a.propose_rating(&id, ORDER_AB, &iv).unwrap();
     n.b.sync_from(&n.a, &id).unwrap();
+    let keys: Vec<_> = (0..15_000).map(|i| RecordKey::of(&id, &format!("cdr-{i}"))).collect();
+    assert!(n.b.store().known_records(&keys).unwrap().iter().all(|k| !k), "account open");
     n.b.accept(&id, rating.seq).unwrap();
     n.a.sync_from(&n.b, &id).unwrap();
+    // the acceptance closed the account: both stores' indexes now hold all its records,
+    // and memory no longer does
+    for node in [&n.a, &n.b] {
+        assert!(node.store().known_records(&keys).unwrap().iter().all(|k| *k));
+        assert!(node.state(&id).unwrap().has_open_records(&keys).iter().all(|k| !k));
+    }
     // usage is closed now; records of the closed account are found in the store's index
     let old = n.a.ingest_tmf635_lines(&id, ORDER_AB, &iv, &refs(&again[..100])).unwrap();
     assert_eq!(old.duplicates, 100);
@@ -215,12 +223,15 @@ fn bad_input_leaves_the_store_unchanged() {
     assert!(err.to_string().contains("2026-13"), "{err}");
 
     assert_eq!(snapshot(&n.a), before);
-    // nothing of the refused input reached the usage index
+    // nothing of the refused input was recorded, in memory or in the usage index
     let keys: Vec<_> =
         ["bad-0", "bad-1", "dec-0", "z-0"].iter().map(|r| RecordKey::of(&id, r)).collect();
     assert_eq!(n.a.store().known_records(&keys).unwrap(), vec![false; 4]);
+    assert_eq!(n.a.state(&id).unwrap().has_open_records(&keys), vec![false; 4]);
+    // the accepted input is recorded in its (open) account; the index takes it at closing
     let ok = [RecordKey::of(&id, "ok-0"), RecordKey::of(&id, "ok-99")];
-    assert_eq!(n.a.store().known_records(&ok).unwrap(), vec![true; 2]);
+    assert_eq!(n.a.state(&id).unwrap().has_open_records(&ok), vec![true; 2]);
+    assert_eq!(n.a.store().known_records(&ok).unwrap(), vec![false; 2]);
     assert_eq!(n.a.state(&id).unwrap().digest(), digest);
     n.a.verify(&id).unwrap();
 }
