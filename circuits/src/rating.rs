@@ -439,7 +439,9 @@ impl UsageState {
 
 /// Commitment of [`UsageState::initial`] under salt 0: the `state_in` of a first chunk.
 pub fn initial_state_commitment() -> Fr {
-    UsageState::initial().commitment(Fr::zero())
+    // A constant, but a Poseidon hash to compute: once per process.
+    static INITIAL: std::sync::OnceLock<Fr> = std::sync::OnceLock::new();
+    *INITIAL.get_or_init(|| UsageState::initial().commitment(Fr::zero()))
 }
 
 /// The usage commitment of records `(q, p)` (module docs). Refuses `q ≥ 2^48` or

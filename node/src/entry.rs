@@ -338,17 +338,8 @@ impl Entry {
         timestamp: u64,
         body: EntryBody,
     ) -> (Entry, Hash32) {
-        let author = keypair.party();
-        let hash = hash_of(&Unsigned {
-            bilateral: &bilateral,
-            seq,
-            prev: &prev,
-            author: &author,
-            timestamp,
-            body: &body,
-        });
-        let signature = keypair.sign(ENTRY_TAG, &hash.0);
-        (Entry { bilateral, seq, prev, author, timestamp, body, signature }, hash)
+        let (entry, hash, _) = Entry::sign_encoded(keypair, bilateral, seq, prev, timestamp, body);
+        (entry, hash)
     }
 
     /// [`Entry::sign_hashed`], also returning the entry's canonical bytes

@@ -19,9 +19,9 @@
 
 use crate::tx::{AmountCommitment, InvoiceId, InvoiceSubmission};
 use omni_core::{Hash32, IntervalId};
-use omni_verifier::pedersen::PedersenCommitment;
 use omni_verifier::{
     bilateral_pseudonym, interval_field, ExpectedStatement, RatingProofBundle, RatingVerifier,
+    VerifyError,
 };
 use rayon::prelude::*;
 
@@ -115,15 +115,18 @@ impl Groth16RatingVerifier {
     /// The bundle of a claim, if its statement is the claim's.
     fn bundle_for(claim: &InvoiceProofClaim<'_>) -> Result<RatingProofBundle, String> {
         let bundle = RatingProofBundle::from_bytes(claim.bundle).map_err(|e| e.to_string())?;
-        let commitment = PedersenCommitment::from_bytes(&claim.amount_commitment.0)
-            .map_err(|e| format!("amount commitment: {e}"))?;
         let expected = ExpectedStatement {
             pseudonym: Some(bilateral_pseudonym(&claim.bilateral.0)),
             interval: Some(interval_field(&claim.interval.0)),
-            amount_commitment: Some(commitment),
             ..ExpectedStatement::default()
         };
         RatingVerifier::check_statement(&bundle, &expected).map_err(|e| e.to_string())?;
+        // Commitments encode canonically: the claim's is the statement's if the bytes are
+        // equal, and the statement's is decoded (and checked to be a point of the prime
+        // subgroup) once, where the proof's public inputs are derived from it.
+        if bundle.statement.amount_commitment.0 != claim.amount_commitment.0 {
+            return Err(VerifyError::StatementMismatch("amount commitment").to_string());
+        }
         Ok(bundle)
     }
 }
