@@ -37,6 +37,8 @@
 //!   queries a user needs (invoice status, balances, pending acceptances, due dates).
 //! * [`store`] — RocksDB persistence; [`ledger`] — the node-side facade holding keys,
 //!   states and the store.
+//! * [`api`] — the gRPC billing API for the organisation's own systems: TMF635 usage in,
+//!   TMF678 bills out, accept / dispute / payment notice (with server reflection).
 //!
 //! A change that needs both parties (contract, order, rating, invoice, dispute
 //! resolution, final invoice, credit note, netting) is *pending* until the counterparty's
@@ -44,6 +46,7 @@
 //! Unilateral moves (usage, dispute, payment notice and receipt, termination) take effect
 //! when appended.
 
+pub mod api;
 pub mod contract;
 pub mod entry;
 pub mod invoice;
