@@ -174,9 +174,19 @@ impl ProofBytes {
                 self.0.len()
             )));
         }
-        Proof::deserialize_with_mode(&self.0[..], Compress::Yes, Validate::Yes).map_err(|e| {
-            malformed(format!("proof points are not valid curve points of the subgroup ({e})"))
-        })
+        // Decompression only yields points on their curves (it solves the curve equation),
+        // and every point of BN254's G1 is in the subgroup (cofactor 1); B's subgroup is
+        // checked with the endomorphism test, twice as fast as arkworks' `Validate::Yes`.
+        let proof: Proof<Bn254> =
+            Proof::deserialize_with_mode(&self.0[..], Compress::Yes, Validate::No)
+                .map_err(|e| malformed(format!("proof points are not valid curve points ({e})")))?;
+        if !(proof.a.is_on_curve() && proof.b.is_on_curve() && proof.c.is_on_curve()) {
+            return Err(malformed("proof points are not on their curves"));
+        }
+        if !crate::g2_membership::in_subgroup(&proof.b) {
+            return Err(malformed("proof point B is not in the prime-order subgroup"));
+        }
+        Ok(proof)
     }
 }
 
@@ -337,7 +347,9 @@ impl RatingProofBundle {
         self.check_shape()?;
         let s = &self.statement;
         let last = self.chunks.last().ok_or_else(|| malformed("no chunk proofs"))?;
-        let [x, y] = s.amount_commitment()?.public_inputs();
+        // On the curve; the proof itself shows it is in the subgroup (see
+        // `PedersenCommitment::public_inputs_of`).
+        let [x, y] = PedersenCommitment::public_inputs_of(&s.amount_commitment.0)?;
         Ok([
             s.tariff_commitment.to_field()?,
             last.state_out.to_field()?,

@@ -59,6 +59,7 @@
 
 pub mod bundle;
 pub mod compliance;
+pub mod g2_membership;
 pub mod gadgets;
 pub mod pedersen;
 pub mod poseidon;

@@ -239,6 +239,25 @@ impl PedersenCommitment {
     /// Decodes a commitment, accepting only the canonical encoding of a point in the
     /// prime-order subgroup.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let commitment = Self::from_bytes_on_curve(bytes)?;
+        if !commitment.0.is_in_correct_subgroup_assuming_on_curve() {
+            return Err(Error::NotInSubgroup);
+        }
+        Ok(commitment)
+    }
+
+    /// The public inputs `[x, y]` of an encoded commitment, for a proof that computes the
+    /// commitment in-circuit: canonical and on the curve, but without the prime-order
+    /// subgroup check (a scalar multiplication). It is not needed there: the circuit
+    /// computes `amount·G + r·H` from subgroup generators, so no proof verifies for a point
+    /// outside the subgroup. Anything that stores or adds commitments uses
+    /// [`PedersenCommitment::from_bytes`].
+    pub fn public_inputs_of(bytes: &[u8]) -> Result<[Fr; 2]> {
+        Self::from_bytes_on_curve(bytes).map(|c| c.public_inputs())
+    }
+
+    /// A canonical encoding of a point on the curve.
+    fn from_bytes_on_curve(bytes: &[u8]) -> Result<Self> {
         let bytes: [u8; ENCODED_LEN] = bytes
             .try_into()
             .map_err(|_| Error::InvalidEncoding("a commitment is exactly 32 bytes"))?;
@@ -247,12 +266,8 @@ impl PedersenCommitment {
         let (small_x, large_x) =
             EdwardsAffine::get_xs_from_y_unchecked(y).ok_or(Error::NotOnCurve)?;
         let x = if flags.is_negative() { large_x } else { small_x };
-        let point = EdwardsAffine::new_unchecked(x, y);
-        if !point.is_in_correct_subgroup_assuming_on_curve() {
-            return Err(Error::NotInSubgroup);
-        }
-        let commitment = Self(point);
-        // x = 0 (only the identity, in the subgroup) admits both sign bits; keep one.
+        let commitment = Self(EdwardsAffine::new_unchecked(x, y));
+        // x = 0 admits both sign bits; keep one.
         if commitment.to_bytes() != bytes {
             return Err(Error::InvalidEncoding("sign bit set for x = 0"));
         }

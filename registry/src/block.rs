@@ -20,6 +20,7 @@ use crate::state::{BlockContext, Event, Genesis, RegistryState, StateChange};
 use crate::tx::{SignedTx, TxBody, TxHash};
 use crate::{Error, Result};
 use omni_core::Hash32;
+use omni_verifier::pedersen::PedersenCommitment;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -135,8 +136,10 @@ impl Registry {
         let ctx = BlockContext { height: block.height, time: block.time };
         let registry_id = self.state.registry_id();
 
-        // 1–2: decode and verify signatures in parallel.
-        let decoded: Vec<(TxHash, Result<SignedTx>, Result<()>)> = block
+        // 1–2: decode and verify signatures in parallel, with the amount commitments of
+        // invoices (a subgroup check each).
+        type Decoded = (TxHash, Result<SignedTx>, Result<()>, Option<Result<PedersenCommitment>>);
+        let decoded: Vec<Decoded> = block
             .txs
             .par_iter()
             .map(|bytes| {
@@ -144,9 +147,15 @@ impl Registry {
                 match SignedTx::from_bytes(bytes) {
                     Ok(tx) => {
                         let sig = tx.verify_signature(&registry_id);
-                        (hash, Ok(tx), sig)
+                        let commitment = match &tx.body {
+                            TxBody::SubmitInvoice(s) if sig.is_ok() => {
+                                Some(crate::commitment::decode(&s.amount_commitment))
+                            }
+                            _ => None,
+                        };
+                        (hash, Ok(tx), sig, commitment)
                     }
-                    Err(e) => (hash, Err(e), Ok(())),
+                    Err(e) => (hash, Err(e), Ok(()), None),
                 }
             })
             .collect();
@@ -154,7 +163,7 @@ impl Registry {
         // 3: one batch for every signed SubmitInvoice of the block.
         let mut claim_of = vec![None; decoded.len()];
         let mut claims = Vec::new();
-        for (i, (_, tx, sig)) in decoded.iter().enumerate() {
+        for (i, (_, tx, sig, _)) in decoded.iter().enumerate() {
             if let (Ok(tx), Ok(())) = (tx, sig) {
                 if let TxBody::SubmitInvoice(s) = &tx.body {
                     claim_of[i] = Some(claims.len());
@@ -177,7 +186,7 @@ impl Registry {
         // structure is checked against the state when applied).
         let map_verdicts: Vec<Option<std::result::Result<(), String>>> = decoded
             .par_iter()
-            .map(|(_, tx, sig)| match (tx, sig) {
+            .map(|(_, tx, sig, _)| match (tx, sig) {
                 (Ok(tx), Ok(())) => crate::state::compliance::verify_map_proofs(&tx.body),
                 _ => None,
             })
@@ -185,10 +194,10 @@ impl Registry {
 
         // 4: apply in order.
         let mut results = Vec::with_capacity(decoded.len());
-        for (i, (tx_hash, tx, sig)) in decoded.into_iter().enumerate() {
+        for (i, (tx_hash, tx, sig, commitment)) in decoded.into_iter().enumerate() {
             let result = tx.and_then(|tx| {
                 let proof = claim_of[i].map(|c| verdicts[c].clone()).or(map_verdicts[i].clone());
-                self.state.apply_prechecked(&tx, &ctx, sig, proof)
+                self.state.apply_prechecked(&tx, &ctx, sig, proof, commitment)
             });
             results.push(TxOutcome { tx_hash, result });
         }
