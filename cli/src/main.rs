@@ -19,6 +19,7 @@
 mod bench;
 mod compliance_cmd;
 mod demo;
+mod node_cmd;
 mod proofs;
 mod registry_bench;
 mod registry_cmd;
@@ -40,6 +41,9 @@ enum Command {
     /// Measure throughput; prints one JSON object with --json.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Run an organisation's node (its bilateral ledger and billing API).
+    #[command(subcommand)]
+    Node(node_cmd::NodeCommand),
     /// Run the omni-lateral registry.
     #[command(subcommand)]
     Registry(registry_cmd::RegistryCommand),
@@ -79,6 +83,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Demo(args) => demo::run(args),
         Command::Bench(b) => bench::run(b),
+        Command::Node(n) => node_cmd::run(n),
         Command::Registry(r) => registry_cmd::run(r),
         Command::Verify(VerifyCommand::Rating(args)) => proofs::verify_rating(args),
         Command::Verify(VerifyCommand::Compliance(args)) => compliance_cmd::verify(args),

@@ -38,7 +38,8 @@
 //! * [`store`] — RocksDB persistence; [`ledger`] — the node-side facade holding keys,
 //!   states and the store.
 //! * [`api`] — the gRPC billing API for the organisation's own systems: TMF635 usage in,
-//!   TMF678 bills out, accept / dispute / payment notice (with server reflection).
+//!   TMF678 bills out, accept / dispute / payment notice (with server reflection);
+//!   [`config`] — the node's configuration file.
 //!
 //! A change that needs both parties (contract, order, rating, invoice, dispute
 //! resolution, final invoice, credit note, netting) is *pending* until the counterparty's
@@ -47,6 +48,7 @@
 //! when appended.
 
 pub mod api;
+pub mod config;
 pub mod contract;
 pub mod entry;
 pub mod invoice;

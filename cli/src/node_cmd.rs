@@ -1,0 +1,61 @@
+//! `omni node start --config FILE`: one organisation's node — its RocksDB ledger and the
+//! gRPC billing API its own systems call — until Ctrl-C.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use omni_node::config::NodeConfig;
+use omni_node::{Ledger, LedgerOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// `omni node …`.
+#[derive(Subcommand)]
+pub enum NodeCommand {
+    /// Start a node from its configuration file (see `omni_node::config`).
+    Start(StartArgs),
+}
+
+/// Arguments of `omni node start`.
+#[derive(Args)]
+pub struct StartArgs {
+    /// The node's configuration (JSON: key_file, data_dir, billing_api).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+/// Runs `omni node …`.
+pub fn run(command: NodeCommand) -> Result<()> {
+    match command {
+        NodeCommand::Start(args) => start(&args),
+    }
+}
+
+fn start(args: &StartArgs) -> Result<()> {
+    let config = NodeConfig::load(&args.config)?;
+    let key = config.keypair()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let ledger = Ledger::open(&config.data_dir, key, LedgerOptions::default())
+        .with_context(|| format!("opening the ledger in {}", config.data_dir.display()))?;
+    let party = ledger.key();
+    let bilaterals = ledger.bilaterals().len();
+    let ledger = Arc::new(Mutex::new(ledger));
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let api = omni_node::api::serve_billing(ledger, config.billing_api)
+            .await
+            .with_context(|| format!("serving the billing API on {}", config.billing_api))?;
+        let name = if config.name.is_empty() { "node" } else { config.name.as_str() };
+        println!(
+            "{name}: party {party}, {bilaterals} bilaterals in {}, billing API listening on {}",
+            config.data_dir.display(),
+            api.local_addr
+        );
+        std::io::stdout().flush()?;
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        eprintln!("{name}: stopping");
+        api.shutdown().await?;
+        Ok(())
+    })
+}

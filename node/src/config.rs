@@ -1,0 +1,123 @@
+//! A node's configuration file (`omni node start --config FILE`), JSON:
+//!
+//! ```json
+//! {
+//!   "name": "carrier-a",
+//!   "key_file": "carrier-a.key",
+//!   "data_dir": "carrier-a-data",
+//!   "billing_api": "127.0.0.1:7600"
+//! }
+//! ```
+//!
+//! `key_file` holds the organisation's Ed25519 seed as 64 hex digits (`omni keys
+//! generate`); relative paths are relative to the configuration file. Unknown fields are
+//! refused, so that a misspelt setting is an error rather than a silent default.
+
+use omni_core::Keypair;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration.
+    #[error("{path} is not a valid node configuration: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One organisation's node (module docs).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// A name for logs and reports.
+    #[serde(default)]
+    pub name: String,
+    /// File with the organisation's key seed (64 hex digits).
+    pub key_file: PathBuf,
+    /// The RocksDB directory.
+    pub data_dir: PathBuf,
+    /// Where the gRPC billing API listens.
+    pub billing_api: SocketAddr,
+}
+
+impl NodeConfig {
+    /// Reads `path`, resolving relative paths against its directory.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let mut config: NodeConfig = serde_json::from_str(&text).map_err(|e| {
+            ConfigError::Invalid { path: path.to_path_buf(), reason: e.to_string() }
+        })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        config.key_file = base.join(&config.key_file);
+        config.data_dir = base.join(&config.data_dir);
+        Ok(config)
+    }
+
+    /// The organisation's key, from [`NodeConfig::key_file`].
+    pub fn keypair(&self) -> Result<Keypair, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid { path: self.key_file.clone(), reason };
+        let text = std::fs::read_to_string(&self.key_file)
+            .map_err(|source| ConfigError::Read { path: self.key_file.clone(), source })?;
+        let bytes = hex::decode(text.trim())
+            .map_err(|e| invalid(format!("the key seed is not hex: {e}")))?;
+        let seed: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+            invalid(format!("a key seed is 32 bytes, this one {}", b.len()))
+        })?;
+        Ok(Keypair::from_seed(seed))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_resolves_paths_and_refuses_mistakes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.json");
+        std::fs::write(
+            &path,
+            r#"{"name":"a","key_file":"a.key","data_dir":"data","billing_api":"127.0.0.1:7600"}"#,
+        )
+        .unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.key_file, dir.path().join("a.key"));
+        assert_eq!(config.data_dir, dir.path().join("data"));
+        let err = config.keypair().unwrap_err().to_string();
+        assert!(err.contains("cannot read") && err.contains("a.key"), "{err}");
+        std::fs::write(dir.path().join("a.key"), "zz").unwrap();
+        assert!(config.keypair().unwrap_err().to_string().contains("not hex"));
+        std::fs::write(dir.path().join("a.key"), "00ff").unwrap();
+        assert!(config.keypair().unwrap_err().to_string().contains("32 bytes"));
+        let key = Keypair::from_seed([7; 32]);
+        std::fs::write(dir.path().join("a.key"), format!("{}\n", hex::encode(key.seed()))).unwrap();
+        assert_eq!(config.keypair().unwrap().party(), key.party());
+
+        std::fs::write(
+            &path,
+            r#"{"key_file":"a.key","data_dir":"d","billing_api":"127.0.0.1:1","biling":1}"#,
+        )
+        .unwrap();
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("unknown field") && err.contains("biling"), "{err}");
+        std::fs::write(&path, r#"{"key_file":"a.key","data_dir":"d","billing_api":"nowhere"}"#)
+            .unwrap();
+        assert!(NodeConfig::load(&path).is_err());
+    }
+}
