@@ -75,8 +75,7 @@ pub fn run(args: RegistryBenchArgs) -> Result<()> {
     }
     let keys = RatingKeys::setup_development(4, &mut rng, &omni_prover::no_progress)?;
     let bar = crate::proofs::Bar::new("proving invoices", args.json);
-    bar.update(0, count);
-    let invoices = proven_invoices(&keys, count, args.records, 11)?;
+    let invoices = proven_invoices(&keys, count, args.records, 11, &|d, t| bar.update(d, t))?;
     bar.finish();
     let prepare_s = setup.elapsed().as_secs_f64();
 

@@ -27,14 +27,17 @@ pub struct ProvenInvoice {
 
 /// `count` invoices of `records` sample records each under the interconnect sample
 /// tariff, proven in parallel; invoice `i` belongs to bilateral `[i; 32]`-derived ids and
-/// is reproducible from `seed`.
+/// is reproducible from `seed`. `progress` hears `(invoices proven, count)`.
 pub fn proven_invoices(
     keys: &RatingKeys,
     count: usize,
     records: usize,
     seed: u64,
+    progress: crate::Progress<'_>,
 ) -> Result<Vec<ProvenInvoice>> {
     let tariff = sample::interconnect_tariff();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    progress(0, count);
     let options = RatingOptions { include_one_time_fees: false };
     (0..count)
         .into_par_iter()
@@ -58,6 +61,7 @@ pub fn proven_invoices(
                 .map_err(|e| omni_circuits::Error::Rating(e.to_string()))?
                 .0
                 .total as u64;
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, count);
             Ok(ProvenInvoice { bundle, bilateral_id, interval_id, total, blinding })
         })
         .collect()

@@ -23,7 +23,7 @@ use std::sync::Arc;
 fn only_invoices_whose_proof_verifies_for_their_own_claim_are_admitted() {
     let mut rng = ChaCha20Rng::seed_from_u64(21);
     let keys = RatingKeys::setup_development(4, &mut rng, &omni_prover::no_progress).unwrap();
-    let invoices = proven_invoices(&keys, 3, 6, 5).unwrap();
+    let invoices = proven_invoices(&keys, 3, 6, 5, &omni_prover::no_progress).unwrap();
 
     let (admin, seller, buyer) =
         (Keypair::from_seed([1; 32]), Keypair::from_seed([2; 32]), Keypair::from_seed([3; 32]));
