@@ -1,9 +1,11 @@
-//! `omni node start --config FILE`: one organisation's node — its RocksDB ledger and the
-//! gRPC billing API its own systems call — until Ctrl-C.
+//! `omni node start --config FILE`: one organisation's node — its RocksDB ledger, the
+//! libp2p sync with its counterparties' nodes and the gRPC billing API its own systems
+//! call — until Ctrl-C.
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use omni_node::config::NodeConfig;
+use omni_node::network::SyncNode;
 use omni_node::{Ledger, LedgerOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +36,9 @@ pub fn run(command: NodeCommand) -> Result<()> {
 fn start(args: &StartArgs) -> Result<()> {
     let config = NodeConfig::load(&args.config)?;
     let key = config.keypair()?;
+    let peers = config.sync_peers().map_err(anyhow::Error::msg)?;
+    // The sync's libp2p identity is the same key.
+    let sync_key = omni_core::Keypair::from_seed(key.seed());
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let ledger = Ledger::open(&config.data_dir, key, LedgerOptions::default())
@@ -43,19 +48,28 @@ fn start(args: &StartArgs) -> Result<()> {
     let ledger = Arc::new(Mutex::new(ledger));
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
+        let sync = SyncNode::start(ledger.clone(), &sync_key, config.sync_listen, &peers)
+            .await
+            .with_context(|| format!("starting the sync on {}", config.sync_listen))?;
         let api = omni_node::api::serve_billing(ledger, config.billing_api)
             .await
             .with_context(|| format!("serving the billing API on {}", config.billing_api))?;
         let name = if config.name.is_empty() { "node" } else { config.name.as_str() };
+        // The billing API's address is the line's last word (scripts and tests read it).
         println!(
-            "{name}: party {party}, {bilaterals} bilaterals in {}, billing API listening on {}",
+            "{name}: party {party}, {bilaterals} bilaterals in {}, sync listening on {} \
+             (peer id {}, {} counterparty nodes), billing API listening on {}",
             config.data_dir.display(),
+            sync.listen_addr(),
+            sync.peer_id(),
+            peers.len(),
             api.local_addr
         );
         std::io::stdout().flush()?;
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
         eprintln!("{name}: stopping");
         api.shutdown().await?;
+        sync.shutdown().await;
         Ok(())
     })
 }

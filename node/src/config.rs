@@ -5,15 +5,23 @@
 //!   "name": "carrier-a",
 //!   "key_file": "carrier-a.key",
 //!   "data_dir": "carrier-a-data",
-//!   "billing_api": "127.0.0.1:7600"
+//!   "billing_api": "127.0.0.1:7600",
+//!   "sync_listen": "127.0.0.1:7700",
+//!   "peers": [{ "party": "5f1c…64 hex digits", "address": "127.0.0.1:7701" }],
+//!   "registry": "http://127.0.0.1:7800"
 //! }
 //! ```
 //!
 //! `key_file` holds the organisation's Ed25519 seed as 64 hex digits (`omni keys
-//! generate`); relative paths are relative to the configuration file. Unknown fields are
-//! refused, so that a misspelt setting is an error rather than a silent default.
+//! generate`); relative paths are relative to the configuration file. `sync_listen` is
+//! where the node's libp2p sync listens (default `127.0.0.1:0`, any free port); `peers`
+//! are the counterparties' nodes: each one's signing key (its libp2p identity) and sync
+//! address; `registry` is the omni-lateral registry's gRPC endpoint, if the node reports
+//! to one. Unknown fields are refused, so that a misspelt setting is an error rather than
+//! a silent default.
 
-use omni_core::Keypair;
+use crate::network::Peer;
+use omni_core::{Keypair, PartyId};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,6 +60,29 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Where the gRPC billing API listens.
     pub billing_api: SocketAddr,
+    /// Where the libp2p sync with counterparties listens.
+    #[serde(default = "any_local_port")]
+    pub sync_listen: SocketAddr,
+    /// The counterparties' nodes.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+    /// The registry's gRPC endpoint (e.g. `http://127.0.0.1:7800`).
+    #[serde(default)]
+    pub registry: Option<String>,
+}
+
+fn any_local_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A counterparty's node in the configuration file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Its signing key, 64 hex digits.
+    pub party: String,
+    /// Its sync address.
+    pub address: SocketAddr,
 }
 
 impl NodeConfig {
@@ -65,7 +96,22 @@ impl NodeConfig {
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         config.key_file = base.join(&config.key_file);
         config.data_dir = base.join(&config.data_dir);
+        config
+            .sync_peers()
+            .map_err(|reason| ConfigError::Invalid { path: path.to_path_buf(), reason })?;
         Ok(config)
+    }
+
+    /// The counterparties' nodes, their keys decoded.
+    pub fn sync_peers(&self) -> Result<Vec<Peer>, String> {
+        self.peers
+            .iter()
+            .map(|p| {
+                let party = PartyId::from_hex(&p.party)
+                    .map_err(|e| format!("peer key {:?}: {e}", p.party))?;
+                Ok(Peer { party, address: p.address })
+            })
+            .collect()
     }
 
     /// The organisation's key, from [`NodeConfig::key_file`].
@@ -119,5 +165,28 @@ mod tests {
         std::fs::write(&path, r#"{"key_file":"a.key","data_dir":"d","billing_api":"nowhere"}"#)
             .unwrap();
         assert!(NodeConfig::load(&path).is_err());
+
+        let peer = Keypair::from_seed([8; 32]).party();
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"key_file":"a.key","data_dir":"d","billing_api":"127.0.0.1:1",
+                "sync_listen":"127.0.0.1:7700","registry":"http://127.0.0.1:7800",
+                "peers":[{{"party":"{}","address":"127.0.0.1:7701"}}]}}"#,
+                peer.to_hex()
+            ),
+        )
+        .unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.sync_peers().unwrap()[0].party, peer);
+        assert_eq!(config.registry.as_deref(), Some("http://127.0.0.1:7800"));
+        std::fs::write(
+            &path,
+            r#"{"key_file":"a.key","data_dir":"d","billing_api":"127.0.0.1:1",
+            "peers":[{"party":"00zz","address":"127.0.0.1:7701"}]}"#,
+        )
+        .unwrap();
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("peer key"), "{err}");
     }
 }

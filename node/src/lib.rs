@@ -40,6 +40,8 @@
 //! * [`api`] — the gRPC billing API for the organisation's own systems: TMF635 usage in,
 //!   TMF678 bills out, accept / dispute / payment notice (with server reflection);
 //!   [`config`] — the node's configuration file.
+//! * [`network`] — sync with the counterparties' nodes over libp2p (TCP, Noise, Yamux):
+//!   push on append, pull by sequence number, the ledger itself as the outbox.
 //!
 //! A change that needs both parties (contract, order, rating, invoice, dispute
 //! resolution, final invoice, credit note, netting) is *pending* until the counterparty's
@@ -53,6 +55,7 @@ pub mod contract;
 pub mod entry;
 pub mod invoice;
 pub mod ledger;
+pub mod network;
 pub mod rating_proof;
 pub mod sample;
 pub mod settlement;

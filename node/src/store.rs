@@ -325,6 +325,31 @@ impl Store {
         Ok(expected - from)
     }
 
+    /// The canonical bytes of a bilateral's stored entries from `from` on, as many as fit
+    /// in `max_bytes` (always at least one if there is one): a batch for the wire.
+    pub fn entry_batch(
+        &self,
+        id: &BilateralId,
+        from: u64,
+        max_bytes: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        let start = entry_key(id, from);
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut size = 0;
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_ENTRIES)?, IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(&id.0 .0) || (!out.is_empty() && size + v.len() > max_bytes) {
+                break;
+            }
+            size += v.len();
+            out.push(v.to_vec());
+        }
+        Ok(out)
+    }
+
     /// The stored entries of a bilateral from `from` on.
     pub fn entries(&self, id: &BilateralId, from: u64) -> Result<Vec<Entry>> {
         let mut out = Vec::new();
