@@ -10,7 +10,9 @@ use omni_circuits::compliance::map::{verify_map, ComplianceMap, PublishedState};
 use omni_circuits::compliance::proof::{ComplianceVerifier, HopProver};
 use omni_circuits::compliance::{field_from_bytes, EmbargoList};
 use omni_registry::api::proto::registry_client::RegistryClient;
-use omni_registry::api::proto::{GetComplianceStateRequest, ListComplianceStatusRequest};
+use omni_registry::api::proto::{
+    GetComplianceStateRequest, GetComplianceStateResponse, ListComplianceStatusRequest,
+};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -133,7 +135,17 @@ fn published_by(url: &str, map: Option<&ComplianceMap>) -> Result<PublishedState
             anyhow::Ok(rpc.get_compliance_state(GetComplianceStateRequest {}).await?.into_inner())
         })
         .with_context(|| format!("asking the registry at {url}"))?;
-    let embargo = state.embargo.ok_or_else(|| anyhow!("the registry has no embargo list yet"))?;
+    published_state(&state, map)
+}
+
+/// What a registry's `GetComplianceState` answer says was published: the current embargo
+/// list and credential root, or `map`'s root if the registry still accepts it.
+pub fn published_state(
+    state: &GetComplianceStateResponse,
+    map: Option<&ComplianceMap>,
+) -> Result<PublishedState> {
+    let embargo =
+        state.embargo.as_ref().ok_or_else(|| anyhow!("the registry has no embargo list yet"))?;
     let countries = embargo
         .countries
         .iter()

@@ -3,7 +3,8 @@
 //! One entry point for everything a carrier, a registry operator, a regulator or a
 //! financier runs by hand:
 //!
-//! * `omni demo` — a full bilateral lifecycle between local parties, printed as a report;
+//! * `omni demo` — the whole network (a registry and four carriers on 127.0.0.1) through
+//!   every capability, printed as a report;
 //! * `omni bench rating` — rating and ingest throughput, with a baseline measured in the
 //!   same run;
 //! * `omni registry start` — a registry node (single validator) with its gRPC API;
@@ -36,7 +37,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the end-to-end story between local parties and print what happened.
+    /// Start a registry and four carriers on 127.0.0.1 and run the whole network's story.
     Demo(demo::DemoArgs),
     /// Measure throughput; prints one JSON object with --json.
     #[command(subcommand)]
