@@ -27,9 +27,11 @@
 //!
 //! Layout: [`network`] holds the two seams (bilateral transport, registry submissions),
 //! [`story`] starts the network and orders the phases, [`billing`] and [`omnilateral`]
-//! are the bilateral and the registry halves, [`report`] renders the outcome.
+//! are the bilateral and the registry halves, [`invoicing`] carries an invoice across
+//! both, [`report`] renders the outcome.
 
 mod billing;
+mod invoicing;
 mod network;
 mod omnilateral;
 mod report;

@@ -5,7 +5,8 @@
 //! reputations. Every transaction goes through [`super::network::Member::submit`], every
 //! query over gRPC.
 
-use super::billing::{registry_invoice_id, BD, DA};
+use super::billing::{BD, DA};
+use super::invoicing::registry_invoice_id;
 use super::network::{lock, Member};
 use super::report::{ComplianceLine, NettingLine, PledgeLine, ReputationLine, Transfer};
 use super::story::{wall_clock, CarrierIx, World, A, B, C, D};
