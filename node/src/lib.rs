@@ -40,6 +40,10 @@
 //! * [`api`] — the gRPC billing API for the organisation's own systems: TMF635 usage in,
 //!   TMF678 bills out, accept / dispute / payment notice (with server reflection);
 //!   [`config`] — the node's configuration file.
+//! * [`registry_client`] — what the node tells the omni-lateral registry (anchors,
+//!   invoices with proofs, acceptances, payment attestations, net openings, compliance
+//!   maps, conformance), through a persistent outbox that a registry outage delays but
+//!   never loses.
 //!
 //! A change that needs both parties (contract, order, rating, invoice, dispute
 //! resolution, final invoice, credit note, netting) is *pending* until the counterparty's
@@ -54,6 +58,7 @@ pub mod entry;
 pub mod invoice;
 pub mod ledger;
 pub mod rating_proof;
+pub mod registry_client;
 pub mod sample;
 pub mod settlement;
 pub mod state;
