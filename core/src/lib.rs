@@ -13,6 +13,8 @@
 //! * [`tariff`] and [`rating`] — the tariff model and the rating function that turns usage
 //!   records into rated records and invoice lines; its rules are written down precisely in
 //!   [`rating`] so that the zero-knowledge rating circuit implements the same function.
+//! * [`omnilateral`] — the omni-lateral registry's transaction wire format: transaction
+//!   bodies, signing and canonical bytes, shared by the registry and the members' nodes.
 //! * [`encoding`] and [`hash`] — a canonical, versioned binary encoding and the
 //!   domain-separated SHA-256 hashes over it, pinned by test vectors so that a format
 //!   change is seen.
@@ -33,6 +35,7 @@ pub mod hash;
 pub mod identity;
 pub mod interval;
 pub mod money;
+pub mod omnilateral;
 pub mod rating;
 pub mod sample;
 pub mod tariff;

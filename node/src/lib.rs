@@ -42,6 +42,10 @@
 //!   [`config`] — the node's configuration file.
 //! * [`network`] — sync with the counterparties' nodes over libp2p (TCP, Noise, Yamux):
 //!   push on append, pull by sequence number, the ledger itself as the outbox.
+//! * [`registry_client`] — what the node tells the omni-lateral registry (anchors,
+//!   invoices with proofs, acceptances, payment attestations, net openings, compliance
+//!   maps, conformance), through a persistent outbox that a registry outage delays but
+//!   never loses.
 //!
 //! A change that needs both parties (contract, order, rating, invoice, dispute
 //! resolution, final invoice, credit note, netting) is *pending* until the counterparty's
@@ -57,6 +61,7 @@ pub mod invoice;
 pub mod ledger;
 pub mod network;
 pub mod rating_proof;
+pub mod registry_client;
 pub mod sample;
 pub mod settlement;
 pub mod state;

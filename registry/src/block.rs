@@ -144,9 +144,9 @@ impl Registry {
             .par_iter()
             .map(|bytes| {
                 let hash = SignedTx::hash_bytes(bytes);
-                match SignedTx::from_bytes(bytes) {
+                match SignedTx::from_bytes(bytes).map_err(Error::from) {
                     Ok(tx) => {
-                        let sig = tx.verify_signature(&registry_id);
+                        let sig = tx.verify_signature(&registry_id).map_err(Error::from);
                         let commitment = match &tx.body {
                             TxBody::SubmitInvoice(s) if sig.is_ok() => {
                                 Some(crate::commitment::decode(&s.amount_commitment))

@@ -34,7 +34,8 @@
 //! ## Modules
 //!
 //! - [`tx`]: transactions, roles, identifiers, signing (domain-tagged, bound to the
-//!   registry id and the sender's nonce).
+//!   registry id and the sender's nonce); the wire format is
+//!   [`omni_core::omnilateral`], shared with the members' nodes.
 //! - [`state`]: members, anchors, invoices, pledges, netting cycles; the rules of every
 //!   transaction; [`root`] keeps the Merkle state root incrementally.
 //! - [`block`]: blocks of transactions, batch proof verification, [`Registry`].
@@ -432,6 +433,17 @@ impl Error {
             Error::Store(_) | Error::Server(_) => "internal",
             Error::BlockHeight { .. } | Error::BlockTime { .. } => "bad_block",
             _ => "refused",
+        }
+    }
+}
+
+impl From<omni_core::omnilateral::Error> for Error {
+    fn from(e: omni_core::omnilateral::Error) -> Error {
+        use omni_core::omnilateral::Error as Wire;
+        match e {
+            Wire::MalformedTx(reason) => Error::MalformedTx(reason),
+            Wire::TxTooLarge { size, max } => Error::TxTooLarge { size, max },
+            Wire::BadSignature { sender, reason } => Error::BadSignature { sender, reason },
         }
     }
 }

@@ -709,7 +709,7 @@ impl RegistryState {
         ctx: &BlockContext,
         proofs: &dyn ProofVerifier,
     ) -> Result<Vec<Event>> {
-        let signature = tx.verify_signature(&self.meta.registry_id);
+        let signature = tx.verify_signature(&self.meta.registry_id).map_err(Error::from);
         let proof = match &tx.body {
             TxBody::SubmitInvoice(s) if signature.is_ok() => proofs
                 .verify_batch(&[InvoiceProofClaim::of(s)])

@@ -190,11 +190,21 @@ impl Store {
         };
         batch.put_cf(self.cf(CF_BLOCKS)?, height_key(outcome.height), omni_core::encode(&stored));
         let txs = self.cf(CF_TXS)?;
+        // Whether a hash was indexed by this block, and if so at an accepted execution:
+        // the batch is not visible to `get_cf`, and the same bytes may be submitted twice
+        // into one block (a client resubmitting after a lost answer).
+        let mut indexed: std::collections::HashMap<TxHash, bool> = std::collections::HashMap::new();
         for (i, r) in outcome.results.iter().enumerate() {
             // A transaction's bytes may appear again (a replay, refused); the index points
             // at the execution that was accepted, or the first one if none was.
-            if r.result.is_ok() || self.db.get_cf(txs, r.tx_hash.0)?.is_none() {
+            let accepted = r.result.is_ok();
+            let index = match indexed.get(&r.tx_hash) {
+                Some(&was_accepted) => accepted && !was_accepted,
+                None => accepted || self.db.get_cf(txs, r.tx_hash.0)?.is_none(),
+            };
+            if index {
                 batch.put_cf(txs, r.tx_hash.0, omni_core::encode(&(outcome.height, i as u32)));
+                indexed.insert(r.tx_hash, accepted);
             }
         }
         batch.put_cf(
@@ -342,6 +352,27 @@ mod tests {
             store.open_registry(Some(&other), Arc::new(RefuseAllProofs)),
             Err(Error::GenesisMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn the_tx_index_points_at_the_accepted_copy_of_bytes_submitted_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut registry =
+            store.open_registry(Some(&genesis()), Arc::new(RefuseAllProofs)).unwrap();
+        // The same bytes twice in one block (a resubmission after a lost answer): the
+        // first executes, the second is a replay; then once more in the next block.
+        let tx = admit(&registry, 0, 7);
+        let hash = SignedTx::hash_bytes(&tx);
+        for (height, txs) in [(1u64, vec![tx.clone(), tx.clone()]), (2, vec![tx])] {
+            let block = Block { height, time: 20 + height, txs };
+            let outcome = registry.execute_block(&block).unwrap();
+            store.commit(&block, &outcome).unwrap();
+        }
+        assert_eq!(store.tx_location(&hash).unwrap(), Some((1, 0)));
+        let block = store.block(1).unwrap().unwrap();
+        assert!(block.results[0].result.is_ok());
+        assert_eq!(block.results[1].result.as_ref().unwrap_err().code, "bad_nonce");
     }
 
     #[test]

@@ -9,448 +9,56 @@
 //!
 //! Transactions travel as canonical bytes ([`SignedTx::to_bytes`]), at most
 //! [`MAX_TX_BYTES`] long; that is what the gRPC `Submit` call and a block carry.
+//!
+//! The wire format itself lives in [`omni_core::omnilateral`], so that a member's node
+//! builds and signs transactions without depending on the registry; it is re-exported
+//! here unchanged. Decoding and signature errors convert into this crate's
+//! [`Error`](crate::Error) with the same variants and messages (`MalformedTx`,
+//! `TxTooLarge`, `BadSignature`).
 
-use crate::{Error, Result};
-use omni_circuits::compliance::EmbargoList;
-use omni_core::{Currency, Hash32, IntervalId, Keypair, PartyId, Signature};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// Domain tag of registry transaction signatures.
-pub const TX_SIGNING_TAG: &str = "omni/registry/tx";
-
-/// Largest accepted transaction, in canonical bytes. A rating-proof bundle of a large
-/// invoice carries one Groth16 proof per chunk (a few hundred bytes each), so 1 MiB leaves
-/// room for thousands of chunks while bounding what one transaction can cost a validator.
-pub const MAX_TX_BYTES: usize = 1 << 20;
-
-/// Longest conformance statement a member may publish, in bytes.
-pub const MAX_STATEMENT_BYTES: usize = 1024;
-
-/// Longest billing-interval id, in bytes (as in `omni_core::BillingInterval`).
-pub const MAX_INTERVAL_ID_BYTES: usize = 64;
-
-/// Most participants of one netting cycle. The cycle is one state entry that every join,
-/// opening and confirmation rewrites, so it is kept to the size of a real clearing group.
-pub const MAX_CYCLE_PARTICIPANTS: usize = 1024;
-
-/// A member's role on the registry (MEF 114 R53).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
-pub enum Role {
-    /// Membership administrator: admits and removes members.
-    Admin,
-    /// A carrier or service provider: anchors bilaterals, submits and accepts invoices,
-    /// attests payments, nets.
-    Member,
-    /// A regulator: reads anchors and verified invoices; publishes embargo lists (a later
-    /// issue).
-    Regulator,
-    /// A financier: pledges invoices as collateral.
-    Financier,
-    /// A registry operator: runs a validator (the consensus issue).
-    Operator,
-}
-
-impl Role {
-    /// Lower-case name, as in the protobuf and the CLI.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Member => "member",
-            Role::Regulator => "regulator",
-            Role::Financier => "financier",
-            Role::Operator => "operator",
-        }
-    }
-
-    /// Parses a lower-case role name.
-    pub fn from_name(name: &str) -> Option<Role> {
-        [Role::Admin, Role::Member, Role::Regulator, Role::Financier, Role::Operator]
-            .into_iter()
-            .find(|r| r.name() == name)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// An invoice's identifier on the registry: a hash the seller derives from the invoice on
-/// its bilateral ledger. It names the invoice without revealing its content.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize,
-)]
-pub struct InvoiceId(pub Hash32);
-
-impl fmt::Display for InvoiceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// A pledge nullifier: a value fixed by an invoice commitment's opening
-/// ([`crate::pledge::nullifier`]) that names the pledged invoice to nobody who has not seen
-/// the opening.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize,
-)]
-pub struct Nullifier(pub [u8; 32]);
-
-impl fmt::Display for Nullifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-/// A Pedersen commitment to an invoice amount: the 32-byte compressed Baby Jubjub point of
-/// `omni_verifier::pedersen::PedersenCommitment`. Kept as bytes in transactions and state
-/// so that encoding stays canonical; decoded and checked (on the curve, in the prime-order
-/// subgroup) before the registry accepts it.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize,
-)]
-pub struct AmountCommitment(pub [u8; 32]);
-
-impl fmt::Display for AmountCommitment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-/// A Pedersen blinding: a Baby Jubjub scalar, 32 bytes little-endian, canonical
-/// (below the subgroup order).
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize,
-)]
-pub struct Blinding(pub [u8; 32]);
-
-/// Number of a netting cycle, assigned by the registry in opening order from 1.
-pub type CycleId = u64;
-
-/// A MEF 114 conformance declaration (R13): the hash of the declaration document and a
-/// short statement of what the member claims to implement.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct ConformanceDeclaration {
-    /// SHA-256 (or other agreed hash) of the full declaration document.
-    pub document_hash: Hash32,
-    /// A short human-readable statement, at most [`MAX_STATEMENT_BYTES`].
-    pub statement: String,
-}
-
-/// The public part of an invoice the seller submits with its rating proof.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct InvoiceSubmission {
-    /// The invoice's identifier.
-    pub invoice: InvoiceId,
-    /// The bilateral's pseudonym, a public input of the rating proof.
-    pub bilateral: Hash32,
-    /// The billing interval (R58), a public input of the rating proof.
-    pub interval: IntervalId,
-    /// The buyer, who owes the amount.
-    pub payer: PartyId,
-    /// The seller, who is owed the amount and submits the invoice.
-    pub payee: PartyId,
-    /// Currency of the committed amount; netting adds up only one currency at a time.
-    pub currency: Currency,
-    /// Pedersen commitment to the amount in micro-units, a public input of the proof.
-    pub amount_commitment: AmountCommitment,
-    /// Payment due date, UTC seconds.
-    pub due_date: u64,
-    /// The rating-proof bundle (the rating-proof issue's versioned format).
-    pub proof: Vec<u8>,
-}
-
-/// What a transaction asks the registry to do.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub enum TxBody {
-    /// Admit a member with a role (admin only; R53).
-    AdmitMember {
-        /// The new member's key.
-        member: PartyId,
-        /// Its role.
-        role: Role,
-    },
-    /// Remove a member (admin only). The last admin cannot be removed.
-    RemoveMember {
-        /// The member to remove.
-        member: PartyId,
-    },
-    /// Publish the sender's MEF 114 conformance declaration (any member; R13).
-    PublishConformance(ConformanceDeclaration),
-    /// Anchor the sender's view of a bilateral's head (R24): either party may do it alone.
-    AnchorHead {
-        /// The bilateral's id (hash of its genesis entry).
-        bilateral: Hash32,
-        /// Sequence number of the head entry.
-        seq: u64,
-        /// Hash of the head entry.
-        head: Hash32,
-    },
-    /// Submit an invoice with its rating proof (the payee).
-    SubmitInvoice(InvoiceSubmission),
-    /// The payer accepts an invoice.
-    AcceptInvoice {
-        /// The invoice.
-        invoice: InvoiceId,
-    },
-    /// The payer disputes an invoice; the dispute itself is resolved on the bilateral.
-    DisputeInvoice {
-        /// The invoice.
-        invoice: InvoiceId,
-        /// Hash of the dispute entry on the bilateral ledger.
-        reason: Hash32,
-    },
-    /// The payer states that it paid (R87).
-    PaymentNotice {
-        /// The invoice.
-        invoice: InvoiceId,
-        /// Value date of the payment, UTC seconds.
-        paid_at: u64,
-        /// Hash of the payment record (TMF676 payment) both parties hold.
-        payment_ref: Hash32,
-    },
-    /// The payee confirms the payment its payer noticed (R88–R89).
-    PaymentReceipt {
-        /// The invoice.
-        invoice: InvoiceId,
-        /// Must equal the notice's `payment_ref`.
-        payment_ref: Hash32,
-    },
-    /// A financier pledges an invoice it checked, under its nullifier.
-    Pledge {
-        /// The nullifier computed from the invoice commitment's opening.
-        nullifier: Nullifier,
-    },
-    /// The financier that pledged releases the pledge (e.g. on payment).
-    ReleasePledge {
-        /// The pledge's nullifier.
-        nullifier: Nullifier,
-    },
-    /// Open a netting cycle among named members in one currency.
-    OpenNettingCycle {
-        /// The currency netted.
-        currency: Currency,
-        /// Accepted invoices due at or before this time (UTC seconds) are netted.
-        cutoff: u64,
-        /// The members invited; each must join. Includes the sender.
-        participants: Vec<PartyId>,
-    },
-    /// A participant joins (consents to) a netting cycle.
-    JoinNettingCycle {
-        /// The cycle.
-        cycle: CycleId,
-    },
-    /// A participant opens its net position: the amount and the blinding of the sum of its
-    /// receivable minus payable commitments in the cycle.
-    SubmitNetOpening {
-        /// The cycle.
-        cycle: CycleId,
-        /// Net position in micro-units (positive: the member is owed).
-        amount: i64,
-        /// Sum of receivable blindings minus sum of payable blindings.
-        blinding: Blinding,
-    },
-    /// The receiving side of a settlement instruction confirms the transfer arrived.
-    ConfirmSettlement {
-        /// The cycle.
-        cycle: CycleId,
-        /// Index of the instruction in the cycle's settlement.
-        instruction: u32,
-    },
-    /// The member that opened a cycle cancels it before settlement is instructed,
-    /// releasing its invoices.
-    CancelNettingCycle {
-        /// The cycle.
-        cycle: CycleId,
-    },
-    /// The membership administrator puts a member's jurisdiction credential commitment in
-    /// the credential tree (issue 5; the credential itself stays with the member).
-    IssueCredential {
-        /// The member the credential was issued to.
-        member: PartyId,
-        /// The credential's commitment (canonical Pallas base field bytes).
-        commitment: Hash32,
-    },
-    /// The membership administrator revokes a credential (empties its leaf).
-    RevokeCredential {
-        /// The credential's leaf index.
-        leaf: u64,
-    },
-    /// A regulator publishes a new version of the embargo list.
-    PublishEmbargoList(EmbargoList),
-    /// A seller submits the supply-chain map of an order (hop proofs; MEF 114 R15).
-    SubmitComplianceMap {
-        /// The map's canonical encoding (`ComplianceMap::to_bytes`).
-        map: Vec<u8>,
-    },
-}
-
-impl TxBody {
-    /// Short name of the transaction kind, for logs, errors and the API.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            TxBody::AdmitMember { .. } => "AdmitMember",
-            TxBody::RemoveMember { .. } => "RemoveMember",
-            TxBody::PublishConformance(_) => "PublishConformance",
-            TxBody::AnchorHead { .. } => "AnchorHead",
-            TxBody::SubmitInvoice(_) => "SubmitInvoice",
-            TxBody::AcceptInvoice { .. } => "AcceptInvoice",
-            TxBody::DisputeInvoice { .. } => "DisputeInvoice",
-            TxBody::PaymentNotice { .. } => "PaymentNotice",
-            TxBody::PaymentReceipt { .. } => "PaymentReceipt",
-            TxBody::Pledge { .. } => "Pledge",
-            TxBody::ReleasePledge { .. } => "ReleasePledge",
-            TxBody::OpenNettingCycle { .. } => "OpenNettingCycle",
-            TxBody::JoinNettingCycle { .. } => "JoinNettingCycle",
-            TxBody::SubmitNetOpening { .. } => "SubmitNetOpening",
-            TxBody::ConfirmSettlement { .. } => "ConfirmSettlement",
-            TxBody::CancelNettingCycle { .. } => "CancelNettingCycle",
-            TxBody::IssueCredential { .. } => "IssueCredential",
-            TxBody::RevokeCredential { .. } => "RevokeCredential",
-            TxBody::PublishEmbargoList(_) => "PublishEmbargoList",
-            TxBody::SubmitComplianceMap { .. } => "SubmitComplianceMap",
-        }
-    }
-}
-
-/// A signed registry transaction.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct SignedTx {
-    /// The sender's key; must be a member with the role the body requires.
-    pub sender: PartyId,
-    /// The sender's next nonce (0 for its first transaction).
-    pub nonce: u64,
-    /// What to do.
-    pub body: TxBody,
-    /// Ed25519 signature by `sender` over [`SignedTx::signing_bytes`].
-    pub signature: Signature,
-}
-
-/// Hash of a transaction's canonical bytes: how clients and blocks refer to it.
-pub type TxHash = Hash32;
-
-impl SignedTx {
-    /// The bytes a sender signs: canonical `(registry, sender, nonce, body)`.
-    pub fn signing_bytes(
-        registry: &Hash32,
-        sender: &PartyId,
-        nonce: u64,
-        body: &TxBody,
-    ) -> Vec<u8> {
-        omni_core::encode(&(registry, sender, nonce, body))
-    }
-
-    /// Signs `body` as `key`'s transaction number `nonce` on registry `registry`.
-    pub fn sign(key: &Keypair, registry: &Hash32, nonce: u64, body: TxBody) -> SignedTx {
-        let sender = key.party();
-        let signature =
-            key.sign(TX_SIGNING_TAG, &Self::signing_bytes(registry, &sender, nonce, &body));
-        SignedTx { sender, nonce, body, signature }
-    }
-
-    /// Checks the signature against the sender's key for registry `registry`.
-    pub fn verify_signature(&self, registry: &Hash32) -> Result<()> {
-        let bytes = Self::signing_bytes(registry, &self.sender, self.nonce, &self.body);
-        self.sender
-            .verify(TX_SIGNING_TAG, &bytes, &self.signature)
-            .map_err(|e| Error::BadSignature { sender: self.sender, reason: e.to_string() })
-    }
-
-    /// Canonical bytes, as submitted and stored in blocks.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        omni_core::encode(self)
-    }
-
-    /// Decodes canonical bytes, refusing oversize input, unknown versions and trailing bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<SignedTx> {
-        if bytes.len() > MAX_TX_BYTES {
-            return Err(Error::TxTooLarge { size: bytes.len(), max: MAX_TX_BYTES });
-        }
-        omni_core::decode("SignedTx", bytes).map_err(|e| Error::MalformedTx(e.to_string()))
-    }
-
-    /// Hash of `bytes`, the transaction's canonical encoding.
-    pub fn hash_bytes(bytes: &[u8]) -> TxHash {
-        Hash32::digest("omni/registry/tx-hash", bytes)
-    }
-
-    /// Hash of this transaction.
-    pub fn hash(&self) -> TxHash {
-        Self::hash_bytes(&self.to_bytes())
-    }
-}
+pub use omni_core::omnilateral::{
+    AmountCommitment, Blinding, ConformanceDeclaration, CycleId, InvoiceId, InvoiceSubmission,
+    Nullifier, Role, SignedTx, TxBody, TxHash, MAX_CYCLE_PARTICIPANTS, MAX_INTERVAL_ID_BYTES,
+    MAX_STATEMENT_BYTES, MAX_TX_BYTES, TX_SIGNING_TAG,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
+    use omni_core::{Hash32, Keypair};
 
-    fn sample() -> (Keypair, Hash32, SignedTx) {
+    /// The re-exported format is the registry's: a transaction signed by a member's node
+    /// verifies here, and its decoding and signature refusals are the registry's errors
+    /// with the registry's messages.
+    #[test]
+    fn core_refusals_are_registry_errors_with_the_same_messages() {
         let key = Keypair::from_seed([5; 32]);
         let registry = Hash32::digest("test", b"registry");
-        let tx = SignedTx::sign(
-            &key,
-            &registry,
-            3,
-            TxBody::AnchorHead {
-                bilateral: Hash32::digest("test", b"bilateral"),
-                seq: 9,
-                head: Hash32::digest("test", b"head"),
-            },
-        );
-        (key, registry, tx)
-    }
-
-    #[test]
-    fn signature_binds_registry_nonce_and_body() {
-        let (_, registry, tx) = sample();
+        let tx = SignedTx::sign(&key, &registry, 0, TxBody::JoinNettingCycle { cycle: 1 });
         tx.verify_signature(&registry).unwrap();
-        let other_registry = Hash32::digest("test", b"other");
-        assert!(matches!(tx.verify_signature(&other_registry), Err(Error::BadSignature { .. })));
-        let mut renumbered = tx.clone();
-        renumbered.nonce = 4;
-        assert!(renumbered.verify_signature(&registry).is_err());
-        let mut rewritten = tx.clone();
-        rewritten.body = TxBody::JoinNettingCycle { cycle: 1 };
-        assert!(rewritten.verify_signature(&registry).is_err());
-        let mut unsigned = tx;
-        unsigned.signature = Signature([0; 64]);
-        assert!(unsigned.verify_signature(&registry).is_err());
-    }
-
-    #[test]
-    fn bytes_round_trip_and_refusals() {
-        let (_, _, tx) = sample();
-        let bytes = tx.to_bytes();
-        assert_eq!(SignedTx::from_bytes(&bytes).unwrap(), tx);
-        assert!(matches!(
-            SignedTx::from_bytes(&bytes[..bytes.len() - 1]),
-            Err(Error::MalformedTx(_))
-        ));
-        assert!(matches!(SignedTx::from_bytes(b"\x01garbage"), Err(Error::MalformedTx(_))));
-        assert!(matches!(SignedTx::from_bytes(&[]), Err(Error::MalformedTx(_))));
-        assert!(matches!(
-            SignedTx::from_bytes(&vec![1u8; MAX_TX_BYTES + 1]),
-            Err(Error::TxTooLarge { .. })
-        ));
-    }
-
-    #[test]
-    fn encoding_is_pinned() {
-        // A change of the transaction format changes every signature: this must be seen.
-        let (_, _, tx) = sample();
+        let bad_sig: Error =
+            tx.verify_signature(&Hash32::digest("test", b"other")).unwrap_err().into();
+        assert!(matches!(bad_sig, Error::BadSignature { sender, .. } if sender == key.party()));
+        assert!(bad_sig
+            .to_string()
+            .starts_with(&format!("transaction from {} is not validly signed: ", key.party())));
+        let malformed: Error = SignedTx::from_bytes(b"\x01garbage").unwrap_err().into();
+        assert!(matches!(malformed, Error::MalformedTx(_)));
+        assert!(malformed.to_string().starts_with("malformed transaction: "));
+        let large: Error = SignedTx::from_bytes(&vec![1; MAX_TX_BYTES + 1]).unwrap_err().into();
         assert_eq!(
-            tx.hash().to_hex(),
-            "4bd74a2927a4799c3658786259f7fa55c38085c4da051aa5569f729ee4b6ac99"
+            large,
+            Error::TxTooLarge { size: MAX_TX_BYTES + 1, max: MAX_TX_BYTES },
+            "{large}"
         );
-    }
-
-    #[test]
-    fn role_names_round_trip() {
-        for r in [Role::Admin, Role::Member, Role::Regulator, Role::Financier, Role::Operator] {
-            assert_eq!(Role::from_name(r.name()), Some(r));
-        }
-        assert_eq!(Role::from_name("root"), None);
+        assert_eq!(
+            large.to_string(),
+            format!(
+                "transaction of {} bytes exceeds the limit of {MAX_TX_BYTES} bytes",
+                MAX_TX_BYTES + 1
+            )
+        );
+        assert_eq!(large.code(), "malformed");
     }
 }

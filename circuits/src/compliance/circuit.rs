@@ -31,7 +31,7 @@ use halo2_proofs::{
 };
 
 use super::credential::CREDENTIAL_TREE_DEPTH;
-use super::embargo::{EMBARGO_SLOTS, POLICY_SLOTS};
+use super::embargo::{EmbargoCommitment, EMBARGO_SLOTS, POLICY_SLOTS};
 use super::hash::{tags, Fp};
 use super::proof::{HopPublicInputs, HopWitness};
 use super::Result;

@@ -8,92 +8,58 @@
 //! - a [`CompliancePolicy`] has [`POLICY_SLOTS`] = 8 slots of allowed attribute codes;
 //!   unused ones hold `0`, which no credential carries, so it admits nobody.
 //!
-//! The regulator's signature over a list and its storage on the registry live with the
-//! registry; this module only defines the list and its commitment.
+//! The list itself is `omni_core::omnilateral::EmbargoList` (it travels in registry
+//! transactions; re-exported here); this module adds its slots and commitment
+//! ([`EmbargoCommitment`]) and defines the policy. The regulator's signature over a list
+//! and its storage on the registry live with the registry.
 
 use serde::{Deserialize, Serialize};
 
-use super::credential::check_country;
 use super::hash::{poseidon, tags, Fp};
 use super::{Error, Result};
 
-/// Slots of an embargo list in the hop circuit.
-pub const EMBARGO_SLOTS: usize = 32;
+pub use omni_core::omnilateral::{EmbargoList, EmbargoListError, EMBARGO_SLOTS};
 
 /// Slots of a policy's allowed-attribute set in the hop circuit.
 pub const POLICY_SLOTS: usize = 8;
 
-/// A versioned list of embargoed countries (ISO 3166 numeric codes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "EmbargoRepr", into = "EmbargoRepr")]
-pub struct EmbargoList {
-    version: u32,
-    countries: Vec<u16>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct EmbargoRepr {
-    version: u32,
-    countries: Vec<u16>,
-}
-
-impl TryFrom<EmbargoRepr> for EmbargoList {
-    type Error = Error;
-    fn try_from(r: EmbargoRepr) -> Result<Self> {
-        Self::new(r.version, r.countries)
-    }
-}
-
-impl From<EmbargoList> for EmbargoRepr {
-    fn from(l: EmbargoList) -> Self {
-        EmbargoRepr { version: l.version, countries: l.countries }
-    }
-}
-
-impl EmbargoList {
-    /// A list of at most [`EMBARGO_SLOTS`] country codes (each 1–999); duplicates are
-    /// kept as given.
-    pub fn new(version: u32, countries: Vec<u16>) -> Result<Self> {
-        if countries.len() > EMBARGO_SLOTS {
-            return Err(Error::EmbargoListTooLong { found: countries.len(), max: EMBARGO_SLOTS });
-        }
-        for &c in &countries {
-            check_country(c)?;
-        }
-        Ok(Self { version, countries })
-    }
-
-    /// The list's version (increasing with each publication).
-    pub fn version(&self) -> u32 {
-        self.version
-    }
-
-    /// The embargoed countries.
-    pub fn countries(&self) -> &[u16] {
-        &self.countries
-    }
-
-    /// Whether `country` is embargoed.
-    pub fn contains(&self, country: u16) -> bool {
-        self.countries.contains(&country)
-    }
-
+/// The circuit's view of an [`EmbargoList`]: its slots and its commitment.
+///
+/// The list is part of the registry's transaction format (`PublishEmbargoList`), so it
+/// is defined in `omni_core::omnilateral` and re-exported here; what needs the Pallas
+/// field is this trait.
+pub trait EmbargoCommitment {
     /// The circuit's slots: the countries, then zeros.
-    pub fn slots(&self) -> [Fp; EMBARGO_SLOTS] {
+    fn slots(&self) -> [Fp; EMBARGO_SLOTS];
+
+    /// `C_V = H(TAG_EMBARGO, version, c_0, …, c_31)`.
+    fn commitment(&self) -> Fp;
+}
+
+impl EmbargoCommitment for EmbargoList {
+    fn slots(&self) -> [Fp; EMBARGO_SLOTS] {
         let mut slots = [Fp::from(0); EMBARGO_SLOTS];
-        for (slot, &c) in slots.iter_mut().zip(&self.countries) {
+        for (slot, &c) in slots.iter_mut().zip(self.countries()) {
             *slot = Fp::from(u64::from(c));
         }
         slots
     }
 
-    /// `C_V = H(TAG_EMBARGO, version, c_0, …, c_31)`.
-    pub fn commitment(&self) -> Fp {
+    fn commitment(&self) -> Fp {
         let mut message = [Fp::from(0); EMBARGO_SLOTS + 2];
         message[0] = Fp::from(tags::TAG_EMBARGO);
-        message[1] = Fp::from(u64::from(self.version));
+        message[1] = Fp::from(u64::from(self.version()));
         message[2..].copy_from_slice(&self.slots());
         poseidon(message)
+    }
+}
+
+impl From<EmbargoListError> for Error {
+    fn from(e: EmbargoListError) -> Error {
+        match e {
+            EmbargoListError::InvalidCountry(c) => Error::InvalidCountry(c),
+            EmbargoListError::TooLong { found, max } => Error::EmbargoListTooLong { found, max },
+        }
     }
 }
 

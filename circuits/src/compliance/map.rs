@@ -12,7 +12,7 @@
 use omni_core::hash::Hash32;
 use serde::{Deserialize, Serialize};
 
-use super::embargo::{CompliancePolicy, EmbargoList};
+use super::embargo::{CompliancePolicy, EmbargoCommitment, EmbargoList};
 use super::hash::{field_hex, fp_serde, Fp};
 use super::proof::{decode_versioned, first_link, ComplianceVerifier, HopProof};
 use super::{Error, Result};

@@ -143,7 +143,9 @@ pub use circuit::{HopCircuit, HOP_CIRCUIT_K};
 pub use credential::{
     CredentialOpening, CredentialTree, JurisdictionCredential, MerklePath, CREDENTIAL_TREE_DEPTH,
 };
-pub use embargo::{CompliancePolicy, EmbargoList, EMBARGO_SLOTS, POLICY_SLOTS};
+pub use embargo::{
+    CompliancePolicy, EmbargoCommitment, EmbargoList, EmbargoListError, EMBARGO_SLOTS, POLICY_SLOTS,
+};
 pub use hash::{field_from_bytes, field_to_bytes, order_commitment, Fp};
 pub use map::{check_map_structure, verify_map, ComplianceMap, PublishedState, VerifiedMap};
 pub use proof::{ComplianceVerifier, HopProof, HopProver, HopPublicInputs, HopWitness};

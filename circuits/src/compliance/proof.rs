@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::circuit::{HopCircuit, HOP_CIRCUIT_K};
 use super::credential::{CredentialOpening, MerklePath};
-use super::embargo::{CompliancePolicy, EmbargoList};
+use super::embargo::{CompliancePolicy, EmbargoCommitment, EmbargoList};
 use super::hash::{fp_serde, poseidon, tags, Fp};
 use super::{Error, Result};
 
