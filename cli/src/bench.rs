@@ -21,6 +21,9 @@ pub enum Bench {
     Registry(crate::registry_bench::RegistryBenchArgs),
     /// Supply-chain compliance: hop proof, hop verification, a 5-hop map (halo2).
     Compliance(crate::compliance_cmd::ComplianceBenchArgs),
+    /// A registry validator set on 127.0.0.1 under load: commit latency, throughput,
+    /// agreement of state roots.
+    Consensus(crate::consensus_bench::ConsensusBenchArgs),
 }
 
 /// Arguments of `omni bench netting`.
@@ -64,6 +67,7 @@ pub fn run(b: Bench) -> Result<()> {
         Bench::Prove(args) => crate::proofs::bench_prove(args),
         Bench::Registry(args) => crate::registry_bench::run(args),
         Bench::Compliance(args) => crate::compliance_cmd::bench(args),
+        Bench::Consensus(args) => crate::consensus_bench::run(args),
     }
 }
 

@@ -19,6 +19,7 @@
 
 mod bench;
 mod compliance_cmd;
+mod consensus_bench;
 mod demo;
 mod node_cmd;
 mod proofs;

@@ -1,11 +1,14 @@
-//! `omni registry start`: one registry node (single validator) on RocksDB with its gRPC API.
+//! `omni registry start`: a registry validator on RocksDB with its gRPC API — alone by
+//! default, or one of a fixed validator set (`--validators FILE`, made by `omni registry
+//! testnet`).
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use omni_core::{Keypair, PartyId};
-use omni_registry::server::{serve, ServerConfig};
+use omni_registry::server::{consensus_key, serve, ServerConfig};
 use omni_registry::state::Genesis;
 use omni_registry::tx::Role;
+use omni_registry::{ValidatorEntry, ValidatorSetFile};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -14,6 +17,9 @@ use std::path::PathBuf;
 pub enum RegistryCommand {
     /// Run a registry node until Ctrl-C.
     Start(StartArgs),
+    /// Make a validator set on 127.0.0.1: a data directory with a consensus key per
+    /// validator, and the shared validators file (genesis and addresses).
+    Testnet(TestnetArgs),
     /// Orders' supply-chain compliance per embargo list version (a regulator's query).
     Compliance(crate::compliance_cmd::RegistryComplianceArgs),
 }
@@ -38,6 +44,116 @@ pub struct StartArgs {
     /// The published hash of the rating verifying keys (hex); the key file must match it.
     #[arg(long)]
     rating_keys_hash: Option<String>,
+    /// Join this validator set (JSON from `omni registry testnet`); the node's consensus
+    /// key is DATA/consensus.key. A key not in the set follows as a full node.
+    #[arg(long)]
+    validators: Option<PathBuf>,
+    /// Consensus address of a full node (not in the validator set).
+    #[arg(long)]
+    consensus_listen: Option<SocketAddr>,
+    /// Longest a proposer waits for transactions before proposing an empty block
+    /// (default: 1000 in a validator set; a single validator makes no empty blocks).
+    #[arg(long)]
+    empty_block_ms: Option<u64>,
+    /// Fault tests only: misbehave as a Byzantine validator (comma-separated:
+    /// equivocate, invalid-blocks, garbage).
+    #[arg(long, hide = true)]
+    byzantine: Option<String>,
+}
+
+/// Arguments of `omni registry testnet`.
+#[derive(Args)]
+pub struct TestnetArgs {
+    /// Number of validators.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// Directory to create (`v0`…`vN-1` data directories, `validators.json`,
+    /// `admin.key`).
+    #[arg(long)]
+    dir: PathBuf,
+    /// First port: validator i listens for consensus on PORT+2i and gRPC on PORT+2i+1.
+    /// Default: free ports.
+    #[arg(long)]
+    base_port: Option<u16>,
+    /// Membership administrator's public key (hex). Default: a fresh key in DIR/admin.key.
+    #[arg(long)]
+    admin: Option<String>,
+}
+
+fn free_port() -> Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// Creates a validator set on 127.0.0.1 in `dir` (see [`TestnetArgs`]); returns the
+/// validators file's path.
+pub fn testnet(args: &TestnetArgs) -> Result<PathBuf> {
+    if args.validators == 0 {
+        bail!("--validators must be at least 1");
+    }
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let admin = match &args.admin {
+        Some(hex) => PartyId::from_hex(hex).context("--admin is not a 64-hex-digit key")?,
+        None => {
+            let key = Keypair::generate();
+            let path = args.dir.join("admin.key");
+            std::fs::write(&path, hex::encode(key.seed()))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            key.party()
+        }
+    };
+    let mut validators = Vec::new();
+    for i in 0..args.validators {
+        let data = args.dir.join(format!("v{i}"));
+        let key = consensus_key(&data)?;
+        let (consensus, api) = match args.base_port {
+            Some(p) => {
+                let base = p as usize + 2 * i;
+                let port = |n: usize| -> Result<u16> {
+                    u16::try_from(n).context("--base-port leaves no room for the validators")
+                };
+                (
+                    SocketAddr::from(([127, 0, 0, 1], port(base)?)),
+                    SocketAddr::from(([127, 0, 0, 1], port(base + 1)?)),
+                )
+            }
+            None => (free_port()?, free_port()?),
+        };
+        validators.push(ValidatorEntry {
+            name: format!("v{i}"),
+            public_key: hex::encode(key.verifying_key().to_bytes()),
+            consensus,
+            api,
+        });
+    }
+    let genesis = Genesis {
+        name: "omnilateral".into(),
+        time: now_secs()?,
+        members: vec![(admin, Role::Admin)],
+    };
+    let path = args.dir.join("validators.json");
+    ValidatorSetFile { genesis, validators }.save(&path)?;
+    Ok(path)
+}
+
+fn now_secs() -> Result<u64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("system clock before 1970")?
+        .as_secs())
+}
+
+fn byzantine(modes: &str) -> Result<omni_consensus::Byzantine> {
+    let mut b = omni_consensus::Byzantine::default();
+    for m in modes.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        match m {
+            "equivocate" => b.equivocate = true,
+            "invalid-blocks" => b.invalid_blocks = true,
+            "garbage" => b.garbage = true,
+            other => bail!("--byzantine: unknown misbehaviour {other:?}"),
+        }
+    }
+    Ok(b)
 }
 
 /// The rating proof verifier of the registry, from `--rating-keys` or the default keys.
@@ -75,6 +191,11 @@ fn rating_verifier(args: &StartArgs) -> Result<Option<omni_verifier::RatingVerif
 pub fn run(cmd: RegistryCommand) -> Result<()> {
     match cmd {
         RegistryCommand::Start(args) => start(args),
+        RegistryCommand::Testnet(args) => {
+            let path = testnet(&args)?;
+            println!("{}", path.display());
+            Ok(())
+        }
         RegistryCommand::Compliance(args) => crate::compliance_cmd::registry_status(args),
     }
 }
@@ -82,9 +203,25 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
 fn start(args: StartArgs) -> Result<()> {
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create {}", args.data.display()))?;
-    let fresh = std::fs::read_dir(&args.data)?.next().is_none();
+    let fresh = std::fs::read_dir(&args.data)?
+        .filter_map(|e| e.ok())
+        .all(|e| e.file_name() == omni_registry::server::CONSENSUS_KEY_FILE);
     let mut config = ServerConfig::new(&args.data, args.listen);
-    if fresh {
+    config.consensus.empty_block_interval =
+        args.empty_block_ms.map(std::time::Duration::from_millis);
+    if let Some(modes) = &args.byzantine {
+        config.consensus.byzantine = byzantine(modes)?;
+    }
+    config.consensus.listen = args.consensus_listen;
+    if let Some(path) = &args.validators {
+        if args.admin.is_some() {
+            bail!(
+                "--admin does not apply with --validators: the genesis is in the validators file"
+            );
+        }
+        let set = ValidatorSetFile::load(path)?;
+        config = config.with_validators(set);
+    } else if fresh {
         let admin = match &args.admin {
             Some(hex) => PartyId::from_hex(hex).context("--admin is not a 64-hex-digit key")?,
             None => {

@@ -12,7 +12,7 @@
 use crate::block::Registry;
 use crate::netting::NettingCycle;
 use crate::reputation::Reputation;
-use crate::server::{Node, Pending};
+use crate::server::Node;
 use crate::state::{
     Anchor, DisputeRecord, EmbargoRecord, Event, Invoice, InvoiceStatus, PaymentNoticeRecord,
     SettledBy, Settlement,
@@ -22,7 +22,7 @@ use crate::Error;
 use omni_circuits::compliance::field_to_bytes;
 use omni_core::{Hash32, PartyId};
 use std::sync::{Arc, RwLockReadGuard};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tonic::{Code, Request, Response, Status};
 
 /// Generated protobuf types, client and server.
@@ -97,12 +97,11 @@ pub fn status_of(e: &Error) -> Status {
 #[derive(Clone)]
 pub struct RegistryApi {
     node: Arc<Node>,
-    submit: mpsc::Sender<Pending>,
 }
 
 impl RegistryApi {
-    pub(crate) fn new(node: Arc<Node>, submit: mpsc::Sender<Pending>) -> RegistryApi {
-        RegistryApi { node, submit }
+    pub(crate) fn new(node: Arc<Node>) -> RegistryApi {
+        RegistryApi { node }
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, Registry>, Status> {
@@ -375,10 +374,7 @@ impl RegistryRpc for RegistryApi {
         // The mempool check: refuse early what can never execute.
         self.read()?.check_tx(&bytes).map_err(|e| status_of(&e))?;
         let (reply, answer) = oneshot::channel();
-        self.submit
-            .send(Pending { bytes, reply })
-            .await
-            .map_err(|_| Status::unavailable("the registry is shutting down"))?;
+        self.node.mempool.submit(bytes, reply).map_err(|e| status_of(&e))?;
         let committed = answer
             .await
             .map_err(|_| {
@@ -448,6 +444,27 @@ impl RegistryRpc for RegistryApi {
             invoices: s.invoice_count() as u64,
             netting_cycles: s.cycles().count() as u64,
             proof_verifier: r.verifier().describe(),
+        }))
+    }
+
+    async fn get_root(
+        &self,
+        request: Request<proto::GetRootRequest>,
+    ) -> Result<Response<proto::GetRootResponse>, Status> {
+        let height = request.into_inner().height;
+        let at = at(&*self.read()?);
+        let root = self.node.store.root_at(height).map_err(|e| status_of(&e))?;
+        Ok(Response::new(match root {
+            Some((block_hash, state_root)) => proto::GetRootResponse {
+                found: true,
+                height,
+                block_hash: block_hash.0.to_vec(),
+                state_root: state_root.0.to_vec(),
+                at: Some(at),
+            },
+            None => {
+                proto::GetRootResponse { found: false, height, at: Some(at), ..Default::default() }
+            }
         }))
     }
 

@@ -10,8 +10,9 @@
 //! ## Bird's eye view
 //!
 //! ```text
-//!  member ──SignedTx bytes──▶ api (gRPC Submit) ──check_tx──▶ block producer (server)
-//!                                                                  │ Block{height,time,txs}
+//!  member ──SignedTx bytes──▶ api (gRPC Submit) ──check_tx──▶ mempool ─▶ consensus
+//!                                     (omni-consensus: Malachite BFT, every validator)
+//!                                                                  │ decided Block{height,time,txs}
 //!                                                                  ▼
 //!            ┌──────────── Registry::execute_block (pure, deterministic) ─────────────┐
 //!            │ decode → signatures (parallel) → ProofVerifier::verify_batch(all the   │
@@ -27,9 +28,11 @@
 //! ```
 //!
 //! The state machine ([`state`], [`block`]) does no I/O and knows nothing of consensus or
-//! storage: transactions in, state and events out. The single-node [`server`] orders
-//! transactions itself; the consensus issue puts the same [`Registry::execute_block`]
-//! behind Malachite, each validator computing the same [`BlockOutcome::state_root`].
+//! storage: transactions in, state and events out. [`consensus`] puts it behind the
+//! `omni_consensus::Application` seam: blocks are ordered by Malachite (a single
+//! validator by default, or a fixed validator set), and every validator executes each
+//! decided block with the same [`Registry::execute_block`], computing the same
+//! [`BlockOutcome::state_root`].
 //!
 //! ## Modules
 //!
@@ -45,12 +48,14 @@
 //!   PAYDEX-style score.
 //! - [`pledge`]: nullifiers and the financier's check of an invoice.
 //! - [`netting`]: optimal multi-party settlement and the netting cycle record.
+//! - [`consensus`]: the mempool and the registry as a consensus application.
 //! - [`store`]: RocksDB persistence. [`api`]: the gRPC service. [`server`]: `omni
-//!   registry start`.
+//!   registry start` (a single validator, or one of a validator set).
 
 pub mod api;
 pub mod block;
 pub mod commitment;
+pub mod consensus;
 pub mod netting;
 pub mod pledge;
 pub mod proof;
@@ -64,7 +69,9 @@ pub mod tx;
 pub use block::{Block, BlockOutcome, Registry, TxOutcome};
 pub use netting::{bench_netting, NettingBenchReport};
 pub use proof::{InvoiceProofClaim, ProofVerifier, RefuseAllProofs};
-pub use server::{serve, start, RunningServer, ServerConfig};
+pub use server::{
+    serve, start, ConsensusSettings, RunningServer, ServerConfig, ValidatorEntry, ValidatorSetFile,
+};
 pub use state::{BlockContext, Event, Genesis, RegistryState};
 pub use store::Store;
 pub use tx::{Role, SignedTx, TxBody};

@@ -1,37 +1,149 @@
-//! `omni registry start`: a single registry node with its gRPC API.
+//! `omni registry start`: a registry validator with its gRPC API.
 //!
 //! ```text
-//!  gRPC Submit ──check_tx──▶ channel ──▶ block producer thread ──▶ Registry::execute_block
-//!                                            (≤ max_block_txs per block)     │
-//!                                                                             ▼
-//!  gRPC queries ◀── read lock ── Registry ◀── write lock ── Store::commit (atomic, synced)
+//!  gRPC Submit ──check_tx──▶ Mempool ──▶ consensus (omni-consensus on Malachite)
+//!                                              │ decided block, on every validator
+//!                                              ▼
+//!  gRPC queries ◀── read lock ── Registry ◀── write lock ── execute_block + Store::commit
 //! ```
 //!
-//! Without consensus the node orders transactions itself: the producer takes whatever is
-//! waiting (up to [`ServerConfig::max_block_txs`]), makes it a block stamped with the
-//! wall clock (never before the previous block), executes it and commits it, holding the
-//! state's write lock until the block is durable, so a query never sees a state that a
-//! crash could lose. Each `Submit` returns once its transaction's block is committed.
-//! The consensus issue replaces the producer with Malachite's decided blocks; the
-//! [`Registry`] and [`Store`] calls stay the same.
+//! Blocks are ordered by BFT consensus ([`crate::consensus`]). By default the node is the
+//! only validator of its registry (the embedded mode `omni demo` uses): it decides every
+//! block alone, through the same engine, WAL and commit path as a validator set. Given a
+//! [`ValidatorSetFile`], it joins that fixed set of validators over libp2p; if its key is
+//! not in the set it follows as a full node, syncing decided blocks from height 1.
+//!
+//! A block is executed and committed holding the state's write lock until it is durable,
+//! so a query never sees a state that a crash could lose. Each `Submit` returns once its
+//! transaction's block is committed on this node.
 
 use crate::api::{proto, RegistryApi};
-use crate::block::{Block, Registry};
+use crate::block::Registry;
+use crate::consensus::{Mempool, RegistryApp};
 use crate::proof::{ProofVerifier, RefuseAllProofs};
 use crate::state::{Event, Genesis};
 use crate::store::Store;
 use crate::tx::TxHash;
 use crate::{Error, Result};
+use omni_consensus::{Byzantine, EngineConfig, Timeouts, ValidatorInfo};
 use omni_core::Hash32;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use tokio::sync::{mpsc, oneshot};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// One validator of a registry's fixed validator set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorEntry {
+    /// A name for logs and tools.
+    pub name: String,
+    /// Ed25519 consensus public key, hex.
+    pub public_key: String,
+    /// Where it listens for consensus peers.
+    pub consensus: SocketAddr,
+    /// Where its gRPC API listens.
+    pub api: SocketAddr,
+}
+
+/// A registry's validator set and genesis, shared by all its validators
+/// (`omni registry start --validators FILE`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorSetFile {
+    /// The registry's genesis.
+    pub genesis: Genesis,
+    /// The validators.
+    pub validators: Vec<ValidatorEntry>,
+}
+
+impl ValidatorSetFile {
+    /// Reads a validator set file (JSON).
+    pub fn load(path: &Path) -> Result<ValidatorSetFile> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Server(format!("reading {}: {e}", path.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Server(format!("validator set {}: {e}", path.display())))
+    }
+
+    /// Writes it as JSON.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Server(format!("encoding the validator set: {e}")))?;
+        std::fs::write(path, text)
+            .map_err(|e| Error::Server(format!("writing {}: {e}", path.display())))
+    }
+
+    fn infos(&self) -> Result<Vec<(ValidatorInfo, &ValidatorEntry)>> {
+        self.validators
+            .iter()
+            .map(|v| {
+                let raw: [u8; 32] = hex::decode(&v.public_key)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| {
+                        Error::Server(format!(
+                            "validator {}: public key is not 32 hex bytes",
+                            v.name
+                        ))
+                    })?;
+                let public_key = ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|e| {
+                    Error::Server(format!("validator {}: bad public key: {e}", v.name))
+                })?;
+                Ok((ValidatorInfo { public_key, voting_power: 1, p2p: Some(v.consensus) }, v))
+            })
+            .collect()
+    }
+}
+
+/// The file in a data directory that holds the node's consensus key (hex seed).
+pub const CONSENSUS_KEY_FILE: &str = "consensus.key";
+
+/// Reads `DATA/consensus.key`, creating it with a fresh key if missing.
+pub fn consensus_key(data_dir: &Path) -> Result<ed25519_dalek::SigningKey> {
+    let path = data_dir.join(CONSENSUS_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let seed: [u8; 32] =
+                hex::decode(text.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
+                    Error::Server(format!("{} is not a 32-byte hex key", path.display()))
+                })?;
+            Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+            std::fs::create_dir_all(data_dir)
+                .map_err(|e| Error::Store(format!("creating {}: {e}", data_dir.display())))?;
+            std::fs::write(&path, hex::encode(key.to_bytes()))
+                .map_err(|e| Error::Server(format!("writing {}: {e}", path.display())))?;
+            Ok(key)
+        }
+        Err(e) => Err(Error::Server(format!("reading {}: {e}", path.display()))),
+    }
+}
+
+/// How a registry node takes part in consensus.
+#[derive(Clone, Debug, Default)]
+pub struct ConsensusSettings {
+    /// The validator set to join; `None`: this node is the registry's only validator.
+    pub validators: Option<ValidatorSetFile>,
+    /// Where to listen for consensus peers when this node is not in `validators` (a full
+    /// node); default any free port on 127.0.0.1.
+    pub listen: Option<SocketAddr>,
+    /// Consensus timeouts (default [`Timeouts::default`]).
+    pub timeouts: Option<Timeouts>,
+    /// Longest a proposer waits for transactions before an empty block (default 1 s in a
+    /// validator set; a single validator makes no empty blocks).
+    pub empty_block_interval: Option<Duration>,
+    /// Deliberate misbehaviour, for fault tests only.
+    pub byzantine: Byzantine,
+}
 
 /// How to run a registry node.
 #[derive(Clone)]
 pub struct ServerConfig {
-    /// RocksDB directory (created if missing).
+    /// RocksDB directory (created if missing); also holds the consensus key, WAL and
+    /// undecided blocks (`consensus/`).
     pub data_dir: PathBuf,
     /// Address to listen on, e.g. `127.0.0.1:7400` (port 0: any free port).
     pub listen: SocketAddr,
@@ -43,6 +155,8 @@ pub struct ServerConfig {
     pub verifier: Arc<dyn ProofVerifier>,
     /// Most transactions per block.
     pub max_block_txs: usize,
+    /// Consensus.
+    pub consensus: ConsensusSettings,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -53,13 +167,14 @@ impl std::fmt::Debug for ServerConfig {
             .field("genesis", &self.genesis)
             .field("verifier", &self.verifier.describe())
             .field("max_block_txs", &self.max_block_txs)
+            .field("consensus", &self.consensus)
             .finish()
     }
 }
 
 impl ServerConfig {
-    /// A node on `data_dir` listening on `listen`, refusing proofs, 64 transactions per
-    /// block.
+    /// A single-validator node on `data_dir` listening on `listen`, refusing proofs, 64
+    /// transactions per block.
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> ServerConfig {
         ServerConfig {
             data_dir: data_dir.into(),
@@ -67,6 +182,7 @@ impl ServerConfig {
             genesis: None,
             verifier: Arc::new(RefuseAllProofs),
             max_block_txs: 64,
+            consensus: ConsensusSettings::default(),
         }
     }
 
@@ -81,21 +197,26 @@ impl ServerConfig {
         self.verifier = verifier;
         self
     }
+
+    /// Joins a validator set (its genesis becomes this node's genesis).
+    pub fn with_validators(mut self, validators: ValidatorSetFile) -> ServerConfig {
+        self.genesis = Some(validators.genesis.clone());
+        self.consensus.validators = Some(validators);
+        self
+    }
 }
 
-/// What the API and the block producer share.
+/// What the API and consensus share.
 pub(crate) struct Node {
     pub(crate) registry: RwLock<Registry>,
     pub(crate) store: Store,
-}
-
-/// A submitted transaction waiting for its block.
-pub(crate) struct Pending {
-    pub(crate) bytes: Vec<u8>,
-    pub(crate) reply: oneshot::Sender<Result<Committed>>,
+    pub(crate) mempool: Mempool,
+    /// Notified after every committed block.
+    pub(crate) committed: Notify,
 }
 
 /// Where a transaction was executed.
+#[derive(Clone)]
 pub(crate) struct Committed {
     pub(crate) tx_hash: TxHash,
     pub(crate) height: u64,
@@ -110,7 +231,8 @@ pub struct RunningServer {
     registry_id: Hash32,
     stop: Option<oneshot::Sender<()>>,
     grpc: tokio::task::JoinHandle<Result<()>>,
-    producer: std::thread::JoinHandle<()>,
+    engine: omni_consensus::Engine,
+    forwarder: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -130,8 +252,8 @@ impl RunningServer {
         self.registry_id
     }
 
-    /// Stops accepting requests, lets in-flight ones finish, stops the block producer and
-    /// closes the store.
+    /// Stops accepting requests, lets in-flight ones finish, stops consensus and closes
+    /// the store.
     pub async fn shutdown(mut self) -> Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -142,19 +264,71 @@ impl RunningServer {
     /// Waits until the server stops (after [`RunningServer::shutdown`] or a failure).
     async fn wait(self) -> Result<()> {
         let served = self.grpc.await.map_err(|e| Error::Server(format!("gRPC task: {e}")))?;
-        // The API (and its channel sender) is gone with the gRPC server, so the producer
-        // drains what is left and ends.
-        let producer = self.producer;
-        tokio::task::spawn_blocking(move || producer.join())
-            .await
-            .map_err(|e| Error::Server(format!("joining the block producer: {e}")))?
-            .map_err(|_| Error::Server("the block producer panicked".into()))?;
+        if let Some(f) = self.forwarder {
+            f.abort();
+        }
+        self.engine.stop().await.map_err(|e| Error::Server(e.to_string()))?;
         served
     }
 }
 
-/// Starts a registry node: opens (or initialises) the store, starts the block producer
-/// and serves gRPC with reflection on `config.listen`. Returns once it is listening.
+/// How long a single validator waits for transactions before an (empty) block.
+const IDLE_SINGLE_VALIDATOR: Duration = Duration::from_secs(3600);
+
+/// The consensus engine's configuration for this node.
+fn engine_config(config: &ServerConfig) -> Result<EngineConfig> {
+    let key = consensus_key(&config.data_dir)?;
+    let home = config.data_dir.join("consensus");
+    let s = &config.consensus;
+    let mut engine = match &s.validators {
+        None => {
+            // Alone, nobody waits for this validator's proposals: it proposes when a
+            // transaction arrives, with no empty blocks in between.
+            let mut e = EngineConfig::single(home, key);
+            e.timeouts.propose = IDLE_SINGLE_VALIDATOR;
+            e.empty_block_interval = IDLE_SINGLE_VALIDATOR;
+            e
+        }
+        Some(file) => {
+            let infos = file.infos()?;
+            let me = key.verifying_key();
+            let mine = infos.iter().find(|(i, _)| i.public_key == me).map(|(_, e)| (*e).clone());
+            let (listen, moniker, peers) = match &mine {
+                Some(entry) => (
+                    entry.consensus,
+                    entry.name.clone(),
+                    infos
+                        .iter()
+                        .filter(|(i, _)| i.public_key != me)
+                        .filter_map(|(i, _)| i.p2p)
+                        .collect(),
+                ),
+                None => (
+                    s.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0))),
+                    "full-node".to_string(),
+                    infos.iter().filter_map(|(i, _)| i.p2p).collect(),
+                ),
+            };
+            let mut e = EngineConfig::single(home, key);
+            e.validators = infos.into_iter().map(|(i, _)| i).collect();
+            e.listen = listen;
+            e.peers = peers;
+            e.moniker = moniker;
+            e
+        }
+    };
+    if let Some(t) = s.timeouts {
+        engine.timeouts = t;
+    }
+    if let Some(i) = s.empty_block_interval {
+        engine.empty_block_interval = i;
+    }
+    engine.byzantine = s.byzantine;
+    Ok(engine)
+}
+
+/// Starts a registry node: opens (or initialises) the store, starts consensus and serves
+/// gRPC with reflection on `config.listen`. Returns once it is listening.
 pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Error::Store(format!("creating {}: {e}", config.data_dir.display())))?;
@@ -168,17 +342,36 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         "registry opened from {}",
         config.data_dir.display()
     );
-    let node = Arc::new(Node { registry: RwLock::new(registry), store });
-
-    let (submit, pending) = mpsc::channel(4 * config.max_block_txs.max(1));
-    let producer = {
-        let node = node.clone();
-        let max = config.max_block_txs.max(1);
-        std::thread::Builder::new()
-            .name("registry-blocks".into())
-            .spawn(move || produce_blocks(&node, pending, max))
-            .map_err(|e| Error::Server(format!("starting the block producer: {e}")))?
-    };
+    let engine_config = engine_config(&config)?;
+    let replicated = engine_config.validators.len() > 1;
+    let (forward_tx, mut forward_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let node = Arc::new(Node {
+        registry: RwLock::new(registry),
+        store,
+        mempool: Mempool::new(replicated.then_some(forward_tx)),
+        committed: Notify::new(),
+    });
+    let app =
+        Arc::new(RegistryApp { node: node.clone(), max_block_txs: config.max_block_txs.max(1) });
+    let engine = omni_consensus::start(engine_config, app)
+        .await
+        .map_err(|e| Error::Server(e.to_string()))?;
+    let forwarder = replicated.then(|| {
+        let forward = engine.forwarder();
+        tokio::spawn(async move {
+            // Batches what arrived meanwhile into one message to the other validators.
+            while let Some(first) = forward_rx.recv().await {
+                let mut batch = vec![first];
+                while let Ok(more) = forward_rx.try_recv() {
+                    batch.push(more);
+                    if batch.len() >= 512 {
+                        break;
+                    }
+                }
+                forward.forward(batch);
+            }
+        })
+    });
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -189,7 +382,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| Error::Server(format!("reflection service: {e}")))?;
-    let api = proto::registry_server::RegistryServer::new(RegistryApi::new(node, submit));
+    let api = proto::registry_server::RegistryServer::new(RegistryApi::new(node));
     let (stop, stopped) = oneshot::channel::<()>();
     let grpc = tokio::spawn(async move {
         tonic::transport::Server::builder()
@@ -205,7 +398,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
             .map_err(|e| Error::Server(format!("gRPC server: {e}")))
     });
     tracing::info!(%local_addr, "registry gRPC API listening");
-    Ok(RunningServer { local_addr, registry_id, stop: Some(stop), grpc, producer })
+    Ok(RunningServer { local_addr, registry_id, stop: Some(stop), grpc, engine, forwarder })
 }
 
 /// Runs a registry node until Ctrl-C: `omni registry start --data DIR --listen ADDR`.
@@ -214,70 +407,6 @@ pub async fn serve(config: ServerConfig) -> Result<()> {
     tokio::signal::ctrl_c().await.map_err(|e| Error::Server(format!("waiting for Ctrl-C: {e}")))?;
     tracing::info!("stopping the registry");
     server.shutdown().await
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// The block producer: batches waiting transactions into blocks until every sender is
-/// gone.
-fn produce_blocks(node: &Node, mut pending: mpsc::Receiver<Pending>, max: usize) {
-    while let Some(first) = pending.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < max {
-            match pending.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
-        let (txs, replies): (Vec<Vec<u8>>, Vec<_>) =
-            batch.into_iter().map(|p| (p.bytes, p.reply)).unzip();
-        match execute_and_commit(node, txs) {
-            Ok(results) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) => {
-                tracing::error!("block failed: {e}");
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-            }
-        }
-    }
-}
-
-fn execute_and_commit(node: &Node, txs: Vec<Vec<u8>>) -> Result<Vec<Result<Committed>>> {
-    let mut registry =
-        node.registry.write().map_err(|_| Error::Server("registry state lock poisoned".into()))?;
-    let state = registry.state();
-    let block = Block { height: state.height() + 1, time: now_secs().max(state.time()), txs };
-    let outcome = registry.execute_block(&block)?;
-    if let Err(e) = node.store.commit(&block, &outcome) {
-        // The block is not durable: go back to what the store holds.
-        let verifier = registry.verifier().clone();
-        *registry = node.store.open_registry(None, verifier)?;
-        return Err(e);
-    }
-    tracing::debug!(height = outcome.height, txs = outcome.results.len(), root = %outcome.state_root, "block committed");
-    Ok(outcome
-        .results
-        .into_iter()
-        .map(|r| {
-            r.result.map(|events| Committed {
-                tx_hash: r.tx_hash,
-                height: outcome.height,
-                time: outcome.time,
-                state_root: outcome.state_root,
-                events,
-            })
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! | `blocks` | height (8, BE) | canonical [`StoredBlock`]: the block, each tx's result, root |
 //! | `txs` | tx hash (32) | canonical `(height, index)` of the transaction |
 //! | `roots` | height (8, BE) | canonical `(block hash, state root)` |
+//! | `certificates` | height (8, BE) | the consensus commit certificate of the block (opaque) |
 //! | `meta` | `"schema"`, `"genesis"`, `"height"` | layout version, [`Genesis`], last height |
 //! | one per state table ([`TABLES`]: `registry`, `members`, `nonces`, `invoices`, `anchors`, `pledges`, `cycles`, `credentials`, `credential_roots`, `embargo_lists`, `compliance_maps`) | entry key | canonical entry |
 //!
@@ -35,6 +36,7 @@ const CF_BLOCKS: &str = "blocks";
 const CF_TXS: &str = "txs";
 const CF_ROOTS: &str = "roots";
 const CF_META: &str = "meta";
+const CF_CERTIFICATES: &str = "certificates";
 
 /// Layout version written to `meta`.
 const SCHEMA: &[u8] = b"omni-registry/1";
@@ -97,7 +99,7 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let families = [CF_BLOCKS, CF_TXS, CF_ROOTS, CF_META]
+        let families = [CF_BLOCKS, CF_TXS, CF_ROOTS, CF_META, CF_CERTIFICATES]
             .into_iter()
             .chain(TABLES)
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
@@ -171,7 +173,21 @@ impl Store {
     /// Writes an executed block, its results, its state changes and its root in one
     /// atomic, synced batch.
     pub fn commit(&self, block: &Block, outcome: &BlockOutcome) -> Result<()> {
+        self.commit_certified(block, outcome, None)
+    }
+
+    /// [`Store::commit`] of a block decided by consensus, with the certificate that
+    /// proves the decision (served to validators that catch up), in the same batch.
+    pub fn commit_certified(
+        &self,
+        block: &Block,
+        outcome: &BlockOutcome,
+        certificate: Option<&[u8]>,
+    ) -> Result<()> {
         let mut batch = WriteBatch::default();
+        if let Some(c) = certificate {
+            batch.put_cf(self.cf(CF_CERTIFICATES)?, height_key(outcome.height), c);
+        }
         let stored = StoredBlock {
             block: block.clone(),
             block_hash: outcome.block_hash,
@@ -224,6 +240,11 @@ impl Store {
             .get_cf(self.cf(CF_BLOCKS)?, height_key(height))?
             .map(|v| decode("StoredBlock", &v))
             .transpose()
+    }
+
+    /// The consensus certificate stored with a block.
+    pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(CF_CERTIFICATES)?, height_key(height))?)
     }
 
     /// `(height, index)` of a transaction.
