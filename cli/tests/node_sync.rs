@@ -7,7 +7,7 @@ use omni_core::{BillingInterval, Keypair, UsageRecord};
 use omni_node::api::proto::billing_client::BillingClient;
 use omni_node::api::proto::{ListBilateralsRequest, SubmitUsageRequest};
 use omni_node::sample::{self, ORDER_AB};
-use omni_node::{BilateralId, Clock, EntryBody, Ledger, LedgerOptions};
+use omni_node::{BilateralId, Clock, Ledger, LedgerOptions};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -42,22 +42,9 @@ fn options() -> LedgerOptions {
 /// run), as after an earlier session of the two nodes.
 fn seed(dir: &Path) -> BilateralId {
     let (ka, kb) = (sample::carrier_a(), sample::carrier_b());
-    let (pa, pb) = (ka.party(), kb.party());
     let mut a = Ledger::open(dir.join("a-data"), ka, options()).unwrap();
     let mut b = Ledger::open(dir.join("b-data"), kb, options()).unwrap();
-    let genesis = a.propose_contract(sample::contract(pa, pb, false, november().start)).unwrap();
-    let id = BilateralId(genesis.hash());
-    b.receive(&genesis).unwrap();
-    b.accept(&id, 0).unwrap();
-    a.sync_from(&b, &id).unwrap();
-    let tariff = omni_core::sample::interconnect_tariff();
-    let order = a
-        .append(&id, EntryBody::Order(sample::order(ORDER_AB, pa, &tariff, november().start)))
-        .unwrap();
-    b.sync_from(&a, &id).unwrap();
-    b.accept(&id, order.seq).unwrap();
-    a.sync_from(&b, &id).unwrap();
-    id
+    sample::agreed_order(&mut a, &mut b, false, november().start).unwrap()
 }
 
 fn write_config(
