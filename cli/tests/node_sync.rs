@@ -1,13 +1,19 @@
 //! Two `omni node start` processes syncing a bilateral over libp2p on 127.0.0.1: usage
 //! submitted to the seller's billing API reaches the buyer's node; the buyer's node is
 //! killed (SIGKILL) in the middle of the sync, restarted, and converges to the same chain.
+//! With an `omni registry start` process named in their configurations, both nodes anchor
+//! the bilateral's head there on their own.
 #![allow(clippy::unwrap_used)]
 
+use omni_core::omnilateral::{Role, TxBody};
 use omni_core::{BillingInterval, Keypair, UsageRecord};
 use omni_node::api::proto::billing_client::BillingClient;
 use omni_node::api::proto::{ListBilateralsRequest, SubmitUsageRequest};
+use omni_node::registry_client::RegistryClient;
 use omni_node::sample::{self, ORDER_AB};
-use omni_node::{BilateralId, Clock, EntryBody, Ledger, LedgerOptions};
+use omni_node::{BilateralId, Clock, Ledger, LedgerOptions};
+use omni_registry::api::proto::registry_client::RegistryClient as RegistryRpc;
+use omni_registry::api::proto::ListAnchorsRequest;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -42,22 +48,9 @@ fn options() -> LedgerOptions {
 /// run), as after an earlier session of the two nodes.
 fn seed(dir: &Path) -> BilateralId {
     let (ka, kb) = (sample::carrier_a(), sample::carrier_b());
-    let (pa, pb) = (ka.party(), kb.party());
     let mut a = Ledger::open(dir.join("a-data"), ka, options()).unwrap();
     let mut b = Ledger::open(dir.join("b-data"), kb, options()).unwrap();
-    let genesis = a.propose_contract(sample::contract(pa, pb, false, november().start)).unwrap();
-    let id = BilateralId(genesis.hash());
-    b.receive(&genesis).unwrap();
-    b.accept(&id, 0).unwrap();
-    a.sync_from(&b, &id).unwrap();
-    let tariff = omni_core::sample::interconnect_tariff();
-    let order = a
-        .append(&id, EntryBody::Order(sample::order(ORDER_AB, pa, &tariff, november().start)))
-        .unwrap();
-    b.sync_from(&a, &id).unwrap();
-    b.accept(&id, order.seq).unwrap();
-    a.sync_from(&b, &id).unwrap();
-    id
+    sample::agreed_order(&mut a, &mut b, false, november().start).unwrap()
 }
 
 fn write_config(
@@ -67,6 +60,7 @@ fn write_config(
     listen: SocketAddr,
     peer: &Keypair,
     peer_at: SocketAddr,
+    registry: Option<&str>,
 ) {
     std::fs::write(dir.join(format!("{me}.key")), hex::encode(key.seed())).unwrap();
     let config = serde_json::json!({
@@ -76,6 +70,7 @@ fn write_config(
         "billing_api": "127.0.0.1:0",
         "sync_listen": listen.to_string(),
         "peers": [{ "party": peer.party().to_hex(), "address": peer_at.to_string() }],
+        "registry": registry,
     });
     std::fs::write(dir.join(format!("{me}.json")), config.to_string()).unwrap();
 }
@@ -115,8 +110,8 @@ fn a_node_killed_mid_sync_converges_when_restarted() {
     let id = seed(dir.path());
     let (ka, kb) = (sample::carrier_a(), sample::carrier_b());
     let (sa, sb) = (free_port(), free_port());
-    write_config(dir.path(), "a", &ka, sa, &kb, sb);
-    write_config(dir.path(), "b", &kb, sb, &ka, sa);
+    write_config(dir.path(), "a", &ka, sa, &kb, sb, None);
+    write_config(dir.path(), "b", &kb, sb, &ka, sa, None);
     let (node_a, api_a) = start(dir.path(), "a");
     let (node_b, _) = start(dir.path(), "b");
 
@@ -160,4 +155,63 @@ fn a_node_killed_mid_sync_converges_when_restarted() {
     let b = Ledger::open(dir.path().join("b-data"), kb, options()).unwrap();
     assert_eq!(a.verify(&id).unwrap(), b.verify(&id).unwrap());
     assert_eq!(b.state(&id).unwrap().head().seq, a_head);
+}
+
+#[test]
+fn nodes_started_with_a_registry_anchor_their_heads_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = seed(dir.path());
+    let admin = Keypair::from_seed([7; 32]);
+    let registry_at = free_port();
+    let _registry = Node(
+        Command::new(OMNI)
+            .args(["registry", "start", "--data"])
+            .arg(dir.path().join("registry"))
+            .args(["--listen", &registry_at.to_string(), "--admin", &admin.party().to_hex()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let endpoint = format!("http://{registry_at}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The admin admits both carriers through its own outbox, delivered once the registry
+    // serves.
+    runtime.block_on(async {
+        let outbox =
+            RegistryClient::open(dir.path().join("admin-outbox"), admin, endpoint.clone()).unwrap();
+        outbox.start().unwrap();
+        for member in [sample::carrier_a().party(), sample::carrier_b().party()] {
+            outbox.submit(TxBody::AdmitMember { member, role: Role::Member }).unwrap();
+        }
+        outbox.flush(Duration::from_secs(60)).await.unwrap();
+        assert_eq!(outbox.refusals().unwrap(), vec![]);
+        outbox.close().await.unwrap();
+    });
+
+    let (ka, kb) = (sample::carrier_a(), sample::carrier_b());
+    let (sa, sb) = (free_port(), free_port());
+    write_config(dir.path(), "a", &ka, sa, &kb, sb, Some(&endpoint));
+    write_config(dir.path(), "b", &kb, sb, &ka, sa, Some(&endpoint));
+    let (_node_a, _) = start(dir.path(), "a");
+    let (_node_b, _) = start(dir.path(), "b");
+
+    // Each node anchors the head it holds, without being asked.
+    let anchored_by = || {
+        runtime.block_on(async {
+            let mut rpc = RegistryRpc::connect(endpoint.clone()).await.unwrap();
+            let request = ListAnchorsRequest { bilateral: id.0 .0.to_vec() };
+            let list = rpc.list_anchors(request).await.unwrap().into_inner();
+            list.anchors.into_iter().map(|a| a.anchored_by).collect::<Vec<_>>()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let by = anchored_by();
+        if by.contains(&ka.party().0.to_vec()) && by.contains(&kb.party().0.to_vec()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "anchors so far by {by:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

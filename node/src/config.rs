@@ -17,7 +17,7 @@
 //! where the node's libp2p sync listens (default `127.0.0.1:0`, any free port); `peers`
 //! are the counterparties' nodes: each one's signing key (its libp2p identity) and sync
 //! address; `registry` is the omni-lateral registry's gRPC endpoint, if the node reports
-//! to one. Unknown fields are refused, so that a misspelt setting is an error rather than
+//! to one ([`crate::registry_reporter`], through the outbox in `<data_dir>/registry-outbox`). Unknown fields are refused, so that a misspelt setting is an error rather than
 //! a silent default.
 
 use crate::network::Peer;

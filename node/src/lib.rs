@@ -45,7 +45,9 @@
 //! * [`registry_client`] — what the node tells the omni-lateral registry (anchors,
 //!   invoices with proofs, acceptances, payment attestations, net openings, compliance
 //!   maps, conformance), through a persistent outbox that a registry outage delays but
-//!   never loses.
+//!   never loses; [`registry_reporter`] — what the node reports there on its own, read
+//!   off its ledger (anchors, its invoices with their proofs, acceptances, disputes,
+//!   payments).
 //!
 //! A change that needs both parties (contract, order, rating, invoice, dispute
 //! resolution, final invoice, credit note, netting) is *pending* until the counterparty's
@@ -62,6 +64,7 @@ pub mod ledger;
 pub mod network;
 pub mod rating_proof;
 pub mod registry_client;
+pub mod registry_reporter;
 pub mod sample;
 pub mod settlement;
 pub mod state;

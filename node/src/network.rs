@@ -367,7 +367,7 @@ pub struct SyncNode {
     commands: mpsc::UnboundedSender<Command>,
     listen: SocketAddr,
     peer_id: PeerId,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for SyncNode {
@@ -437,7 +437,7 @@ impl SyncNode {
         };
         let task = tokio::spawn(driver.run(rx));
         tracing::info!(%peer_id, listen = %bound, "bilateral sync listening");
-        Ok(SyncNode { shared, commands, listen: bound, peer_id, task: Some(task) })
+        Ok(SyncNode { shared, commands, listen: bound, peer_id, task: Mutex::new(Some(task)) })
     }
 
     /// Where the node listens.
@@ -534,10 +534,17 @@ impl SyncNode {
         }
     }
 
-    /// Stops the driver and closes every connection.
-    pub async fn shutdown(mut self) {
+    /// Stops the driver, closes every connection and lets go of the ledger.
+    pub async fn shutdown(self) {
+        self.stop().await;
+    }
+
+    /// Stops the driver and closes every connection (once; later calls return at once),
+    /// for a caller that shares the handle; the ledger is let go with the last handle.
+    pub async fn stop(&self) {
         let _ = self.commands.send(Command::Shutdown);
-        if let Some(task) = self.task.take() {
+        let task = lock(&self.task).take();
+        if let Some(task) = task {
             let _ = task.await;
         }
     }

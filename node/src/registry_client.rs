@@ -54,6 +54,8 @@
 //! |---|---|
 //! | `q` ‖ id (8, BE) | canonical [`QueuedTx`]: the body, or the signed bytes once signed |
 //! | `r` ‖ id (8, BE) | canonical [`RegistryRefusal`] |
+//! | `k` ‖ fact (32) | the [`OutboxId`] a fact was queued as ([`RegistryClient::submit_once`]) |
+//! | `d` ‖ id (8, BE) | canonical [`Delivered`]: what the registry holds of it (the node's record of what it told the registry) |
 //! | `m/next` | next [`OutboxId`] |
 //! | `m/registry` | the registry id the outbox delivers to (pinned on first contact) |
 //! | `m/delivered`, `m/found` | counters: delivered items, of which found already on the registry |
@@ -220,6 +222,22 @@ pub struct RegistryRefusal {
     pub refused_at: u64,
 }
 
+/// A submission the registry executed and accepted: its transaction's hash, by which the
+/// registry answers for it (`GetTx`: height, events).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Delivered {
+    /// The submission.
+    pub id: OutboxId,
+    /// The transaction kind (`TxBody::kind`).
+    pub kind: String,
+    /// Hash of the signed transaction the registry accepted.
+    pub tx_hash: TxHash,
+    /// The nonce it carried.
+    pub nonce: u64,
+    /// When delivery was confirmed, UTC seconds.
+    pub delivered_at: u64,
+}
+
 /// A submission as the outbox holds it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct QueuedTx {
@@ -311,8 +329,42 @@ pub fn registry_invoice_id(bilateral: &BilateralId, number: &str) -> InvoiceId {
     InvoiceId(Hash32::digest("omni/registry/invoice-id", &omni_core::encode(&(bilateral, number))))
 }
 
+/// The seller's `SubmitInvoice` of `invoice` with its rating proof: the amount commitment
+/// is the bundle's; the bundle must prove the invoice's bilateral and interval, or it is
+/// refused here rather than by the registry.
+pub fn invoice_submission(invoice: RegistryInvoice, bundle: &RatingProofBundle) -> Result<TxBody> {
+    let refuse = |reason: String| Error::Invoice { invoice: invoice.invoice, reason };
+    if invoice.interval.0.is_empty() || invoice.interval.0.len() > MAX_INTERVAL_ID_BYTES {
+        return Err(refuse(format!(
+            "billing interval id must be 1..={MAX_INTERVAL_ID_BYTES} bytes"
+        )));
+    }
+    let expected = ExpectedStatement {
+        pseudonym: Some(bilateral_pseudonym(&invoice.bilateral.0 .0)),
+        interval: Some(interval_field(&invoice.interval.0)),
+        ..ExpectedStatement::default()
+    };
+    RatingVerifier::check_statement(bundle, &expected)
+        .map_err(|e| refuse(format!("rating proof: {e}")))?;
+    Ok(TxBody::SubmitInvoice(InvoiceSubmission {
+        invoice: invoice.invoice,
+        bilateral: invoice.bilateral.0,
+        interval: invoice.interval,
+        payer: invoice.payer,
+        payee: invoice.payee,
+        currency: invoice.currency,
+        amount_commitment: omni_core::omnilateral::AmountCommitment(
+            bundle.statement.amount_commitment.0,
+        ),
+        due_date: invoice.due_date,
+        proof: bundle.to_bytes(),
+    }))
+}
+
 const ITEM: u8 = b'q';
 const REFUSAL: u8 = b'r';
+const DELIVERED: u8 = b'd';
+const FACT: u8 = b'k';
 const META_NEXT: &[u8] = b"m/next";
 const META_REGISTRY: &[u8] = b"m/registry";
 const META_DELIVERED: &[u8] = b"m/delivered";
@@ -322,6 +374,13 @@ fn key(prefix: u8, id: OutboxId) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = prefix;
     k[1..].copy_from_slice(&id.0.to_be_bytes());
+    k
+}
+
+fn fact_key(fact: &Hash32) -> [u8; 33] {
+    let mut k = [0u8; 33];
+    k[0] = FACT;
+    k[1..].copy_from_slice(&fact.0);
     k
 }
 
@@ -395,11 +454,12 @@ impl Outbox {
         self.write(batch)
     }
 
-    fn delivered(&self, id: OutboxId, found_on_registry: bool) -> Result<()> {
+    fn delivered(&self, record: &Delivered, found_on_registry: bool) -> Result<()> {
         let delivered = self.delivered.load(Ordering::SeqCst) + 1;
         let found = self.found.load(Ordering::SeqCst) + u64::from(found_on_registry);
         let mut batch = WriteBatch::default();
-        batch.delete(key(ITEM, id));
+        batch.delete(key(ITEM, record.id));
+        batch.put(key(DELIVERED, record.id), omni_core::encode(record));
         batch.put(META_DELIVERED, omni_core::encode(&delivered));
         batch.put(META_FOUND, omni_core::encode(&found));
         self.write(batch)?;
@@ -532,7 +592,7 @@ impl RegistryClient {
                     next = next.max(id_of(&k)?.0 + 1);
                     pending += 1;
                 }
-                Some(&REFUSAL) => next = next.max(id_of(&k)?.0 + 1),
+                Some(&REFUSAL) | Some(&DELIVERED) => next = next.max(id_of(&k)?.0 + 1),
                 _ => {}
             }
         }
@@ -552,6 +612,30 @@ impl RegistryClient {
     /// is refused here only if no registry could accept it (it would exceed
     /// [`MAX_TX_BYTES`] once signed).
     pub fn submit(&self, body: TxBody) -> Result<OutboxId> {
+        self.queue(None, body).map(|(id, _)| id)
+    }
+
+    /// Queues `body` as the report of `fact` (a hash naming what is reported, e.g. "this
+    /// invoice was accepted"), unless that fact was queued before — by this process or an
+    /// earlier one: the marker is written in the same synced batch as the item. Returns
+    /// the submission and whether it is new.
+    pub fn submit_once(&self, fact: &Hash32, body: TxBody) -> Result<(OutboxId, bool)> {
+        self.queue(Some(fact), body)
+    }
+
+    /// Whether `fact` was queued ([`RegistryClient::submit_once`]), and as which submission.
+    pub fn reported(&self, fact: &Hash32) -> Result<Option<OutboxId>> {
+        let db = &self.outbox().db;
+        db.get(fact_key(fact))?.map(|v| decode("outbox fact", &v)).transpose()
+    }
+
+    /// A gRPC client of the registry behind the outbox's endpoint, for queries (it
+    /// connects on first use).
+    pub fn query_client(&self) -> RegistryRpc<Channel> {
+        RegistryRpc::new(self.outbox().endpoint.connect_lazy())
+    }
+
+    fn queue(&self, fact: Option<&Hash32>, body: TxBody) -> Result<(OutboxId, bool)> {
         let outbox = self.outbox();
         // The signed transaction's size, with the largest nonce encoding.
         let size = omni_core::encode(&(self.member(), u64::MAX, &body, Signature([0; 64]))).len();
@@ -563,9 +647,17 @@ impl RegistryClient {
         let kind = body.kind();
         let item = QueuedTx { queued_at: now_secs(), stage: Stage::Queued(body) };
         let mut next = lock(&outbox.next_id);
+        if let Some(fact) = fact {
+            if let Some(id) = self.reported(fact)? {
+                return Ok((id, false));
+            }
+        }
         let id = OutboxId(*next);
         let mut batch = WriteBatch::default();
         batch.put(key(ITEM, id), omni_core::encode(&item));
+        if let Some(fact) = fact {
+            batch.put(fact_key(fact), omni_core::encode(&id));
+        }
         batch.put(META_NEXT, omni_core::encode(&(id.0 + 1)));
         outbox.write(batch)?;
         *next += 1;
@@ -573,7 +665,7 @@ impl RegistryClient {
         outbox.pending.send_modify(|p| *p += 1);
         outbox.wake.notify_one();
         tracing::debug!(%id, kind, "queued for the registry");
-        Ok(id)
+        Ok((id, true))
     }
 
     /// Anchors this member's view of a bilateral's head (R24): its sequence number and
@@ -590,32 +682,7 @@ impl RegistryClient {
         invoice: RegistryInvoice,
         bundle: &RatingProofBundle,
     ) -> Result<OutboxId> {
-        let refuse = |reason: String| Error::Invoice { invoice: invoice.invoice, reason };
-        if invoice.interval.0.is_empty() || invoice.interval.0.len() > MAX_INTERVAL_ID_BYTES {
-            return Err(refuse(format!(
-                "billing interval id must be 1..={MAX_INTERVAL_ID_BYTES} bytes"
-            )));
-        }
-        let expected = ExpectedStatement {
-            pseudonym: Some(bilateral_pseudonym(&invoice.bilateral.0 .0)),
-            interval: Some(interval_field(&invoice.interval.0)),
-            ..ExpectedStatement::default()
-        };
-        RatingVerifier::check_statement(bundle, &expected)
-            .map_err(|e| refuse(format!("rating proof: {e}")))?;
-        self.submit(TxBody::SubmitInvoice(InvoiceSubmission {
-            invoice: invoice.invoice,
-            bilateral: invoice.bilateral.0,
-            interval: invoice.interval,
-            payer: invoice.payer,
-            payee: invoice.payee,
-            currency: invoice.currency,
-            amount_commitment: omni_core::omnilateral::AmountCommitment(
-                bundle.statement.amount_commitment.0,
-            ),
-            due_date: invoice.due_date,
-            proof: bundle.to_bytes(),
-        }))
+        self.submit(invoice_submission(invoice, bundle)?)
     }
 
     /// Accepts an invoice this member owes (the payer).
@@ -702,6 +769,19 @@ impl RegistryClient {
             out.push(decode("outbox refusal", &v)?);
         }
         Ok(out)
+    }
+
+    /// What the registry accepted of submission `id`, once it was delivered (`None` while
+    /// it is pending, or if it was refused: [`RegistryClient::refusal`]).
+    pub fn delivery(&self, id: OutboxId) -> Result<Option<Delivered>> {
+        let db = &self.outbox().db;
+        db.get(key(DELIVERED, id))?.map(|v| decode("outbox delivery", &v)).transpose()
+    }
+
+    /// The registry's refusal of submission `id`, if it refused it.
+    pub fn refusal(&self, id: OutboxId) -> Result<Option<RegistryRefusal>> {
+        let db = &self.outbox().db;
+        db.get(key(REFUSAL, id))?.map(|v| decode("outbox refusal", &v)).transpose()
     }
 
     /// Removes a refusal from the record once it was dealt with; whether there was one.
@@ -1086,7 +1166,14 @@ impl Delivery<'_> {
     }
 
     fn done(&mut self, id: OutboxId, tx: &SignedTx, found_on_registry: bool) -> Result<()> {
-        self.outbox.delivered(id, found_on_registry)?;
+        let record = Delivered {
+            id,
+            kind: tx.body.kind().to_string(),
+            tx_hash: tx.hash(),
+            nonce: tx.nonce,
+            delivered_at: now_secs(),
+        };
+        self.outbox.delivered(&record, found_on_registry)?;
         self.next_nonce = Some(tx.nonce + 1);
         tracing::debug!(%id, kind = tx.body.kind(), nonce = tx.nonce, found_on_registry, "delivered to the registry");
         Ok(())

@@ -81,3 +81,53 @@ pub fn order(id: &str, seller: PartyId, tariff: &omni_core::tariff::Tariff, star
         end: None,
     }
 }
+
+/// The handshake most examples start from, each step delivered to the other ledger:
+/// `seller` proposes [`contract`] (with or without `netting`) to `buyer`, who accepts;
+/// `seller` books [`ORDER_AB`] on the interconnect tariff from `start`, `buyer` accepts.
+/// Returns the bilateral.
+pub fn agreed_order(
+    seller: &mut crate::Ledger,
+    buyer: &mut crate::Ledger,
+    netting: bool,
+    start: u64,
+) -> crate::Result<crate::BilateralId> {
+    let genesis = seller.propose_contract(contract(seller.key(), buyer.key(), netting, start))?;
+    let id = crate::BilateralId(genesis.hash());
+    buyer.receive(&genesis)?;
+    buyer.accept(&id, 0)?;
+    seller.sync_from(buyer, &id)?;
+    let tariff = omni_core::sample::interconnect_tariff();
+    let order = order(ORDER_AB, seller.key(), &tariff, start);
+    let order = seller.append(&id, crate::EntryBody::Order(order))?;
+    buyer.sync_from(seller, &id)?;
+    buyer.accept(&id, order.seq)?;
+    seller.sync_from(buyer, &id)?;
+    Ok(id)
+}
+
+/// [`agreed_order`] (with netting), then `records` TMF635 usage records in `interval`
+/// ingested by the seller; the clock moves to the interval's end and the rating `seller`
+/// proposes is accepted by `buyer`. Returns the bilateral.
+pub fn rated_bilateral(
+    seller: &mut crate::Ledger,
+    buyer: &mut crate::Ledger,
+    clock: &crate::Clock,
+    interval: &omni_core::BillingInterval,
+    records: usize,
+) -> crate::Result<crate::BilateralId> {
+    let id = agreed_order(seller, buyer, true, interval.start)?;
+    let tariff = omni_core::sample::interconnect_tariff();
+    let lines: Vec<String> = omni_core::sample::usage(&tariff, "cdr-", interval.start, records)
+        .iter()
+        .map(omni_core::UsageRecord::to_tmf635_json)
+        .collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    seller.ingest_tmf635_lines(&id, ORDER_AB, &interval.id, &refs)?;
+    clock.set(interval.end);
+    let rating = seller.propose_rating(&id, ORDER_AB, &interval.id)?;
+    buyer.sync_from(seller, &id)?;
+    buyer.accept(&id, rating.seq)?;
+    seller.sync_from(buyer, &id)?;
+    Ok(id)
+}

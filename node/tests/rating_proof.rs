@@ -5,13 +5,13 @@
 //! RocksDB.
 #![allow(clippy::unwrap_used)]
 
-use omni_core::{BillingInterval, UsageRecord};
+use omni_core::BillingInterval;
 use omni_node::entry::RatingProofAttachment;
 use omni_node::invoice::invoice_from_rating;
 use omni_node::rating_proof::prove_invoice;
 use omni_node::sample::{self, ORDER_AB};
 use omni_node::state::RatingStatus;
-use omni_node::{BilateralId, Clock, EntryBody, Error, Ledger, LedgerOptions};
+use omni_node::{Clock, EntryBody, Error, Ledger, LedgerOptions};
 use omni_prover::RatingKeys;
 use omni_verifier::RatingVerifier;
 use rand::SeedableRng;
@@ -40,32 +40,8 @@ fn the_buyer_accepts_an_option_1_invoice_only_with_a_verified_rating_proof() {
     let mut a = Ledger::open(dirs.0.path(), sample::carrier_a(), options(false)).unwrap();
     let mut b = Ledger::open(dirs.1.path(), sample::carrier_b(), options(true)).unwrap();
 
-    // Contract, order, usage, agreed rating.
-    let genesis =
-        a.propose_contract(sample::contract(a.key(), b.key(), true, nov().start)).unwrap();
-    let id = BilateralId(genesis.hash());
-    b.receive(&genesis).unwrap();
-    b.accept(&id, 0).unwrap();
-    a.sync_from(&b, &id).unwrap();
-    let tariff = omni_core::sample::interconnect_tariff();
-    let order = a
-        .append(&id, EntryBody::Order(sample::order(ORDER_AB, a.key(), &tariff, nov().start)))
-        .unwrap();
-    b.sync_from(&a, &id).unwrap();
-    b.accept(&id, order.seq).unwrap();
-    a.sync_from(&b, &id).unwrap();
-    let lines: Vec<String> = omni_core::sample::usage(&tariff, "cdr-", nov().start, 10)
-        .iter()
-        .map(UsageRecord::to_tmf635_json)
-        .collect();
-    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    a.ingest_tmf635_lines(&id, ORDER_AB, &nov().id, &refs[..6]).unwrap();
-    a.ingest_tmf635_lines(&id, ORDER_AB, &nov().id, &refs[6..]).unwrap();
-    clock.set(nov().end);
-    let rating = a.propose_rating(&id, ORDER_AB, &nov().id).unwrap();
-    b.sync_from(&a, &id).unwrap();
-    b.accept(&id, rating.seq).unwrap();
-    a.sync_from(&b, &id).unwrap();
+    // Contract, order, 10 usage records, agreed rating.
+    let id = sample::rated_bilateral(&mut a, &mut b, &clock, &nov(), 10).unwrap();
 
     // Option 1: the seller issues the invoice itself.
     let state = a.state(&id).unwrap();

@@ -149,10 +149,14 @@ async fn submissions_made_before_the_registry_starts_are_delivered_in_order() {
         Err(ClientError::FlushTimeout { pending: 6, last_error: Some(_), .. })
     ));
 
-    // The registry starts on that address: the admission goes first, since the seller's
-    // refusals would otherwise be recorded. Then everything arrives, in order.
+    // The registry starts on that address. The admission must go first (the seller's
+    // anchors would otherwise be refused, rightly, as a non-member's), so the seller's
+    // client is stopped meanwhile and opened again once the admin's outbox is empty; its
+    // work waits on disk. Then everything arrives, in order.
+    seller_client.close().await.unwrap();
     let server = start_registry(registry_dir.path(), addr).await;
     admin_client.flush(FLUSH).await.unwrap();
+    let seller_client = open(dirs.1.path(), seller(), addr);
     seller_client.flush(FLUSH).await.unwrap();
     assert!(seller_client.refusals().unwrap().is_empty(), "{:?}", seller_client.refusals());
     let status = seller_client.status().unwrap();

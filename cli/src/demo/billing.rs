@@ -97,7 +97,7 @@ impl World {
         for (reference, parties, tariffs, net_days, netting) in plans {
             let contract = self.contract(reference, parties, tariffs, net_days, netting);
             let (a, b) = (self.carrier(parties.0), self.carrier(parties.1));
-            self.pairs.push(Pair::agree(self.transport, a.end(), b.end(), contract)?);
+            self.pairs.push(Pair::agree(self.transport.clone(), a.end(), b.end(), contract)?);
         }
         let orders = [
             (AB, A, "O-AB", "ic-ab"),

@@ -39,12 +39,10 @@ mod story;
 
 use anyhow::{ensure, Context, Result};
 use clap::Args;
-use network::{lock, Pair, Transport};
 use omni_core::{BillingInterval, Keypair, UsageRecord};
 use omni_node::sample::{self, ORDER_AB};
-use omni_node::{Clock, EntryBody, Ledger, LedgerOptions};
+use omni_node::{Clock, Ledger, LedgerOptions};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Arguments of `omni demo`.
@@ -140,18 +138,12 @@ pub fn ingest_bench(n: usize) -> Result<IngestBench> {
     let dir = tempfile::tempdir()?;
     let clock = Clock::manual(nov.start);
     let options = LedgerOptions { clock, ..LedgerOptions::default() };
-    let open = |name: &str, key: Keypair| -> Result<network::Node> {
-        let ledger = Ledger::open(dir.path().join(name), key, options.clone())?;
-        Ok(Arc::new(Mutex::new(ledger)))
-    };
-    let (a, b) = (open("a", sample::carrier_a())?, open("b", sample::carrier_b())?);
-    let (pa, pb) = (lock(&a)?.key(), lock(&b)?.key());
-    let contract = sample::contract(pa, pb, false, nov.start);
-    let pair = Pair::agree(Transport, ("A", &a), ("B", &b), contract)?;
-    pair.propose(pa, EntryBody::Order(sample::order(ORDER_AB, pa, &ic, nov.start)))?;
+    let open = |name: &str, key: Keypair| Ledger::open(dir.path().join(name), key, options.clone());
+    let (mut a, mut b) = (open("a", sample::carrier_a())?, open("b", sample::carrier_b())?);
+    let id = sample::agreed_order(&mut a, &mut b, false, nov.start)?;
 
     let t = Instant::now();
-    let report = lock(&a)?.ingest_tmf635_lines(&pair.id, ORDER_AB, &nov.id, &refs)?;
+    let report = a.ingest_tmf635_lines(&id, ORDER_AB, &nov.id, &refs)?;
     let seconds = t.elapsed().as_secs_f64();
     ensure!(report.accepted == n, "ingested {} of {n} records", report.accepted);
     Ok(IngestBench { records: refs.len(), duplicates: report.duplicates, seconds, parse_seconds })

@@ -3,39 +3,49 @@
 //! ```text
 //!   Carrier ── node: Arc<Mutex<Ledger>> (RocksDB) ── billing API on 127.0.0.1 (gRPC)
 //!      │                    ▲
-//!      │                    │ Pair::deliver ─▶ Transport::deliver   (seam 1: bilateral
-//!      │                    ▼                                        transport)
+//!      │                    │ Pair::deliver ─▶ Transport::deliver   (seam 1: libp2p sync,
+//!      │                    ▼                                        TCP + Noise + Yamux)
 //!      │            the counterparty's node
 //!      │
-//!      └── Member::submit(body) ─▶ signed, next nonce, gRPC Submit    (seam 2: registry
-//!                                   to the registry on 127.0.0.1       submissions)
+//!      └── Member::submit(body) ─▶ the member's registry outbox      (seam 2: the node's
+//!                                   (RocksDB) ─▶ gRPC Submit         registry client)
 //! ```
 //!
-//! * **Bilateral transport.** Every move of entries from one carrier's ledger to its
-//!   counterparty's goes through [`Transport::deliver`] (called by [`Pair`]). Today it is
-//!   the in-process pull `Ledger::sync_from`; a libp2p transport replaces that one body
-//!   (push, then wait until the counterparty holds the entries) and the story does not
-//!   change.
+//! * **Bilateral transport.** Every carrier's node runs the same libp2p sync as `omni
+//!   node start` ([`SyncNode`]), listening on 127.0.0.1 and knowing the other carriers'
+//!   nodes by their keys. An append is pushed to the counterparty by the sync itself;
+//!   [`Transport::deliver`] only waits until the counterparty's node has acknowledged
+//!   holding the bilateral up to the sender's head, so the story's next step sees it.
 //! * **Registry submissions.** Every transaction a member sends goes through
-//!   [`Member::submit`]: it asks the registry for the member's next nonce, signs and
-//!   calls the gRPC `Submit` over the real socket, and returns the registry's events or its
-//!   refusal. The node's persistent registry-client outbox replaces that one body. Queries
-//!   (regulators, financiers, carriers) go over gRPC too ([`Member::query`]).
+//!   [`Member::submit`]: it is queued in the member's persistent outbox (the node's
+//!   [`RegistryClient`](omni_node::registry_client::RegistryClient)), delivered over gRPC,
+//!   and the registry's events (by `GetTx` on the delivered transaction) or its refusal
+//!   come back. Queries (regulators, financiers, carriers) go over gRPC too
+//!   ([`Member::query`]).
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use omni_core::{Hash32, Keypair, PartyId};
 use omni_node::api::proto::billing_client::BillingClient;
 use omni_node::api::RunningBillingApi;
 use omni_node::contract::Contract;
+use omni_node::network::{Peer, SyncNode};
+use omni_node::registry_client::RegistryClient as Outbox;
 use omni_node::{BilateralId, Entry, EntryBody, Ledger};
 use omni_registry::api::proto::registry_client::RegistryClient;
-use omni_registry::api::proto::{GetMemberRequest, SubmitRequest};
-use omni_registry::{Event, SignedTx, TxBody};
+use omni_registry::api::proto::GetTxRequest;
+use omni_registry::{Event, TxBody};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::runtime::Handle;
 use tonic::transport::Channel;
+
+/// Longest wait for a counterparty's node to hold what was sent, or for the registry to
+/// answer a submission (a block with a proof to verify).
+const WAIT: Duration = Duration::from_secs(120);
 
 /// A carrier's ledger node: its ledger, shared by the story and the billing API.
 pub type Node = Arc<Mutex<Ledger>>;
@@ -55,21 +65,41 @@ where
     runtime.block_on(f(client.clone())).map(tonic::Response::into_inner)
 }
 
-/// Seam 1: how entries travel between two carriers' nodes (module docs).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Transport;
+/// Seam 1: how entries travel between two carriers' nodes (module docs): each carrier's
+/// libp2p sync, by the carrier's key.
+#[derive(Clone)]
+pub struct Transport {
+    syncs: Arc<HashMap<PartyId, Arc<SyncNode>>>,
+    runtime: Handle,
+}
 
 impl Transport {
-    /// Makes `to` hold every entry of bilateral `id` that `from` holds; returns how many
-    /// it received. The receiving node validates each entry (signature, chain, contract
-    /// rules, rating and compliance proofs) before it stores it.
-    pub fn deliver(&self, id: &BilateralId, from: &Node, to: &Node) -> Result<usize> {
-        if Arc::ptr_eq(from, to) {
+    /// Introduces every carrier's sync to every other's (in the demo each carrier may
+    /// trade with each other) and returns the transport between them.
+    pub fn connect(carriers: &[Carrier], runtime: &Handle) -> Transport {
+        for c in carriers {
+            for other in carriers.iter().filter(|o| o.party != c.party) {
+                c.sync.add_peer(Peer { party: other.party, address: other.sync.listen_addr() });
+            }
+        }
+        let syncs = carriers.iter().map(|c| (c.party, c.sync.clone())).collect();
+        Transport { syncs: Arc::new(syncs), runtime: runtime.clone() }
+    }
+
+    /// Returns once `to`'s node has acknowledged holding every entry of bilateral `id`
+    /// that `from`'s node holds (it validated each one — signature, chain, contract rules,
+    /// rating and compliance proofs — before storing it).
+    pub fn deliver(&self, id: &BilateralId, from: PartyId, to: PartyId) -> Result<()> {
+        if from == to {
             bail!("bilateral {id}: an entry cannot be delivered to its own node");
         }
-        let from = lock(from)?;
-        let mut to = lock(to)?;
-        to.sync_from(&from, id).with_context(|| format!("delivering entries of bilateral {id}"))
+        let sync = self.syncs.get(&from).with_context(|| format!("{from} runs no node"))?;
+        self.runtime.block_on(sync.wait_delivered(id, &to, WAIT)).with_context(|| {
+            let refusals = sync.refusals();
+            let last =
+                refusals.last().map(|r| format!("; last refusal: {r:?}")).unwrap_or_default();
+            format!("delivering entries of bilateral {id} to {}{last}", to.short())
+        })
     }
 }
 
@@ -139,10 +169,10 @@ impl Pair {
         [&self.ends[0].node, &self.ends[1].node]
     }
 
-    /// Delivers `from`'s new entries to the other end.
-    pub fn deliver(&self, from: PartyId) -> Result<usize> {
+    /// Waits until the other end holds `from`'s new entries.
+    pub fn deliver(&self, from: PartyId) -> Result<()> {
         let (mine, theirs) = self.ends(from)?;
-        self.transport.deliver(&self.id, &mine.node, &theirs.node)
+        self.transport.deliver(&self.id, mine.party, theirs.party)
     }
 
     /// Runs `f` on `party`'s ledger, then delivers what it appended to the counterparty.
@@ -193,16 +223,17 @@ impl Pair {
     }
 }
 
-/// A registry refusal: the transaction kind, the gRPC code and the registry's reason.
+/// A registry refusal: the transaction kind, the registry's code and reason.
 #[derive(Debug)]
 pub struct Refused {
     /// Who sent it.
     pub member: String,
     /// The transaction kind.
     pub kind: &'static str,
-    /// The gRPC status code (ALREADY_EXISTS for a second pledge, …).
-    pub code: tonic::Code,
-    /// The registry's message.
+    /// The registry's error code (`refused`, `unauthorized`, …; `outbox` when the
+    /// member's own outbox could not take or deliver it).
+    pub code: String,
+    /// The registry's reason.
     pub message: String,
 }
 
@@ -210,7 +241,7 @@ impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}'s {} refused by the registry ({:?}): {}",
+            "{}'s {} refused by the registry ({}): {}",
             self.member, self.kind, self.code, self.message
         )
     }
@@ -218,71 +249,93 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-/// A registry member: its key and a gRPC client of the registry.
+/// A registry member: its outbox (the node's registry client) and a gRPC client of the
+/// registry for queries.
 pub struct Member {
     /// Who it is, for the report.
     pub name: String,
-    key: Keypair,
-    registry_id: Hash32,
+    party: PartyId,
+    outbox: Outbox,
     rpc: RegistryClient<Channel>,
     runtime: Handle,
 }
 
 impl Member {
-    /// Connects `key`'s holder to the registry at `addr` (id `registry_id`).
+    /// Connects `key`'s holder to the registry at `addr` (id `registry_id`), with its
+    /// outbox in `outbox_dir`.
     pub fn connect(
         name: &str,
         key: Keypair,
-        addr: SocketAddr,
-        registry_id: Hash32,
+        (addr, registry_id): (SocketAddr, Hash32),
+        outbox_dir: &Path,
         runtime: &Handle,
     ) -> Result<Member> {
+        let party = key.party();
+        let outbox = Outbox::open(outbox_dir, key, format!("http://{addr}"))
+            .with_context(|| format!("{name}: opening its registry outbox"))?;
+        {
+            let _entered = runtime.enter();
+            outbox.start().with_context(|| format!("{name}: starting its registry outbox"))?;
+        }
         let rpc = runtime
             .block_on(RegistryClient::connect(format!("http://{addr}")))
             .with_context(|| format!("{name}: connecting to the registry at {addr}"))?;
-        Ok(Member { name: name.to_string(), key, registry_id, rpc, runtime: runtime.clone() })
+        let member =
+            Member { name: name.to_string(), party, outbox, rpc, runtime: runtime.clone() };
+        member.expect_registry(registry_id)?;
+        Ok(member)
+    }
+
+    /// Checks the registry behind the address is `registry_id`.
+    fn expect_registry(&self, registry_id: Hash32) -> Result<()> {
+        use omni_registry::api::proto::GetStatusRequest;
+        let status = self
+            .query("GetStatus", |mut c| async move { c.get_status(GetStatusRequest {}).await })?;
+        ensure!(
+            status.registry_id == registry_id.0,
+            "{}: the registry at this address is not {registry_id}",
+            self.name
+        );
+        Ok(())
     }
 
     /// The member's key.
     pub fn party(&self) -> PartyId {
-        self.key.party()
+        self.party
     }
 
-    /// Seam 2 (module docs): signs `body` with the member's next nonce, submits it over
-    /// gRPC and returns the events of its execution, or the registry's refusal.
+    /// Seam 2 (module docs): queues `body` in the member's outbox, waits for its delivery
+    /// and returns the events of its execution, or the registry's refusal.
     pub fn submit(&self, body: TxBody) -> Result<Vec<Event>, Refused> {
         let kind = body.kind();
-        let refused = |s: tonic::Status| Refused {
+        let refused = |code: &str, message: String| Refused {
             member: self.name.clone(),
             kind,
-            code: s.code(),
-            message: s.message().to_string(),
+            code: code.to_string(),
+            message,
         };
-        let party = self.party().0.to_vec();
-        let nonce = call(&self.runtime, &self.rpc, |mut c| async move {
-            c.get_member(GetMemberRequest { party }).await
+        let outbox = |e: omni_node::registry_client::Error| refused("outbox", e.to_string());
+        let id = self.outbox.submit(body).map_err(outbox)?;
+        self.runtime.block_on(self.outbox.flush(WAIT)).map_err(outbox)?;
+        if let Some(r) = self.outbox.refusal(id).map_err(outbox)? {
+            return Err(refused(&r.code, r.reason));
+        }
+        let delivered = self
+            .outbox
+            .delivery(id)
+            .map_err(outbox)?
+            .ok_or_else(|| refused("outbox", format!("{id} neither delivered nor refused")))?;
+        let tx_hash = delivered.tx_hash.0.to_vec();
+        let answer = call(&self.runtime, &self.rpc, |mut c| async move {
+            c.get_tx(GetTxRequest { tx_hash }).await
         })
-        .map_err(refused)?
-        .next_nonce;
-        let tx = SignedTx::sign(&self.key, &self.registry_id, nonce, body).to_bytes();
-        let answer =
-            call(
-                &self.runtime,
-                &self.rpc,
-                |mut c| async move { c.submit(SubmitRequest { tx }).await },
-            )
-            .map_err(refused)?;
+        .map_err(|s| refused("query", format!("GetTx: {}", s.message())))?;
         answer
             .events
             .iter()
             .map(|e| serde_json::from_str::<Event>(&e.json))
             .collect::<Result<Vec<Event>, _>>()
-            .map_err(|e| Refused {
-                member: self.name.clone(),
-                kind,
-                code: tonic::Code::Internal,
-                message: format!("the registry's events do not decode: {e}"),
-            })
+            .map_err(|e| refused("internal", format!("the registry's events do not decode: {e}")))
     }
 
     /// A query over gRPC: `f` gets a client of the registry.
@@ -309,17 +362,28 @@ pub struct Carrier {
     pub member: Member,
     /// Where its billing API listens.
     pub billing_addr: SocketAddr,
+    /// Its libp2p sync with the other carriers' nodes.
+    pub sync: Arc<SyncNode>,
     billing: BillingClient<Channel>,
     api: Option<RunningBillingApi>,
     runtime: Handle,
 }
 
 impl Carrier {
-    /// A carrier whose `ledger` serves its billing API on 127.0.0.1 (any free port) and
-    /// who is the registry member `member`.
-    pub fn start(name: &str, ledger: Ledger, member: Member, runtime: &Handle) -> Result<Carrier> {
+    /// A carrier whose `ledger` (signed with `key`) syncs over libp2p and serves its
+    /// billing API, both on 127.0.0.1 (any free port), and who is the registry member
+    /// `member`.
+    pub fn start(
+        name: &str,
+        (ledger, key): (Ledger, &Keypair),
+        member: Member,
+        runtime: &Handle,
+    ) -> Result<Carrier> {
         let party = ledger.key();
         let node = Arc::new(Mutex::new(ledger));
+        let sync = runtime
+            .block_on(SyncNode::start(node.clone(), key, ([127, 0, 0, 1], 0).into(), &[]))
+            .with_context(|| format!("{name}: starting its libp2p sync"))?;
         let api = runtime
             .block_on(omni_node::api::serve_billing(node.clone(), ([127, 0, 0, 1], 0).into()))
             .with_context(|| format!("{name}: serving the billing API"))?;
@@ -333,6 +397,7 @@ impl Carrier {
             node,
             member,
             billing_addr,
+            sync: Arc::new(sync),
             billing,
             api: Some(api),
             runtime: runtime.clone(),
@@ -355,11 +420,12 @@ impl Carrier {
         (&self.name, &self.node)
     }
 
-    /// Stops the billing API.
+    /// Stops the billing API, the sync and the registry outbox.
     pub fn stop(&mut self) -> Result<()> {
         if let Some(api) = self.api.take() {
             self.runtime.block_on(api.shutdown())?;
         }
+        self.runtime.block_on(self.sync.stop());
         Ok(())
     }
 }

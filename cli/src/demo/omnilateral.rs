@@ -325,9 +325,11 @@ impl World {
             Err(e) => bail!("financier 2's check failed for another reason: {e}"),
             Ok(_) => bail!("financier 2's check would finance a pledged invoice"),
         };
+        // The registry's own words for it, which its refusal must carry.
+        let already_pledged = omni_registry::Error::AlreadyPledged(first.nullifier).to_string();
         let registry_refusal =
             match self.financiers[1].submit(TxBody::Pledge { nullifier: first.nullifier }) {
-                Err(r) if r.code == tonic::Code::AlreadyExists => r.message,
+                Err(r) if r.message == already_pledged => r.message,
                 Err(r) => return Err(r.into()),
                 Ok(_) => bail!("the registry accepted a second pledge of the same invoice"),
             };

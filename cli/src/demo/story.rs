@@ -207,7 +207,8 @@ impl World {
         let registry = runtime.block_on(start(config)).context("starting the registry")?;
         let (registry_addr, registry_id) = (registry.local_addr(), registry.registry_id());
         let member = |name: &str, key: Keypair| {
-            Member::connect(name, key, registry_addr, registry_id, &handle)
+            let outbox = opts.root.join("outboxes").join(name.to_lowercase().replace(' ', "-"));
+            Member::connect(name, key, (registry_addr, registry_id), &outbox, &handle)
         };
         let admin = member("Membership admin", admin_key)?;
         let regulator = member("Regulator", Keypair::generate())?;
@@ -241,11 +242,12 @@ impl World {
             }
             carriers.push(Carrier::start(
                 name,
-                ledger,
+                (ledger, &Keypair::from_seed(seed)),
                 member(name, Keypair::from_seed(seed))?,
                 &handle,
             )?);
         }
+        let transport = Transport::connect(&carriers, &handle);
         let outcome = Outcome {
             registry_addr: registry_addr.to_string(),
             registry_id: registry_id.to_hex(),
@@ -257,7 +259,7 @@ impl World {
             quiet,
             clock,
             keys,
-            transport: Transport,
+            transport,
             carriers,
             pairs: Vec::new(),
             book: Vec::new(),
