@@ -95,7 +95,8 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
             nonce as u64,
             TxBody::AdmitMember { member: m.party(), role: Role::Member },
         );
-        apis[nonce % apis.len()]
+        let n = apis.len();
+        apis[nonce % n]
             .submit(SubmitRequest { tx: tx.to_bytes() })
             .await
             .context("admitting a bench member")?;

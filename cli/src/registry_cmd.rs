@@ -55,6 +55,10 @@ pub struct StartArgs {
     /// (default: 1000 in a validator set; a single validator makes no empty blocks).
     #[arg(long)]
     empty_block_ms: Option<u64>,
+    /// Dial these consensus addresses for the other validators instead of the ones in the
+    /// validators file (comma-separated; e.g. through relays).
+    #[arg(long, value_delimiter = ',')]
+    consensus_peers: Option<Vec<SocketAddr>>,
     /// Fault tests only: misbehave as a Byzantine validator (comma-separated:
     /// equivocate, invalid-blocks, garbage).
     #[arg(long, hide = true)]
@@ -66,18 +70,18 @@ pub struct StartArgs {
 pub struct TestnetArgs {
     /// Number of validators.
     #[arg(long, default_value_t = 4)]
-    validators: usize,
+    pub validators: usize,
     /// Directory to create (`v0`…`vN-1` data directories, `validators.json`,
     /// `admin.key`).
     #[arg(long)]
-    dir: PathBuf,
+    pub dir: PathBuf,
     /// First port: validator i listens for consensus on PORT+2i and gRPC on PORT+2i+1.
     /// Default: free ports.
     #[arg(long)]
-    base_port: Option<u16>,
+    pub base_port: Option<u16>,
     /// Membership administrator's public key (hex). Default: a fresh key in DIR/admin.key.
     #[arg(long)]
-    admin: Option<String>,
+    pub admin: Option<String>,
 }
 
 fn free_port() -> Result<SocketAddr> {
@@ -213,6 +217,7 @@ fn start(args: StartArgs) -> Result<()> {
         config.consensus.byzantine = byzantine(modes)?;
     }
     config.consensus.listen = args.consensus_listen;
+    config.consensus.peers = args.consensus_peers.clone();
     if let Some(path) = &args.validators {
         if args.admin.is_some() {
             bail!(

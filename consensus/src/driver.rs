@@ -158,7 +158,12 @@ pub(crate) struct Driver {
     empty_block_interval: Duration,
     byzantine: Byzantine,
     stream_counter: u64,
+    /// Blocks being built by the application (they hold it; the engine stops them).
+    building: Building,
 }
+
+/// Tasks building blocks, shared with the [`crate::Engine`] that stops them.
+pub(crate) type Building = Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>;
 
 impl Driver {
     pub(crate) fn new(
@@ -169,6 +174,7 @@ impl Driver {
         dir: PathBuf,
         empty_block_interval: Duration,
         byzantine: Byzantine,
+        building: Building,
     ) -> Result<Driver> {
         let committed = app.committed_height();
         Ok(Driver {
@@ -184,6 +190,7 @@ impl Driver {
             empty_block_interval,
             byzantine,
             stream_counter: rand::random::<u32>() as u64,
+            building,
         })
     }
 
@@ -278,10 +285,14 @@ impl Driver {
                 let built_tx = built_tx.clone();
                 // Built off the loop: while the proposer waits for transactions it keeps
                 // taking forwarded ones into its mempool.
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let bytes = app.propose(height.0, wait).await;
                     let _ = built_tx.send(Built { height, round, bytes, reply }).await;
                 });
+                if let Ok(mut building) = self.building.lock() {
+                    building.retain(|task| !task.is_finished());
+                    building.push(task);
+                }
             }
             AppMsg::ExtendVote { reply, .. } => {
                 let _ = reply.send(None);

@@ -247,6 +247,7 @@ struct OmniNode {
 pub struct Engine {
     engine: EngineHandle,
     driver: tokio::task::JoinHandle<()>,
+    building: driver::Building,
     tx_event: TxEvent<OmniContext>,
     gossip: mpsc::Sender<Vec<Vec<u8>>>,
 }
@@ -268,6 +269,14 @@ impl NodeHandle<OmniContext> for Engine {
         self.engine.actor.kill_and_wait(None).await?;
         self.driver.abort();
         self.engine.handle.abort();
+        for task in self
+            .building
+            .lock()
+            .map(|b| b.iter().map(|t| t.abort_handle()).collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            task.abort();
+        }
         Ok(())
     }
 }
@@ -294,7 +303,17 @@ impl Engine {
 
     /// Stops the engine (its actors and the driver).
     pub async fn stop(self) -> Result<()> {
-        self.kill(Some("stopping".into())).await.map_err(|e| Error::Engine(e.to_string()))
+        self.kill(Some("stopping".into())).await.map_err(|e| Error::Engine(e.to_string()))?;
+        // Aborted by `kill`: resolves once the driver, and the application it holds, are
+        // dropped, so the application's store can be reopened at once.
+        let _ = self.driver.await;
+        let _ = self.engine.handle.await;
+        let building =
+            self.building.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default();
+        for task in building {
+            let _ = task.await;
+        }
+        Ok(())
     }
 }
 
@@ -329,6 +348,7 @@ impl Node for OmniNode {
             .map_err(|_| eyre::eyre!("gossip lock poisoned"))?
             .take()
             .ok_or_else(|| eyre::eyre!("the engine was already started"))?;
+        let building = driver::Building::default();
         let mut driver = driver::Driver::new(
             self.app.clone(),
             Ed25519Signer::new(self.config.key.clone()),
@@ -337,6 +357,7 @@ impl Node for OmniNode {
             self.config.home.join("blocks"),
             self.config.empty_block_interval,
             self.config.byzantine,
+            building.clone(),
         )?;
         let span = tracing::info_span!("consensus", validator = %self.config.moniker);
         let driver = tokio::spawn(tracing::Instrument::instrument(
@@ -348,7 +369,7 @@ impl Node for OmniNode {
             span,
         ));
         let (gossip, _) = mpsc::channel(1);
-        Ok(Engine { engine, driver, tx_event, gossip })
+        Ok(Engine { engine, driver, building, tx_event, gossip })
     }
 
     async fn run(self) -> eyre::Result<()> {

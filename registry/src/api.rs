@@ -371,8 +371,19 @@ impl RegistryRpc for RegistryApi {
         request: Request<proto::SubmitRequest>,
     ) -> Result<Response<proto::SubmitResponse>, Status> {
         let bytes = request.into_inner().tx;
-        // The mempool check: refuse early what can never execute.
-        self.read()?.check_tx(&bytes).map_err(|e| status_of(&e))?;
+        // The mempool check: refuse early what can never execute. It verifies an invoice's
+        // proof, so it runs off the async workers.
+        let node = self.node.clone();
+        let bytes = tokio::task::spawn_blocking(move || {
+            let registry = node
+                .registry
+                .read()
+                .map_err(|_| Status::internal("registry state lock poisoned"))?;
+            registry.check_tx(&bytes).map_err(|e| status_of(&e))?;
+            Ok::<_, Status>(bytes)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("mempool check: {e}")))??;
         let (reply, answer) = oneshot::channel();
         self.node.mempool.submit(bytes, reply).map_err(|e| status_of(&e))?;
         let committed = answer

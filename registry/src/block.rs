@@ -115,11 +115,30 @@ impl Registry {
         self.state.take_changes()
     }
 
-    /// The mempool check: decodes `bytes` and checks signature, membership, role and that
-    /// the nonce is not a replay. Proofs are left to the block's batch verification.
+    /// The mempool check: decodes `bytes` and checks signature, membership, role, that
+    /// the nonce is not a replay and, for an invoice, its amount commitment and rating
+    /// proof, so that what can never execute is refused before it takes a place in a
+    /// block. Execution checks everything again (batch-verifying the block's proofs).
     pub fn check_tx(&self, bytes: &[u8]) -> Result<SignedTx> {
         let tx = SignedTx::from_bytes(bytes)?;
         self.state.check_envelope(&tx)?;
+        if let TxBody::SubmitInvoice(s) = &tx.body {
+            crate::commitment::decode(&s.amount_commitment)?;
+            let verdict =
+                self.verifier.verify_batch(&[InvoiceProofClaim::of(s)]).into_iter().next();
+            match verdict {
+                Some(Ok(())) => {}
+                Some(Err(reason)) => {
+                    return Err(Error::ProofRejected { invoice: s.invoice, reason })
+                }
+                None => {
+                    return Err(Error::ProofRejected {
+                        invoice: s.invoice,
+                        reason: "the verifier returned no verdict".into(),
+                    })
+                }
+            }
+        }
         Ok(tx)
     }
 
@@ -341,8 +360,8 @@ mod tests {
         assert!(matches!(outcome.results[0].result, Err(Error::ProofRejected { .. })));
         assert_eq!(registry.state().invoice_count(), 0);
         assert_eq!(registry.state().next_nonce(&key(2).party()), 0);
-        // check_tx (mempool) does not verify proofs, but does check the envelope.
-        assert!(registry.check_tx(&tx.to_bytes()).is_ok());
+        // check_tx (mempool) refuses it too, before it takes a place in a block.
+        assert!(matches!(registry.check_tx(&tx.to_bytes()), Err(Error::ProofRejected { .. })));
         assert!(registry.check_tx(b"junk").is_err());
     }
 }

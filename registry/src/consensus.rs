@@ -211,8 +211,14 @@ impl omni_consensus::Application for RegistryApp {
     }
 
     async fn propose(&self, height: u64, max_wait: Duration) -> Vec<u8> {
-        if self.node.mempool.is_empty() {
-            let _ = tokio::time::timeout(max_wait, self.node.mempool.arrived.notified()).await;
+        // A wake-up may be stale (a transaction that arrived, and was taken, before this
+        // height): wait until there is something to propose or the time is up.
+        let deadline = tokio::time::Instant::now() + max_wait;
+        while self.node.mempool.is_empty() {
+            let arrived = self.node.mempool.arrived.notified();
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                break;
+            }
         }
         let txs = self.node.mempool.reap(self.max_block_txs);
         let last_time = self.registry().map(|r| r.state().time()).unwrap_or(0);

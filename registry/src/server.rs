@@ -135,6 +135,9 @@ pub struct ConsensusSettings {
     /// Longest a proposer waits for transactions before an empty block (default 1 s in a
     /// validator set; a single validator makes no empty blocks).
     pub empty_block_interval: Option<Duration>,
+    /// Addresses to dial for the other validators instead of the ones in `validators`
+    /// (e.g. through relays); `None`: the validator set's addresses.
+    pub peers: Option<Vec<SocketAddr>>,
     /// Deliberate misbehaviour, for fault tests only.
     pub byzantine: Byzantine,
 }
@@ -322,6 +325,9 @@ fn engine_config(config: &ServerConfig) -> Result<EngineConfig> {
     }
     if let Some(i) = s.empty_block_interval {
         engine.empty_block_interval = i;
+    }
+    if let Some(peers) = &s.peers {
+        engine.peers = peers.clone();
     }
     engine.byzantine = s.byzantine;
     Ok(engine)
@@ -520,6 +526,20 @@ mod tests {
         let at = submitted.at.unwrap();
         assert_eq!(at.height, 4);
         assert_eq!(at.state_root.len(), 32);
+
+        // The mempool refuses an invoice whose proof fails before it takes a place in a
+        // block: the height does not move.
+        let (_, bad) = invoice(2);
+        let TxBody::SubmitInvoice(mut bad) = bad else { panic!("an invoice") };
+        bad.proof = b"not a proof bundle".to_vec();
+        let height = |s: proto::GetStatusResponse| s.at.map(|a| a.height);
+        let before =
+            height(c.rpc.get_status(proto::GetStatusRequest {}).await.unwrap().into_inner());
+        let err = c.submit(&seller, TxBody::SubmitInvoice(bad)).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+        let after =
+            height(c.rpc.get_status(proto::GetStatusRequest {}).await.unwrap().into_inner());
+        assert_eq!(before, after);
 
         // Refusals, each with its code; the server keeps serving.
         let garbage = c.rpc.submit(proto::SubmitRequest { tx: b"\x01garbage".to_vec() }).await;
