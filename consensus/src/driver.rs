@@ -174,7 +174,6 @@ impl Driver {
         dir: PathBuf,
         empty_block_interval: Duration,
         byzantine: Byzantine,
-        building: Building,
     ) -> Result<Driver> {
         let committed = app.committed_height();
         Ok(Driver {
@@ -190,8 +189,13 @@ impl Driver {
             empty_block_interval,
             byzantine,
             stream_counter: rand::random::<u32>() as u64,
-            building,
+            building: Building::default(),
         })
+    }
+
+    /// The block-building tasks, for the engine to stop.
+    pub(crate) fn building(&self) -> Building {
+        self.building.clone()
     }
 
     pub(crate) async fn run(

@@ -234,13 +234,16 @@ fn tcp_host_port(addr: SocketAddr) -> Result<(String, usize)> {
     }
 }
 
+/// Transactions to forward, taken by the driver when the engine starts.
+type GossipInbox = Arc<std::sync::Mutex<Option<mpsc::Receiver<Vec<Vec<u8>>>>>>;
+
 /// Our Malachite node: configuration plus the application it drives.
 #[derive(Clone)]
 struct OmniNode {
     config: EngineConfig,
     malachite: MalachiteConfig,
     app: Arc<dyn Application>,
-    gossip: Arc<std::sync::Mutex<Option<mpsc::Receiver<Vec<Vec<u8>>>>>>,
+    gossip: GossipInbox,
 }
 
 /// A running validator.
@@ -348,7 +351,6 @@ impl Node for OmniNode {
             .map_err(|_| eyre::eyre!("gossip lock poisoned"))?
             .take()
             .ok_or_else(|| eyre::eyre!("the engine was already started"))?;
-        let building = driver::Building::default();
         let mut driver = driver::Driver::new(
             self.app.clone(),
             Ed25519Signer::new(self.config.key.clone()),
@@ -357,8 +359,8 @@ impl Node for OmniNode {
             self.config.home.join("blocks"),
             self.config.empty_block_interval,
             self.config.byzantine,
-            building.clone(),
         )?;
+        let building = driver.building();
         let span = tracing::info_span!("consensus", validator = %self.config.moniker);
         let driver = tokio::spawn(tracing::Instrument::instrument(
             async move {
