@@ -162,7 +162,7 @@ impl RegistryApp {
         let registry_id = state.registry_id();
         for (i, tx) in block.txs.iter().enumerate() {
             SignedTx::from_bytes(tx)
-                .and_then(|t| t.verify_signature(&registry_id).map_err(Into::into))
+                .and_then(|t| t.verify_signature(&registry_id))
                 .map_err(|e| Error::Server(format!("transaction {i}: {e}")))?;
         }
         Ok(block)
