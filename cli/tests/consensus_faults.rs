@@ -77,13 +77,16 @@ fn free_port() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
+/// A relay's address and the gate that stops it (`None`: a validator to itself).
+type Link = Option<(SocketAddr, watch::Sender<bool>)>;
+
 /// Four validators, their relays, and a member anchoring heads through validator 0.
 struct Testnet {
     dir: tempfile::TempDir,
     set: ValidatorSetFile,
     file: PathBuf,
     /// `links[i][j]`: the relay validator `i` dials validator `j` through.
-    links: Vec<Vec<Option<(SocketAddr, watch::Sender<bool>)>>>,
+    links: Vec<Vec<Link>>,
     processes: Vec<Option<Process>>,
     byzantine: Option<(usize, &'static str)>,
 }
