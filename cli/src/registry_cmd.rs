@@ -96,16 +96,7 @@ pub fn testnet(args: &TestnetArgs) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
-    let admin = match &args.admin {
-        Some(hex) => PartyId::from_hex(hex).context("--admin is not a 64-hex-digit key")?,
-        None => {
-            let key = Keypair::generate();
-            let path = args.dir.join("admin.key");
-            std::fs::write(&path, hex::encode(key.seed()))
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            key.party()
-        }
-    };
+    let (admin, _) = genesis_admin(args.admin.as_deref(), &args.dir)?;
     let mut validators = Vec::new();
     for i in 0..args.validators {
         let data = args.dir.join(format!("v{i}"));
@@ -138,6 +129,23 @@ pub fn testnet(args: &TestnetArgs) -> Result<PathBuf> {
     let path = args.dir.join("validators.json");
     ValidatorSetFile { genesis, validators }.save(&path)?;
     Ok(path)
+}
+
+/// The membership administrator of a new registry: `--admin` (hex), or a fresh key
+/// written to `DIR/admin.key` (returned with the path it was written to).
+fn genesis_admin(admin: Option<&str>, dir: &std::path::Path) -> Result<(PartyId, Option<PathBuf>)> {
+    match admin {
+        Some(hex) => {
+            Ok((PartyId::from_hex(hex).context("--admin is not a 64-hex-digit key")?, None))
+        }
+        None => {
+            let key = Keypair::generate();
+            let path = dir.join("admin.key");
+            std::fs::write(&path, hex::encode(key.seed()))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok((key.party(), Some(path)))
+        }
+    }
 }
 
 fn now_secs() -> Result<u64> {
@@ -227,24 +235,13 @@ fn start(args: StartArgs) -> Result<()> {
         let set = ValidatorSetFile::load(path)?;
         config = config.with_validators(set);
     } else if fresh {
-        let admin = match &args.admin {
-            Some(hex) => PartyId::from_hex(hex).context("--admin is not a 64-hex-digit key")?,
-            None => {
-                let key = Keypair::generate();
-                let path = args.data.join("admin.key");
-                std::fs::write(&path, hex::encode(key.seed()))
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                eprintln!("new registry: admin key written to {}", path.display());
-                key.party()
-            }
-        };
-        let time = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .context("system clock before 1970")?
-            .as_secs();
+        let (admin, written) = genesis_admin(args.admin.as_deref(), &args.data)?;
+        if let Some(path) = written {
+            eprintln!("new registry: admin key written to {}", path.display());
+        }
         config = config.with_genesis(Genesis {
             name: "omnilateral".into(),
-            time,
+            time: now_secs()?,
             members: vec![(admin, Role::Admin)],
         });
     } else if args.admin.is_some() {
