@@ -3,15 +3,30 @@
 //! concurrent members; reports commit latency as a client sees it (`Submit` until its
 //! block is committed), throughput, and whether every validator committed the same state
 //! root at every height.
+//!
+//! Two loads, one after the other on the same validators: members anchoring bilateral
+//! heads for `--seconds`, then sellers submitting `--invoices` invoices with real rating
+//! proofs (each validator verifies every proof itself — once, in batches, when the
+//! transaction reaches its mempool — and executes every block). Proving is not measured:
+//! the proven invoices are kept in `--fixtures` (by default `~/.cache/omni/bench`) under
+//! the hash of the development keys that proved them, and made once.
 
 use crate::registry_cmd::{testnet, TestnetArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use omni_core::{Hash32, Keypair};
+use omni_core::{Currency, Hash32, IntervalId, Keypair};
+use omni_prover::sample::proven_invoices;
+use omni_prover::RatingKeys;
 use omni_registry::api::proto::registry_client::RegistryClient;
 use omni_registry::api::proto::{GetRootRequest, GetStatusRequest, SubmitRequest};
+use omni_registry::commitment::{encode, PedersenCommitment};
+use omni_registry::proof::Groth16RatingVerifier;
+use omni_registry::tx::{AmountCommitment, InvoiceId, InvoiceSubmission};
 use omni_registry::{Role, ServerConfig, SignedTx, TxBody, ValidatorSetFile};
+use omni_verifier::RatingVerifier;
 use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
@@ -24,9 +39,21 @@ pub struct ConsensusBenchArgs {
     /// Concurrent members submitting transactions (spread over the validators).
     #[arg(long, default_value_t = 64)]
     clients: usize,
-    /// Seconds of load.
+    /// Seconds of anchoring load.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// SubmitInvoice transactions with real rating proofs, submitted after the anchors
+    /// (0: none).
+    #[arg(long, default_value_t = 1024)]
+    invoices: usize,
+    /// Concurrent sellers submitting the invoices (each waits for its last invoice to be
+    /// committed before it submits the next).
+    #[arg(long, default_value_t = 256)]
+    sellers: usize,
+    /// Where proven invoices and the development keys that proved them are kept between
+    /// runs (default: `$XDG_CACHE_HOME/omni/bench` or `~/.cache/omni/bench`).
+    #[arg(long)]
+    fixtures: Option<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -61,7 +88,105 @@ pub fn run(args: ConsensusBenchArgs) -> Result<()> {
     rt.block_on(bench(args))
 }
 
+/// One proven invoice, as the bench keeps it: what a `SubmitInvoice` needs.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Fixture {
+    bilateral: [u8; 32],
+    interval: String,
+    amount_commitment: [u8; 32],
+    bundle: Vec<u8>,
+}
+
+/// Records per invoice of the invoice load (one chunk proof and the final proof).
+const RECORDS: usize = 4;
+
+fn fixtures_dir(args: &ConsensusBenchArgs) -> Result<PathBuf> {
+    if let Some(dir) = &args.fixtures {
+        return Ok(dir.clone());
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .context("neither XDG_CACHE_HOME nor HOME is set: pass --fixtures DIR")?;
+    Ok(cache.join("omni").join("bench"))
+}
+
+/// The rating verifier of the bench's development keys and `count` invoices proven with
+/// them, made (and kept in `dir`) if not there yet.
+fn load_invoices(dir: &Path, count: usize, quiet: bool) -> Result<(RatingVerifier, Vec<Fixture>)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let bar = crate::proofs::Bar::new("setting up rating keys (development-only)", quiet);
+    let (keys, _) = RatingKeys::load_or_setup(dir, RECORDS, &|d, t| bar.update(d, t))?;
+    bar.finish();
+    let key_hash = hex::encode(&keys.verifying.hash().0[..8]);
+    let path = dir.join(format!("invoices-{key_hash}-{RECORDS}r-{count}.bin"));
+    let fixtures: Vec<Fixture> = match std::fs::read(&path) {
+        Ok(bytes) => omni_core::decode("bench invoices", &bytes)
+            .with_context(|| format!("{} is damaged: delete it", path.display()))?,
+        Err(_) => {
+            let bar =
+                crate::proofs::Bar::new("proving bench invoices (kept for later runs)", quiet);
+            let proven = proven_invoices(&keys, count, RECORDS, 11, &|d, t| bar.update(d, t))?;
+            bar.finish();
+            let fixtures: Vec<Fixture> = proven
+                .iter()
+                .map(|inv| Fixture {
+                    bilateral: inv.bilateral_id,
+                    interval: inv.interval_id.clone(),
+                    amount_commitment: encode(&PedersenCommitment::commit(
+                        inv.total,
+                        &inv.blinding,
+                    ))
+                    .0,
+                    bundle: inv.bundle.to_bytes(),
+                })
+                .collect();
+            let partial = path.with_extension("partial");
+            std::fs::write(&partial, omni_core::encode(&fixtures))
+                .with_context(|| format!("cannot write {}", partial.display()))?;
+            std::fs::rename(&partial, &path)?;
+            fixtures
+        }
+    };
+    if fixtures.len() != count {
+        bail!("{} holds {} invoices, not {count}", path.display(), fixtures.len());
+    }
+    Ok((RatingVerifier::new(keys.verifying.clone()), fixtures))
+}
+
+fn member(tag: &str, i: usize) -> Keypair {
+    Keypair::from_seed(Hash32::digest(tag, &i.to_be_bytes()).0)
+}
+
+/// Submits `txs` one after another (each after the previous is committed); the commit
+/// latency of each accepted one, in ms, and how many were refused.
+async fn submit_in_turn(mut api: RegistryClient<Channel>, txs: Vec<Vec<u8>>) -> (Vec<f64>, usize) {
+    let mut latencies = Vec::with_capacity(txs.len());
+    let mut refused = 0;
+    for tx in txs {
+        let t = Instant::now();
+        match api.submit(SubmitRequest { tx }).await {
+            Ok(_) => latencies.push(t.elapsed().as_secs_f64() * 1000.0),
+            Err(_) => refused += 1,
+        }
+    }
+    (latencies, refused)
+}
+
+async fn height(api: &mut RegistryClient<Channel>) -> Result<u64> {
+    Ok(api.get_status(GetStatusRequest {}).await?.into_inner().at.map_or(0, |a| a.height))
+}
+
 async fn bench(args: ConsensusBenchArgs) -> Result<()> {
+    let setup = Instant::now();
+    let invoices = if args.invoices > 0 {
+        Some(load_invoices(&fixtures_dir(&args)?, args.invoices, args.json)?)
+    } else {
+        None
+    };
+    let prepare_s = setup.elapsed().as_secs_f64();
+    let sellers = if invoices.is_some() { args.sellers.max(1) } else { 0 };
+
     let dir = tempfile::tempdir()?;
     let admin = Keypair::from_seed([0xad; 32]);
     let path = testnet(&TestnetArgs {
@@ -70,12 +195,26 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
         base_port: None,
         admin: Some(admin.party().to_hex()),
     })?;
-    let set = ValidatorSetFile::load(&path)?;
+    // Every member of the load is in the genesis.
+    let anchorers: Vec<Keypair> = (0..args.clients).map(|i| member("bench", i)).collect();
+    let sellers: Vec<Keypair> = (0..sellers).map(|i| member("bench/seller", i)).collect();
+    let buyer = member("bench/buyer", 0);
+    let mut set = ValidatorSetFile::load(&path)?;
+    for m in anchorers.iter().chain(&sellers).chain([&buyer]) {
+        set.genesis.members.push((m.party(), Role::Member));
+    }
+    set.save(&path)?;
+    let due_date = set.genesis.time + 30 * 86_400;
+
     let mut servers = Vec::new();
     for (i, v) in set.validators.iter().enumerate() {
         let mut config =
             ServerConfig::new(dir.path().join(format!("v{i}")), v.api).with_validators(set.clone());
         config.max_block_txs = 1024;
+        if let Some((rating, _)) = &invoices {
+            // Each validator its own verifier (and its own memory of accepted proofs).
+            config = config.with_verifier(Arc::new(Groth16RatingVerifier::new(rating.clone())));
+        }
         servers.push(omni_registry::start(config).await?);
     }
     let registry = servers[0].registry_id();
@@ -83,32 +222,13 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
     for s in &servers {
         apis.push(connect(s.local_addr()).await?);
     }
+    let start_height = height(&mut apis[0]).await?;
 
-    // Members, admitted one by one (the admin's nonces must execute in order).
-    let members: Vec<Keypair> = (0..args.clients)
-        .map(|i| Keypair::from_seed(Hash32::digest("bench", &i.to_be_bytes()).0))
-        .collect();
-    for (nonce, m) in members.iter().enumerate() {
-        let tx = SignedTx::sign(
-            &admin,
-            &registry,
-            nonce as u64,
-            TxBody::AdmitMember { member: m.party(), role: Role::Member },
-        );
-        let n = apis.len();
-        apis[nonce % n]
-            .submit(SubmitRequest { tx: tx.to_bytes() })
-            .await
-            .context("admitting a bench member")?;
-    }
-    let start_height =
-        apis[0].get_status(GetStatusRequest {}).await?.into_inner().at.map_or(0, |a| a.height);
-
-    // Load: every member anchors a bilateral head after another, each on its validator.
+    // Load 1: every member anchors a bilateral head after another, each on its validator.
     let started = Instant::now();
     let until = started + Duration::from_secs(args.seconds);
     let mut tasks = Vec::new();
-    for (i, m) in members.into_iter().enumerate() {
+    for (i, m) in anchorers.into_iter().enumerate() {
         let mut api = apis[i % apis.len()].clone();
         tasks.push(tokio::spawn(async move {
             let bilateral = Hash32::digest("bench/bilateral", &i.to_be_bytes());
@@ -131,14 +251,65 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
         latencies.extend(t.await?);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let anchor_blocks = height(&mut apis[0]).await?.saturating_sub(start_height);
     latencies.sort_by(f64::total_cmp);
+
+    // Load 2: sellers submit proven invoices, each its own in turn, on its validator.
+    let mut invoice_report = serde_json::Value::Null;
+    if let Some((_, fixtures)) = &invoices {
+        let mut queues: Vec<Vec<Vec<u8>>> = vec![Vec::new(); sellers.len()];
+        for (n, f) in fixtures.iter().enumerate() {
+            let s = n % sellers.len();
+            let body = TxBody::SubmitInvoice(InvoiceSubmission {
+                invoice: InvoiceId(Hash32::digest("bench/invoice", &(n as u64).to_le_bytes())),
+                bilateral: Hash32(f.bilateral),
+                interval: IntervalId(f.interval.clone()),
+                payer: buyer.party(),
+                payee: sellers[s].party(),
+                currency: Currency::EUR,
+                amount_commitment: AmountCommitment(f.amount_commitment),
+                due_date,
+                proof: f.bundle.clone(),
+            });
+            let nonce = queues[s].len() as u64;
+            queues[s].push(SignedTx::sign(&sellers[s], &registry, nonce, body).to_bytes());
+        }
+        let before = height(&mut apis[0]).await?;
+        let started = Instant::now();
+        let tasks: Vec<_> = queues
+            .into_iter()
+            .enumerate()
+            .map(|(s, txs)| tokio::spawn(submit_in_turn(apis[s % apis.len()].clone(), txs)))
+            .collect();
+        let (mut lat, mut refused) = (Vec::new(), 0);
+        for t in tasks {
+            let (l, r) = t.await?;
+            lat.extend(l);
+            refused += r;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        lat.sort_by(f64::total_cmp);
+        let finalized = lat.len();
+        if refused > 0 {
+            bail!("{refused} of {} proven invoices were refused", fixtures.len());
+        }
+        invoice_report = json!({
+            "rating_proofs_finalized_per_s": finalized as f64 / seconds,
+            "invoices": finalized,
+            "groth16_proofs_per_invoice": 2,
+            "sellers": sellers.len(),
+            "seconds": seconds,
+            "blocks": height(&mut apis[0]).await?.saturating_sub(before),
+            "commit_latency_ms_p50": percentile(&lat, 0.50),
+            "commit_latency_ms_p99": percentile(&lat, 0.99),
+            "prepare_s": prepare_s,
+        });
+    }
 
     // Agreement: the same block and state root at every height on every validator.
     let mut heights = Vec::new();
     for api in &mut apis {
-        heights.push(
-            api.get_status(GetStatusRequest {}).await?.into_inner().at.map_or(0, |a| a.height),
-        );
+        heights.push(height(api).await?);
     }
     let common = heights.iter().copied().min().unwrap_or(0);
     let mut roots_match = true;
@@ -159,33 +330,46 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
     }
 
     let txs = latencies.len();
+    let finalized = invoice_report.get("rating_proofs_finalized_per_s").cloned();
     let report = json!({
         "validators": args.validators,
         "clients": args.clients,
         "seconds": elapsed,
-        "blocks": common.saturating_sub(start_height),
+        "blocks": anchor_blocks,
         "txs": txs,
         "txs_per_s": txs as f64 / elapsed,
         "commit_latency_ms_p50": percentile(&latencies, 0.50),
         "commit_latency_ms_p99": percentile(&latencies, 0.99),
+        "rating_proofs_finalized_per_s": finalized,
+        "invoice_load": invoice_report,
         "heights": heights,
         "roots_match": roots_match,
+        "threads": rayon::current_num_threads(),
     });
     if args.json {
         println!("{report}");
     } else {
         println!(
-            "{} validators, {} clients, {:.1} s: {} blocks, {} txs ({:.0} tx/s); commit latency p50 {:.0} ms, p99 {:.0} ms; roots match at every height: {}",
+            "{} validators, {} clients, {:.1} s of anchors: {} blocks, {} txs ({:.0} tx/s); commit latency p50 {:.0} ms, p99 {:.0} ms",
             args.validators,
             args.clients,
             elapsed,
-            report["blocks"],
+            anchor_blocks,
             txs,
             txs as f64 / elapsed,
             percentile(&latencies, 0.50),
             percentile(&latencies, 0.99),
-            roots_match
         );
+        if let Some(r) = invoice_report.as_object() {
+            println!(
+                "{} invoices with rating proofs from {} sellers in {:.1} s: {:.0} finalized/s; commit latency p50 {:.0} ms, p99 {:.0} ms",
+                r["invoices"], r["sellers"], r["seconds"].as_f64().unwrap_or(0.0),
+                r["rating_proofs_finalized_per_s"].as_f64().unwrap_or(0.0),
+                r["commit_latency_ms_p50"].as_f64().unwrap_or(0.0),
+                r["commit_latency_ms_p99"].as_f64().unwrap_or(0.0),
+            );
+        }
+        println!("same block and state root at every height on every validator: {roots_match}");
     }
     if !roots_match {
         bail!("validators disagree on a state root");

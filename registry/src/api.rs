@@ -10,6 +10,7 @@
 //! refused by itself and the server keeps serving.
 
 use crate::block::Registry;
+use crate::consensus::Arrival;
 use crate::netting::NettingCycle;
 use crate::reputation::Reputation;
 use crate::server::Node;
@@ -371,21 +372,10 @@ impl RegistryRpc for RegistryApi {
         request: Request<proto::SubmitRequest>,
     ) -> Result<Response<proto::SubmitResponse>, Status> {
         let bytes = request.into_inner().tx;
-        // The mempool check: refuse early what can never execute. It verifies an invoice's
-        // proof, so it runs off the async workers.
-        let node = self.node.clone();
-        let bytes = tokio::task::spawn_blocking(move || {
-            let registry = node
-                .registry
-                .read()
-                .map_err(|_| Status::internal("registry state lock poisoned"))?;
-            registry.check_tx(&bytes).map_err(|e| status_of(&e))?;
-            Ok::<_, Status>(bytes)
-        })
-        .await
-        .map_err(|e| Status::internal(format!("mempool check: {e}")))??;
+        // The mempool check (batched with whatever else arrived) refuses early what can
+        // never execute; what passes waits in the mempool until its block is committed.
         let (reply, answer) = oneshot::channel();
-        self.node.mempool.submit(bytes, reply).map_err(|e| status_of(&e))?;
+        self.node.checks.push(Arrival::Client(bytes, reply));
         let committed = answer
             .await
             .map_err(|_| {

@@ -120,24 +120,19 @@ impl Registry {
     /// proof, so that what can never execute is refused before it takes a place in a
     /// block. Execution checks everything again (batch-verifying the block's proofs).
     pub fn check_tx(&self, bytes: &[u8]) -> Result<SignedTx> {
+        let tx = self.precheck_tx(bytes)?;
+        check_invoice_proofs(self.verifier.as_ref(), &[&tx]).pop().unwrap_or(Ok(()))?;
+        Ok(tx)
+    }
+
+    /// [`Registry::check_tx`] without the rating proof: what needs the state. The mempool
+    /// prechecks what arrived under the state lock, then verifies the proofs of all of it
+    /// in one batch outside the lock ([`check_invoice_proofs`]).
+    pub fn precheck_tx(&self, bytes: &[u8]) -> Result<SignedTx> {
         let tx = SignedTx::from_bytes(bytes)?;
         self.state.check_envelope(&tx)?;
         if let TxBody::SubmitInvoice(s) = &tx.body {
             crate::commitment::decode(&s.amount_commitment)?;
-            let verdict =
-                self.verifier.verify_batch(&[InvoiceProofClaim::of(s)]).into_iter().next();
-            match verdict {
-                Some(Ok(())) => {}
-                Some(Err(reason)) => {
-                    return Err(Error::ProofRejected { invoice: s.invoice, reason })
-                }
-                None => {
-                    return Err(Error::ProofRejected {
-                        invoice: s.invoice,
-                        reason: "the verifier returned no verdict".into(),
-                    })
-                }
-            }
         }
         Ok(tx)
     }
@@ -232,6 +227,33 @@ impl Registry {
             changes: self.state.take_changes(),
         })
     }
+}
+
+/// The rating-proof verdict of each of `txs` (`Ok` for what is not an invoice), with every
+/// invoice's proof in one [`ProofVerifier::verify_batch`].
+pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> Vec<Result<()>> {
+    let claims: Vec<InvoiceProofClaim<'_>> = txs
+        .iter()
+        .filter_map(|tx| match &tx.body {
+            TxBody::SubmitInvoice(s) => Some(InvoiceProofClaim::of(s)),
+            _ => None,
+        })
+        .collect();
+    let verdicts = if claims.is_empty() { Vec::new() } else { verifier.verify_batch(&claims) };
+    let mut verdicts = verdicts.into_iter();
+    txs.iter()
+        .map(|tx| match &tx.body {
+            TxBody::SubmitInvoice(s) => match verdicts.next() {
+                Some(Ok(())) => Ok(()),
+                Some(Err(reason)) => Err(Error::ProofRejected { invoice: s.invoice, reason }),
+                None => Err(Error::ProofRejected {
+                    invoice: s.invoice,
+                    reason: "the verifier returned no verdict".into(),
+                }),
+            },
+            _ => Ok(()),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,25 +2,33 @@
 //! [`omni_consensus::Application`] that turns decided blocks into committed state.
 //!
 //! ```text
-//!  gRPC Submit ─check_tx─▶ Mempool ─(forwarded to the other validators' mempools)
-//!                             │ reap ≤ max_block_txs
+//!  gRPC Submit ─▶ CheckQueue ─batch check─▶ Mempool ─(forwarded to the other validators,
+//!  forwarded ──────▶ (signatures, state,          │       whose CheckQueues check them too)
+//!                     proofs in one batch)        │ reap ≤ max_block_txs
 //!  Malachite ─GetValue─▶ RegistryApp::propose ─▶ Block{height, time, txs} bytes
 //!  Malachite ─proposal─▶ RegistryApp::check_block (height, time, size, signatures)
 //!  Malachite ─Decided──▶ RegistryApp::commit ─▶ Registry::execute_block ─▶ Store (atomic,
 //!                             with the certificate) ─▶ answers the waiting Submits
 //! ```
 //!
+//! The mempool check runs in batches: whatever arrived while the last batch was being
+//! checked is checked together — prechecks (signature, membership, nonce) under the state
+//! lock, then every rating proof in one batch verification outside it. The validator's
+//! verifier remembers what it accepted ([`crate::proof::RememberingVerifier`]), so the
+//! block that carries a checked invoice executes without verifying its proof again.
+//!
 //! Every validator executes every decided block with the same [`Registry::execute_block`]
 //! and so reaches the same state root; transactions are re-checked there (a transaction
 //! that passed the mempool may have become a replay), and a refusal is a result recorded
 //! in the block, not a reason to reject the block.
 
-use crate::block::{Block, Registry};
+use crate::block::{check_invoice_proofs, Block, Registry};
 use crate::server::{Committed, Node};
 use crate::tx::{SignedTx, TxHash};
 use crate::{Error, Result};
+use rayon::prelude::*;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -58,14 +66,19 @@ impl Mempool {
         self.pool.lock().map_err(|_| Error::Server("mempool lock poisoned".into()))
     }
 
-    /// Adds a checked transaction from a client; `reply` answers when it is committed.
-    pub(crate) fn submit(&self, bytes: Vec<u8>, reply: Reply) -> Result<()> {
+    /// Adds a checked transaction from a client; `reply` answers when it is committed
+    /// (or at once, if the mempool is full).
+    fn submit(&self, bytes: Vec<u8>, reply: Reply) {
         let hash = SignedTx::hash_bytes(&bytes);
         {
-            let mut pool = self.lock()?;
+            let Ok(mut pool) = self.lock() else {
+                let _ = reply.send(Err(Error::Server("mempool lock poisoned".into())));
+                return;
+            };
             if !pool.txs.contains_key(&hash) {
                 if pool.txs.len() >= MEMPOOL_CAPACITY {
-                    return Err(Error::Server("the mempool is full; retry later".into()));
+                    let _ = reply.send(Err(full()));
+                    return;
                 }
                 pool.order.push_back(hash);
                 pool.txs.insert(hash, bytes.clone());
@@ -76,12 +89,10 @@ impl Mempool {
             let _ = forward.send(bytes);
         }
         self.arrived.notify_one();
-        Ok(())
     }
 
-    /// Adds transactions another validator forwarded (already checked there; checked
-    /// again by whoever executes them).
-    pub(crate) fn add_forwarded(&self, txs: Vec<Vec<u8>>) {
+    /// Adds checked transactions another validator forwarded.
+    fn add_forwarded(&self, txs: Vec<Vec<u8>>) {
         let Ok(mut pool) = self.lock() else { return };
         for bytes in txs {
             let hash = SignedTx::hash_bytes(&bytes);
@@ -116,6 +127,123 @@ impl Mempool {
         let Pool { order, txs, .. } = &mut *pool;
         order.retain(|h| txs.contains_key(h));
     }
+}
+
+fn full() -> Error {
+    Error::Server("the mempool is full; retry later".into())
+}
+
+/// Most transactions checked together (their proofs in one batch verification).
+const CHECK_BATCH: usize = 256;
+
+/// A transaction waiting for its mempool check.
+pub(crate) enum Arrival {
+    /// From this validator's client, answered through the reply when committed, or at
+    /// once if refused.
+    Client(Vec<u8>, Reply),
+    /// Forwarded by another validator; dropped if refused.
+    Forwarded(Vec<u8>),
+}
+
+/// The queue in front of the mempool (module docs).
+pub(crate) struct CheckQueue(mpsc::Sender<Arrival>);
+
+impl CheckQueue {
+    /// A queue of at most [`MEMPOOL_CAPACITY`] transactions, and its receiving end for
+    /// [`run_checks`].
+    pub(crate) fn new() -> (CheckQueue, mpsc::Receiver<Arrival>) {
+        let (tx, rx) = mpsc::channel(MEMPOOL_CAPACITY);
+        (CheckQueue(tx), rx)
+    }
+
+    /// Queues a transaction for its check; a client's is refused when the queue is full.
+    pub(crate) fn push(&self, arrival: Arrival) {
+        if let Err(mpsc::error::TrySendError::Full(Arrival::Client(_, reply))) =
+            self.0.try_send(arrival)
+        {
+            let _ = reply.send(Err(full()));
+        }
+    }
+}
+
+/// Checks what arrives in `queue`, in batches, and admits what passes to `node`'s mempool,
+/// until `stop` is notified or every sender is gone. Holds the node only while a batch is
+/// being checked.
+pub(crate) async fn run_checks(
+    node: Weak<Node>,
+    mut queue: mpsc::Receiver<Arrival>,
+    stop: Arc<Notify>,
+) {
+    loop {
+        let first = tokio::select! {
+            _ = stop.notified() => break,
+            arrival = queue.recv() => match arrival {
+                Some(a) => a,
+                None => break,
+            },
+        };
+        let mut batch = vec![first];
+        while batch.len() < CHECK_BATCH {
+            match queue.try_recv() {
+                Ok(a) => batch.push(a),
+                Err(_) => break,
+            }
+        }
+        let Some(node) = node.upgrade() else { break };
+        if let Err(e) = tokio::task::spawn_blocking(move || admit(&node, batch)).await {
+            tracing::error!("mempool check failed: {e}");
+        }
+    }
+}
+
+/// Checks `batch` and admits what passes; answers refused clients.
+fn admit(node: &Node, batch: Vec<Arrival>) {
+    let bytes: Vec<&[u8]> = batch
+        .iter()
+        .map(|a| match a {
+            Arrival::Client(b, _) | Arrival::Forwarded(b) => b.as_slice(),
+        })
+        .collect();
+    let verdicts = check_all(node, &bytes);
+    drop(bytes);
+    let mut forwarded = Vec::new();
+    for (arrival, verdict) in batch.into_iter().zip(verdicts) {
+        match (arrival, verdict) {
+            (Arrival::Client(bytes, reply), Ok(())) => node.mempool.submit(bytes, reply),
+            (Arrival::Client(_, reply), Err(e)) => {
+                let _ = reply.send(Err(e));
+            }
+            (Arrival::Forwarded(bytes), Ok(())) => forwarded.push(bytes),
+            (Arrival::Forwarded(_), Err(e)) => {
+                tracing::debug!("refused a forwarded transaction: {e}");
+            }
+        }
+    }
+    if !forwarded.is_empty() {
+        node.mempool.add_forwarded(forwarded);
+    }
+}
+
+/// [`Registry::check_tx`] of each of `txs`: prechecks under the state lock, then every
+/// rating proof in one batch outside it.
+fn check_all(node: &Node, txs: &[&[u8]]) -> Vec<Result<()>> {
+    let (prechecked, verifier) = match node.registry.read() {
+        Ok(registry) => {
+            let prechecked: Vec<Result<SignedTx>> =
+                txs.par_iter().map(|bytes| registry.precheck_tx(bytes)).collect();
+            (prechecked, registry.verifier().clone())
+        }
+        Err(_) => {
+            return txs
+                .iter()
+                .map(|_| Err(Error::Server("registry state lock poisoned".into())))
+                .collect()
+        }
+    };
+    let passed: Vec<&SignedTx> = prechecked.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let mut proofs = check_invoice_proofs(verifier.as_ref(), &passed).into_iter();
+    drop(passed);
+    prechecked.into_iter().map(|r| r.and_then(|_| proofs.next().unwrap_or(Ok(())))).collect()
 }
 
 /// The registry as a consensus [`omni_consensus::Application`].
@@ -250,6 +378,97 @@ impl omni_consensus::Application for RegistryApp {
     }
 
     fn received_transactions(&self, txs: Vec<Vec<u8>>) {
-        self.node.mempool.add_forwarded(txs);
+        for bytes in txs {
+            self.node.checks.push(Arrival::Forwarded(bytes));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commitment::{encode, PedersenCommitment, Scalar};
+    use crate::proof::testing::{valid_bundle, StubRatingVerifier};
+    use crate::proof::RememberingVerifier;
+    use crate::state::Genesis;
+    use crate::store::Store;
+    use crate::tx::{InvoiceId, InvoiceSubmission, Role, TxBody};
+    use omni_core::{Currency, Hash32, IntervalId, Keypair};
+    use std::sync::RwLock;
+
+    fn invoice(n: u64, seller: &Keypair, buyer: &Keypair, good_proof: bool) -> TxBody {
+        let c = encode(&PedersenCommitment::commit(100 * n, &Scalar::from(5 + n)));
+        let (bilateral, interval) = (Hash32::digest("t", b"b"), IntervalId("2027-01".into()));
+        TxBody::SubmitInvoice(InvoiceSubmission {
+            invoice: InvoiceId(Hash32::digest("t/invoice", &n.to_be_bytes())),
+            bilateral,
+            interval: interval.clone(),
+            payer: buyer.party(),
+            payee: seller.party(),
+            currency: Currency::EUR,
+            amount_commitment: c,
+            due_date: 4_000_000_000,
+            proof: if good_proof {
+                valid_bundle(&bilateral, &interval, &c)
+            } else {
+                b"forged".to_vec()
+            },
+        })
+    }
+
+    #[test]
+    fn a_batch_check_admits_the_good_drops_forwarded_garbage_and_answers_refused_clients() {
+        let (admin, seller, buyer) = (
+            Keypair::from_seed([1; 32]),
+            Keypair::from_seed([2; 32]),
+            Keypair::from_seed([3; 32]),
+        );
+        let genesis = Genesis {
+            name: "check-test".into(),
+            time: 1,
+            members: vec![
+                (admin.party(), Role::Admin),
+                (seller.party(), Role::Member),
+                (buyer.party(), Role::Member),
+            ],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let verifier = Arc::new(RememberingVerifier::new(Arc::new(StubRatingVerifier)));
+        let registry = store.open_registry(Some(&genesis), verifier).unwrap();
+        let id = registry.state().registry_id();
+        let (checks, _arrivals) = CheckQueue::new();
+        let node = Node {
+            registry: RwLock::new(registry),
+            store,
+            mempool: Mempool::new(None),
+            checks,
+            committed: Notify::new(),
+        };
+        let sign = |nonce, body| SignedTx::sign(&seller, &id, nonce, body).to_bytes();
+        let good = sign(0, invoice(1, &seller, &buyer, true));
+        let forged_proof = sign(1, invoice(2, &seller, &buyer, false));
+        let mut forged_signature = sign(2, invoice(3, &seller, &buyer, true));
+        let last = forged_signature.len() - 1;
+        forged_signature[last] ^= 1;
+        let (reply, mut refused) = oneshot::channel();
+        let (kept_reply, mut kept) = oneshot::channel();
+
+        admit(
+            &node,
+            vec![
+                Arrival::Forwarded(b"garbage".to_vec()),
+                Arrival::Forwarded(forged_signature),
+                Arrival::Client(forged_proof, reply),
+                Arrival::Client(good.clone(), kept_reply),
+            ],
+        );
+        assert_eq!(node.mempool.reap(10), vec![good]);
+        match refused.try_recv() {
+            Ok(Err(Error::ProofRejected { .. })) => {}
+            other => panic!("the forged proof must be refused at once, got {:?}", other.is_ok()),
+        }
+        // The admitted one waits for its block.
+        assert!(matches!(kept.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
     }
 }

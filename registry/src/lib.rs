@@ -10,13 +10,16 @@
 //! ## Bird's eye view
 //!
 //! ```text
-//!  member ──SignedTx bytes──▶ api (gRPC Submit) ──check_tx──▶ mempool ─▶ consensus
+//!  member ──SignedTx bytes──▶ api (gRPC Submit) ──batched check──▶ mempool ─▶ consensus
+//!    (signatures, state, proofs: each validator checks each transaction, forwarded ones
+//!     too, and remembers the proofs it accepted)
 //!                                     (omni-consensus: Malachite BFT, every validator)
 //!                                                                  │ decided Block{height,time,txs}
 //!                                                                  ▼
 //!            ┌──────────── Registry::execute_block (pure, deterministic) ─────────────┐
 //!            │ decode → signatures (parallel) → ProofVerifier::verify_batch(all the   │
-//!            │ block's SubmitInvoice proofs at once) → RegistryState::apply, tx by tx │
+//!            │ block's SubmitInvoice proofs at once; accepted ones are remembered)    │
+//!            │ → RegistryState::apply, tx by tx                                       │
 //!            │ (each validated fully before it writes) → events, state root, changes  │
 //!            └────────────────────────────────────────────────────────────────────────┘
 //!                                                                  │ BlockOutcome
@@ -68,7 +71,7 @@ pub mod tx;
 
 pub use block::{Block, BlockOutcome, Registry, TxOutcome};
 pub use netting::{bench_netting, NettingBenchReport};
-pub use proof::{InvoiceProofClaim, ProofVerifier, RefuseAllProofs};
+pub use proof::{InvoiceProofClaim, ProofVerifier, RefuseAllProofs, RememberingVerifier};
 pub use server::{
     serve, start, ConsensusSettings, RunningServer, ServerConfig, ValidatorEntry, ValidatorSetFile,
 };

@@ -166,6 +166,97 @@ impl ProofVerifier for Groth16RatingVerifier {
     }
 }
 
+/// Most accepted claims a [`RememberingVerifier`] keeps: every transaction a full mempool
+/// can hold, twice over.
+pub const REMEMBERED_CLAIMS: usize = 2 * crate::consensus::MEMPOOL_CAPACITY;
+
+/// A [`ProofVerifier`] that remembers which claims it accepted, so that a proof checked
+/// when its transaction entered the mempool is not verified again when the block holding
+/// it executes: each validator verifies each rating proof once, in batches, off the commit
+/// path.
+///
+/// A claim is remembered by the SHA-256 of everything its verdict depends on (bilateral,
+/// interval, amount commitment and bundle bytes; the verifying key is the inner
+/// verifier's, fixed for its lifetime), so a remembered verdict is the verdict the inner
+/// verifier gives those bytes — the [`ProofVerifier`] contract still holds. Only
+/// acceptances are remembered (a refused claim costs its sender a fee-less retry, nothing
+/// else), oldest forgotten first beyond [`REMEMBERED_CLAIMS`]. Each validator has its own:
+/// nothing is trusted from another.
+pub struct RememberingVerifier {
+    inner: std::sync::Arc<dyn ProofVerifier>,
+    accepted: std::sync::Mutex<Remembered>,
+}
+
+#[derive(Default)]
+struct Remembered {
+    set: std::collections::HashSet<Hash32>,
+    order: std::collections::VecDeque<Hash32>,
+}
+
+impl RememberingVerifier {
+    /// Remembers `inner`'s acceptances.
+    pub fn new(inner: std::sync::Arc<dyn ProofVerifier>) -> Self {
+        RememberingVerifier { inner, accepted: Default::default() }
+    }
+
+    fn digest(claim: &InvoiceProofClaim<'_>) -> Hash32 {
+        let mut h = omni_core::hash::Hasher::new("omni/registry/accepted-claim");
+        h.update_field(&claim.bilateral.0);
+        h.update_field(claim.interval.0.as_bytes());
+        h.update_field(&claim.amount_commitment.0);
+        h.update_field(claim.bundle);
+        h.finish()
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, Remembered> {
+        // The set holds no invariant a panicking holder could break half-way.
+        self.accepted.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl ProofVerifier for RememberingVerifier {
+    fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
+        let digests: Vec<Hash32> = claims.par_iter().map(Self::digest).collect();
+        let known: Vec<bool> = {
+            let remembered = self.remembered();
+            digests.iter().map(|d| remembered.set.contains(d)).collect()
+        };
+        let unknown: Vec<InvoiceProofClaim<'_>> =
+            claims.iter().zip(&known).filter(|(_, k)| !**k).map(|(c, _)| *c).collect();
+        let fresh = if unknown.is_empty() { Vec::new() } else { self.inner.verify_batch(&unknown) };
+        if fresh.len() != unknown.len() {
+            return vec![
+                Err("the proof verifier returned a wrong number of verdicts".into());
+                claims.len()
+            ];
+        }
+        let mut fresh = fresh.into_iter();
+        let mut remembered = self.remembered();
+        let mut verdicts = Vec::with_capacity(claims.len());
+        for (digest, known) in digests.into_iter().zip(known) {
+            if known {
+                verdicts.push(Ok(()));
+                continue;
+            }
+            let verdict = fresh.next().unwrap_or_else(|| Err("missing verdict".into()));
+            if verdict.is_ok() && remembered.set.insert(digest) {
+                remembered.order.push_back(digest);
+                if remembered.order.len() > REMEMBERED_CLAIMS {
+                    if let Some(old) = remembered.order.pop_front() {
+                        remembered.set.remove(&old);
+                    }
+                }
+            }
+            verdicts.push(verdict);
+        }
+        verdicts
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
 /// Verifiers for tests of this crate. Not compiled into the library.
 #[cfg(test)]
 pub(crate) mod testing {
@@ -202,5 +293,60 @@ pub(crate) mod testing {
         fn describe(&self) -> String {
             "test stub".into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{valid_bundle, StubRatingVerifier};
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// The stub, counting the claims it is asked about.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    impl ProofVerifier for Counting {
+        fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
+            self.0.fetch_add(claims.len(), Ordering::SeqCst);
+            StubRatingVerifier.verify_batch(claims)
+        }
+
+        fn describe(&self) -> String {
+            "counting stub".into()
+        }
+    }
+
+    #[test]
+    fn an_accepted_claim_is_not_verified_again_but_a_changed_or_refused_one_is() {
+        let inner = Arc::new(Counting::default());
+        let remembering = RememberingVerifier::new(inner.clone());
+        let (invoice, bilateral, interval) =
+            (InvoiceId(Hash32([1; 32])), Hash32([2; 32]), IntervalId("2026-10".into()));
+        let commitment = AmountCommitment([3; 32]);
+        let good = valid_bundle(&bilateral, &interval, &commitment);
+        let claim = |bundle: &'static [u8]| InvoiceProofClaim {
+            invoice: &invoice,
+            bilateral: &bilateral,
+            interval: &interval,
+            amount_commitment: &commitment,
+            bundle,
+        };
+        let good: &'static [u8] = good.leak();
+        let bad: &'static [u8] = b"not a proof";
+
+        assert_eq!(remembering.verify_batch(&[claim(good), claim(bad)]).len(), 2);
+        assert_eq!(inner.0.load(Ordering::SeqCst), 2);
+        let again = remembering.verify_batch(&[claim(good), claim(bad)]);
+        assert!(again[0].is_ok() && again[1].is_err());
+        // Only the refused claim went to the inner verifier again.
+        assert_eq!(inner.0.load(Ordering::SeqCst), 3);
+
+        // The same bundle for another interval is another claim: verified (and refused).
+        let other = IntervalId("2026-11".into());
+        let moved = InvoiceProofClaim { interval: &other, ..claim(good) };
+        assert!(remembering.verify_batch(&[moved])[0].is_err());
+        assert_eq!(inner.0.load(Ordering::SeqCst), 4);
     }
 }

@@ -19,8 +19,8 @@
 
 use crate::api::{proto, RegistryApi};
 use crate::block::Registry;
-use crate::consensus::{Mempool, RegistryApp};
-use crate::proof::{ProofVerifier, RefuseAllProofs};
+use crate::consensus::{run_checks, CheckQueue, Mempool, RegistryApp};
+use crate::proof::{ProofVerifier, RefuseAllProofs, RememberingVerifier};
 use crate::state::{Event, Genesis};
 use crate::store::Store;
 use crate::tx::TxHash;
@@ -214,6 +214,8 @@ pub(crate) struct Node {
     pub(crate) registry: RwLock<Registry>,
     pub(crate) store: Store,
     pub(crate) mempool: Mempool,
+    /// The mempool check in front of `mempool`.
+    pub(crate) checks: CheckQueue,
     /// Notified after every committed block.
     pub(crate) committed: Notify,
 }
@@ -236,6 +238,8 @@ pub struct RunningServer {
     grpc: tokio::task::JoinHandle<Result<()>>,
     engine: omni_consensus::Engine,
     forwarder: Option<tokio::task::JoinHandle<()>>,
+    checker: tokio::task::JoinHandle<()>,
+    stop_checks: Arc<Notify>,
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -270,6 +274,8 @@ impl RunningServer {
         if let Some(f) = self.forwarder {
             f.abort();
         }
+        self.stop_checks.notify_one();
+        let _ = self.checker.await;
         self.engine.stop().await.map_err(|e| Error::Server(e.to_string()))?;
         served
     }
@@ -339,7 +345,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Error::Store(format!("creating {}: {e}", config.data_dir.display())))?;
     let store = Store::open(&config.data_dir)?;
-    let registry = store.open_registry(config.genesis.as_ref(), config.verifier.clone())?;
+    // This validator's own memory of the proofs it accepted: checked once on arrival,
+    // not again when their block executes.
+    let verifier = Arc::new(RememberingVerifier::new(config.verifier.clone()));
+    let registry = store.open_registry(config.genesis.as_ref(), verifier)?;
     let registry_id = registry.state().registry_id();
     tracing::info!(
         registry = %registry_id,
@@ -351,12 +360,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     let engine_config = engine_config(&config)?;
     let replicated = engine_config.validators.len() > 1;
     let (forward_tx, mut forward_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (checks, arrivals) = CheckQueue::new();
     let node = Arc::new(Node {
         registry: RwLock::new(registry),
         store,
         mempool: Mempool::new(replicated.then_some(forward_tx)),
+        checks,
         committed: Notify::new(),
     });
+    let stop_checks = Arc::new(Notify::new());
+    let checker = tokio::spawn(run_checks(Arc::downgrade(&node), arrivals, stop_checks.clone()));
     let app =
         Arc::new(RegistryApp { node: node.clone(), max_block_txs: config.max_block_txs.max(1) });
     let engine = omni_consensus::start(engine_config, app)
@@ -404,7 +417,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
             .map_err(|e| Error::Server(format!("gRPC server: {e}")))
     });
     tracing::info!(%local_addr, "registry gRPC API listening");
-    Ok(RunningServer { local_addr, registry_id, stop: Some(stop), grpc, engine, forwarder })
+    Ok(RunningServer {
+        local_addr,
+        registry_id,
+        stop: Some(stop),
+        grpc,
+        engine,
+        forwarder,
+        checker,
+        stop_checks,
+    })
 }
 
 /// Runs a registry node until Ctrl-C: `omni registry start --data DIR --listen ADDR`.
