@@ -418,11 +418,8 @@ mod tests {
 
     #[test]
     fn a_batch_check_admits_the_good_drops_forwarded_garbage_and_answers_refused_clients() {
-        let (admin, seller, buyer) = (
-            Keypair::from_seed([1; 32]),
-            Keypair::from_seed([2; 32]),
-            Keypair::from_seed([3; 32]),
-        );
+        let (admin, seller, buyer) =
+            (Keypair::from_seed([1; 32]), Keypair::from_seed([2; 32]), Keypair::from_seed([3; 32]));
         let genesis = Genesis {
             name: "check-test".into(),
             time: 1,
