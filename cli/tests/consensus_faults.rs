@@ -24,7 +24,8 @@ use tonic::transport::Channel;
 const OMNI: &str = env!("CARGO_BIN_EXE_omni");
 const VALIDATORS: usize = 4;
 
-/// One scenario at a time: each runs four validator processes on two cores.
+/// One scenario at a time: each runs four validator processes on two cores (under
+/// `cargo test`; under nextest, one process per test, `.config/nextest.toml` does it).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Kills the process when dropped, however the test ends.
