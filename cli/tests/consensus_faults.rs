@@ -25,7 +25,7 @@ const OMNI: &str = env!("CARGO_BIN_EXE_omni");
 const VALIDATORS: usize = 4;
 
 /// One scenario at a time: each runs four validator processes on two cores (under
-/// `cargo test`; under nextest, one process per test, `.config/nextest.toml` does it).
+/// `cargo test`; nextest runs each test in its own process, where they overlap).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Kills the process when dropped, however the test ends.
@@ -197,6 +197,10 @@ impl Testnet {
             if path.extension().is_some_and(|e| e == "log") {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
                 let tail: Vec<&str> = text.lines().rev().take(15).collect();
+                // A panic's message comes before its backtrace, out of the tail's reach.
+                for line in text.lines().filter(|l| l.contains("panicked") || l.contains("Error")) {
+                    all.push_str(&format!("{}: {line}\n", path.display()));
+                }
                 all.push_str(&format!("--- {} (last lines)\n", path.display()));
                 for line in tail.into_iter().rev() {
                     all.push_str(line);
