@@ -74,8 +74,32 @@ async fn pipe(
     }
 }
 
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+/// Ports a scenario gives its validators (two each) and a follower (two).
+const PORTS: u16 = 16;
+
+/// The first of [`PORTS`] free ports below Linux's ephemeral range (32768 and up), so that
+/// no outgoing connection of any test can take one between now and the validator's bind —
+/// a port from `bind(0)`, released and bound again later, can be taken that way. Blocks are
+/// tried from an offset of this process's id, and each is checked by binding every port.
+fn port_block() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    const FIRST: u16 = 20_000;
+    const BLOCKS: u16 = (32_768 - FIRST) / PORTS;
+    let start = (std::process::id() % u32::from(BLOCKS)) as u16;
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(n < BLOCKS, "no free block of {PORTS} ports below 32768");
+        let base = FIRST + (start + n) % BLOCKS * PORTS;
+        let free =
+            (base..base + PORTS).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if free {
+            return base;
+        }
+    }
+}
+
+fn port(base: u16, n: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], base + n))
 }
 
 /// A relay's address and the gate that stops it (`None`: a validator to itself).
@@ -83,6 +107,8 @@ type Link = Option<(SocketAddr, watch::Sender<bool>)>;
 
 /// Four validators, their relays, and a member anchoring heads through validator 0.
 struct Testnet {
+    /// The first of the scenario's [`PORTS`] ports.
+    ports: u16,
     dir: tempfile::TempDir,
     set: ValidatorSetFile,
     file: PathBuf,
@@ -96,10 +122,11 @@ impl Testnet {
     async fn start(byzantine: Option<(usize, &'static str)>) -> Testnet {
         let dir = tempfile::tempdir().unwrap();
         let admin = admin();
+        let ports = port_block();
         let out = Command::new(OMNI)
             .args(["registry", "testnet", "--validators", &VALIDATORS.to_string(), "--dir"])
             .arg(dir.path())
-            .args(["--admin", &admin.party().to_hex()])
+            .args(["--admin", &admin.party().to_hex(), "--base-port", &ports.to_string()])
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -122,6 +149,7 @@ impl Testnet {
             links.push(row);
         }
         let mut net = Testnet {
+            ports,
             dir,
             set,
             file,
@@ -347,7 +375,7 @@ async fn a_killed_validator_does_not_stop_the_others_and_catches_up_when_restart
     assert!(common >= target);
 
     // A node outside the validator set syncs every block from height 1.
-    let follower_api = free_port();
+    let follower_api = port(net.ports, 2 * VALIDATORS as u16);
     let follower_data: &Path = &net.dir.path().join("follower");
     let _follower = Process(
         Command::new(OMNI)
@@ -355,7 +383,7 @@ async fn a_killed_validator_does_not_stop_the_others_and_catches_up_when_restart
             .arg(follower_data)
             .args(["--listen", &follower_api.to_string(), "--validators"])
             .arg(&net.file)
-            .args(["--consensus-listen", &free_port().to_string()])
+            .args(["--consensus-listen", &port(net.ports, 2 * VALIDATORS as u16 + 1).to_string()])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(net.log("follower"))
