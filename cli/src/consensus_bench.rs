@@ -11,19 +11,18 @@
 //! the proven invoices are kept in `--fixtures` (by default `~/.cache/omni/bench`) under
 //! the hash of the development keys that proved them, and made once.
 
+use crate::registry_bench::ProvenSubmission;
 use crate::registry_cmd::{testnet, TestnetArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use omni_core::{Currency, Hash32, IntervalId, Keypair};
+use omni_core::{Hash32, Keypair};
 use omni_prover::sample::proven_invoices;
 use omni_prover::RatingKeys;
 use omni_registry::api::proto::registry_client::RegistryClient;
 use omni_registry::api::proto::{GetRootRequest, GetStatusRequest, SubmitRequest};
-use omni_registry::commitment::{encode, PedersenCommitment};
 use omni_registry::proof::Groth16RatingVerifier;
-use omni_registry::tx::{AmountCommitment, InvoiceId, InvoiceSubmission};
 use omni_registry::{Role, ServerConfig, SignedTx, TxBody, ValidatorSetFile};
-use omni_verifier::RatingVerifier;
+use omni_verifier::{RatingProofBundle, RatingVerifier};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -88,15 +87,6 @@ pub fn run(args: ConsensusBenchArgs) -> Result<()> {
     rt.block_on(bench(args))
 }
 
-/// One proven invoice, as the bench keeps it: what a `SubmitInvoice` needs.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Fixture {
-    bilateral: [u8; 32],
-    interval: String,
-    amount_commitment: [u8; 32],
-    bundle: Vec<u8>,
-}
-
 /// Records per invoice of the invoice load (one chunk proof and the final proof).
 const RECORDS: usize = 4;
 
@@ -113,14 +103,18 @@ fn fixtures_dir(args: &ConsensusBenchArgs) -> Result<PathBuf> {
 
 /// The rating verifier of the bench's development keys and `count` invoices proven with
 /// them, made (and kept in `dir`) if not there yet.
-fn load_invoices(dir: &Path, count: usize, quiet: bool) -> Result<(RatingVerifier, Vec<Fixture>)> {
+fn load_invoices(
+    dir: &Path,
+    count: usize,
+    quiet: bool,
+) -> Result<(RatingVerifier, Vec<ProvenSubmission>)> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let bar = crate::proofs::Bar::new("setting up rating keys (development-only)", quiet);
     let (keys, _) = RatingKeys::load_or_setup(dir, RECORDS, &|d, t| bar.update(d, t))?;
     bar.finish();
     let key_hash = hex::encode(&keys.verifying.hash().0[..8]);
     let path = dir.join(format!("invoices-{key_hash}-{RECORDS}r-{count}.bin"));
-    let fixtures: Vec<Fixture> = match std::fs::read(&path) {
+    let fixtures: Vec<ProvenSubmission> = match std::fs::read(&path) {
         Ok(bytes) => omni_core::decode("bench invoices", &bytes)
             .with_context(|| format!("{} is damaged: delete it", path.display()))?,
         Err(_) => {
@@ -128,19 +122,8 @@ fn load_invoices(dir: &Path, count: usize, quiet: bool) -> Result<(RatingVerifie
                 crate::proofs::Bar::new("proving bench invoices (kept for later runs)", quiet);
             let proven = proven_invoices(&keys, count, RECORDS, 11, &|d, t| bar.update(d, t))?;
             bar.finish();
-            let fixtures: Vec<Fixture> = proven
-                .iter()
-                .map(|inv| Fixture {
-                    bilateral: inv.bilateral_id,
-                    interval: inv.interval_id.clone(),
-                    amount_commitment: encode(&PedersenCommitment::commit(
-                        inv.total,
-                        &inv.blinding,
-                    ))
-                    .0,
-                    bundle: inv.bundle.to_bytes(),
-                })
-                .collect();
+            let fixtures: Vec<ProvenSubmission> =
+                proven.iter().map(ProvenSubmission::from).collect();
             let partial = path.with_extension("partial");
             std::fs::write(&partial, omni_core::encode(&fixtures))
                 .with_context(|| format!("cannot write {}", partial.display()))?;
@@ -260,20 +243,14 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
         let mut queues: Vec<Vec<Vec<u8>>> = vec![Vec::new(); sellers.len()];
         for (n, f) in fixtures.iter().enumerate() {
             let s = n % sellers.len();
-            let body = TxBody::SubmitInvoice(InvoiceSubmission {
-                invoice: InvoiceId(Hash32::digest("bench/invoice", &(n as u64).to_le_bytes())),
-                bilateral: Hash32(f.bilateral),
-                interval: IntervalId(f.interval.clone()),
-                payer: buyer.party(),
-                payee: sellers[s].party(),
-                currency: Currency::EUR,
-                amount_commitment: AmountCommitment(f.amount_commitment),
-                due_date,
-                proof: f.bundle.clone(),
-            });
+            let body = f.submit_invoice(n, buyer.party(), sellers[s].party(), due_date);
             let nonce = queues[s].len() as u64;
             queues[s].push(SignedTx::sign(&sellers[s], &registry, nonce, body).to_bytes());
         }
+        let proofs_per_invoice = match fixtures.first() {
+            Some(f) => RatingProofBundle::from_bytes(&f.bundle)?.chunks.len() + 1,
+            None => 0,
+        };
         let before = height(&mut apis[0]).await?;
         let started = Instant::now();
         let tasks: Vec<_> = queues
@@ -296,7 +273,7 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
         invoice_report = json!({
             "rating_proofs_finalized_per_s": finalized as f64 / seconds,
             "invoices": finalized,
-            "groth16_proofs_per_invoice": 2,
+            "groth16_proofs_per_invoice": proofs_per_invoice,
             "sellers": sellers.len(),
             "seconds": seconds,
             "blocks": height(&mut apis[0]).await?.saturating_sub(before),
