@@ -11,20 +11,18 @@
 //! the proven invoices are kept in `--fixtures` (by default `~/.cache/omni/bench`) under
 //! the hash of the development keys that proved them, and made once.
 
-use crate::registry_bench::ProvenSubmission;
+use crate::bench_fixtures;
 use crate::registry_cmd::{testnet, TestnetArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use omni_core::{Hash32, Keypair};
-use omni_prover::sample::proven_invoices;
-use omni_prover::RatingKeys;
 use omni_registry::api::proto::registry_client::RegistryClient;
 use omni_registry::api::proto::{GetRootRequest, GetStatusRequest, SubmitRequest};
 use omni_registry::proof::Groth16RatingVerifier;
 use omni_registry::{Role, ServerConfig, SignedTx, TxBody, ValidatorSetFile};
-use omni_verifier::{RatingProofBundle, RatingVerifier};
+use omni_verifier::RatingProofBundle;
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
@@ -90,53 +88,6 @@ pub fn run(args: ConsensusBenchArgs) -> Result<()> {
 /// Records per invoice of the invoice load (one chunk proof and the final proof).
 const RECORDS: usize = 4;
 
-fn fixtures_dir(args: &ConsensusBenchArgs) -> Result<PathBuf> {
-    if let Some(dir) = &args.fixtures {
-        return Ok(dir.clone());
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .context("neither XDG_CACHE_HOME nor HOME is set: pass --fixtures DIR")?;
-    Ok(cache.join("omni").join("bench"))
-}
-
-/// The rating verifier of the bench's development keys and `count` invoices proven with
-/// them, made (and kept in `dir`) if not there yet.
-fn load_invoices(
-    dir: &Path,
-    count: usize,
-    quiet: bool,
-) -> Result<(RatingVerifier, Vec<ProvenSubmission>)> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let bar = crate::proofs::Bar::new("setting up rating keys (development-only)", quiet);
-    let (keys, _) = RatingKeys::load_or_setup(dir, RECORDS, &|d, t| bar.update(d, t))?;
-    bar.finish();
-    let key_hash = hex::encode(&keys.verifying.hash().0[..8]);
-    let path = dir.join(format!("invoices-{key_hash}-{RECORDS}r-{count}.bin"));
-    let fixtures: Vec<ProvenSubmission> = match std::fs::read(&path) {
-        Ok(bytes) => omni_core::decode("bench invoices", &bytes)
-            .with_context(|| format!("{} is damaged: delete it", path.display()))?,
-        Err(_) => {
-            let bar =
-                crate::proofs::Bar::new("proving bench invoices (kept for later runs)", quiet);
-            let proven = proven_invoices(&keys, count, RECORDS, 11, &|d, t| bar.update(d, t))?;
-            bar.finish();
-            let fixtures: Vec<ProvenSubmission> =
-                proven.iter().map(ProvenSubmission::from).collect();
-            let partial = path.with_extension("partial");
-            std::fs::write(&partial, omni_core::encode(&fixtures))
-                .with_context(|| format!("cannot write {}", partial.display()))?;
-            std::fs::rename(&partial, &path)?;
-            fixtures
-        }
-    };
-    if fixtures.len() != count {
-        bail!("{} holds {} invoices, not {count}", path.display(), fixtures.len());
-    }
-    Ok((RatingVerifier::new(keys.verifying.clone()), fixtures))
-}
-
 fn member(tag: &str, i: usize) -> Keypair {
     Keypair::from_seed(Hash32::digest(tag, &i.to_be_bytes()).0)
 }
@@ -163,7 +114,12 @@ async fn height(api: &mut RegistryClient<Channel>) -> Result<u64> {
 async fn bench(args: ConsensusBenchArgs) -> Result<()> {
     let setup = Instant::now();
     let invoices = if args.invoices > 0 {
-        Some(load_invoices(&fixtures_dir(&args)?, args.invoices, args.json)?)
+        Some(bench_fixtures::load(
+            &bench_fixtures::dir(args.fixtures.as_deref())?,
+            args.invoices,
+            RECORDS,
+            args.json,
+        )?)
     } else {
         None
     };

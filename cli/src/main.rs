@@ -18,6 +18,7 @@
 //! * `omni keys generate` — a new Ed25519 party key.
 
 mod bench;
+mod bench_fixtures;
 mod compliance_cmd;
 mod consensus_bench;
 mod demo;

@@ -4,21 +4,18 @@
 //! each proof verified on its own, measured in the same run. The same blocks are admitted
 //! `--repeat` times each way (a fresh store every time) and the median run is reported,
 //! with the range: one admission of 256 invoices lasts a quarter of a second, short
-//! enough for a neighbour's burst of work to move a single figure by a third.
+//! enough for a neighbour's burst of work to move a single figure by a third. Proving is
+//! not measured: the invoices are proven once and kept (`crate::bench_fixtures`).
 
+use crate::bench_fixtures::{self, ProvenSubmission};
 use anyhow::{bail, Result};
 use clap::Args;
-use omni_core::{Currency, Hash32, IntervalId, Keypair, PartyId};
-use omni_prover::sample::{proven_invoices, ProvenInvoice};
-use omni_prover::RatingKeys;
-use omni_registry::commitment::{encode, PedersenCommitment};
+use omni_core::{Hash32, Keypair};
 use omni_registry::proof::Groth16RatingVerifier;
-use omni_registry::tx::{AmountCommitment, InvoiceId, InvoiceSubmission};
-use omni_registry::{Block, Genesis, ProofVerifier, Role, SignedTx, Store, TxBody};
-use omni_verifier::RatingVerifier;
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
+use omni_registry::{Block, Genesis, ProofVerifier, Role, SignedTx, Store};
+use omni_verifier::RatingProofBundle;
 use serde_json::json;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,54 +36,14 @@ pub struct RegistryBenchArgs {
     /// turn); the figures are medians over them.
     #[arg(long, default_value_t = 7)]
     repeat: usize,
+    /// Where proven invoices and the development keys that proved them are kept between
+    /// runs (default: `$XDG_CACHE_HOME/omni/bench` or `~/.cache/omni/bench`, shared with
+    /// `omni bench consensus`).
+    #[arg(long)]
+    fixtures: Option<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
-}
-
-/// A proven invoice as a `SubmitInvoice` carries it (what `omni bench consensus` keeps
-/// between runs).
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct ProvenSubmission {
-    bilateral: [u8; 32],
-    interval: String,
-    amount_commitment: [u8; 32],
-    /// The proof bundle's bytes.
-    pub(crate) bundle: Vec<u8>,
-}
-
-impl From<&ProvenInvoice> for ProvenSubmission {
-    fn from(inv: &ProvenInvoice) -> Self {
-        ProvenSubmission {
-            bilateral: inv.bilateral_id,
-            interval: inv.interval_id.clone(),
-            amount_commitment: encode(&PedersenCommitment::commit(inv.total, &inv.blinding)).0,
-            bundle: inv.bundle.to_bytes(),
-        }
-    }
-}
-
-impl ProvenSubmission {
-    /// Bench invoice `n`, from `payee` to `payer`.
-    pub(crate) fn submit_invoice(
-        &self,
-        n: usize,
-        payer: PartyId,
-        payee: PartyId,
-        due_date: u64,
-    ) -> TxBody {
-        TxBody::SubmitInvoice(InvoiceSubmission {
-            invoice: InvoiceId(Hash32::digest("bench/invoice", &(n as u64).to_le_bytes())),
-            bilateral: Hash32(self.bilateral),
-            interval: IntervalId(self.interval.clone()),
-            payer,
-            payee,
-            currency: Currency::EUR,
-            amount_commitment: AmountCommitment(self.amount_commitment),
-            due_date,
-            proof: self.bundle.clone(),
-        })
-    }
 }
 
 struct Run {
@@ -120,15 +77,9 @@ pub fn run(args: RegistryBenchArgs) -> Result<()> {
     if count == 0 {
         bail!("nothing to admit: --blocks and --batch must be positive");
     }
-    let mut rng = ChaCha20Rng::seed_from_u64(7);
     let setup = Instant::now();
-    if !args.json {
-        eprintln!("setting up rating keys for chunks of 4 records (development-only setup)…");
-    }
-    let keys = RatingKeys::setup_development(4, &mut rng, &omni_prover::no_progress)?;
-    let bar = crate::proofs::Bar::new("proving invoices", args.json);
-    let invoices = proven_invoices(&keys, count, args.records, 11, &|d, t| bar.update(d, t))?;
-    bar.finish();
+    let dir = bench_fixtures::dir(args.fixtures.as_deref())?;
+    let (rating, invoices) = bench_fixtures::load(&dir, count, args.records, args.json)?;
     let prepare_s = setup.elapsed().as_secs_f64();
 
     let admin = Keypair::from_seed([1; 32]);
@@ -144,9 +95,8 @@ pub fn run(args: RegistryBenchArgs) -> Result<()> {
         ],
     };
     let registry_id = genesis.registry_id();
-    let submit = |n: usize, inv: &ProvenInvoice| {
-        let body =
-            ProvenSubmission::from(inv).submit_invoice(n, buyer.party(), seller.party(), 1_000_000);
+    let submit = |n: usize, inv: &ProvenSubmission| {
+        let body = inv.submit_invoice(n, buyer.party(), seller.party(), 1_000_000);
         SignedTx::sign(&seller, &registry_id, n as u64, body).to_bytes()
     };
     let txs: Vec<Vec<u8>> = invoices.iter().enumerate().map(|(n, inv)| submit(n, inv)).collect();
@@ -156,7 +106,6 @@ pub fn run(args: RegistryBenchArgs) -> Result<()> {
         .map(|(h, txs)| Block { height: h as u64 + 1, time: 2_000 + h as u64, txs: txs.to_vec() })
         .collect();
 
-    let rating = RatingVerifier::new(keys.verifying.clone());
     let batched_verifier: Arc<dyn ProofVerifier> =
         Arc::new(Groth16RatingVerifier::new(rating.clone()));
     let single_verifier: Arc<dyn ProofVerifier> =
@@ -183,7 +132,10 @@ pub fn run(args: RegistryBenchArgs) -> Result<()> {
     };
     let (batched, low, high) = median(&mut batched_runs);
     let (single, _, _) = median(&mut single_runs);
-    let proofs_per_invoice = invoices.first().map(|i| i.bundle.chunks.len() + 1).unwrap_or(0);
+    let proofs_per_invoice = match invoices.first() {
+        Some(i) => RatingProofBundle::from_bytes(&i.bundle)?.chunks.len() + 1,
+        None => 0,
+    };
     let out = json!({
         "proofs_admitted_per_s": per_s(&batched).round(),
         "unbatched_proofs_admitted_per_s": per_s(&single).round(),
