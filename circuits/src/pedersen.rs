@@ -256,8 +256,11 @@ impl PedersenCommitment {
         Self::from_bytes_on_curve(bytes).map(|c| c.public_inputs())
     }
 
-    /// A canonical encoding of a point on the curve.
-    fn from_bytes_on_curve(bytes: &[u8]) -> Result<Self> {
+    /// A canonical encoding of a point on the curve, **without** the prime-order subgroup
+    /// check: only for the commitment of a statement whose rating proof verifies (the
+    /// circuit computes `amount·G + r·H` from subgroup generators, so the proof vouches
+    /// for membership). Everything else uses [`PedersenCommitment::from_bytes`].
+    pub fn from_bytes_on_curve(bytes: &[u8]) -> Result<Self> {
         let bytes: [u8; ENCODED_LEN] = bytes
             .try_into()
             .map_err(|_| Error::InvalidEncoding("a commitment is exactly 32 bytes"))?;

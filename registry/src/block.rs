@@ -132,7 +132,7 @@ impl Registry {
         let tx = SignedTx::from_bytes(bytes)?;
         self.state.check_envelope(&tx)?;
         if let TxBody::SubmitInvoice(s) = &tx.body {
-            crate::commitment::decode(&s.amount_commitment)?;
+            crate::commitment::decode_claimed(&s.amount_commitment)?;
         }
         Ok(tx)
     }
@@ -151,7 +151,7 @@ impl Registry {
         let registry_id = self.state.registry_id();
 
         // 1–2: decode and verify signatures in parallel, with the amount commitments of
-        // invoices (a subgroup check each).
+        // invoices (their subgroup is vouched for by their proofs).
         type Decoded = (TxHash, Result<SignedTx>, Result<()>, Option<Result<PedersenCommitment>>);
         let decoded: Vec<Decoded> = block
             .txs
@@ -163,7 +163,7 @@ impl Registry {
                         let sig = tx.verify_signature(&registry_id).map_err(Error::from);
                         let commitment = match &tx.body {
                             TxBody::SubmitInvoice(s) if sig.is_ok() => {
-                                Some(crate::commitment::decode(&s.amount_commitment))
+                                Some(crate::commitment::decode_claimed(&s.amount_commitment))
                             }
                             _ => None,
                         };
@@ -245,7 +245,10 @@ pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> 
         .map(|tx| match &tx.body {
             TxBody::SubmitInvoice(s) => match verdicts.next() {
                 Some(Ok(())) => Ok(()),
-                Some(Err(reason)) => Err(Error::ProofRejected { invoice: s.invoice, reason }),
+                Some(Err(reason)) => match crate::commitment::decode(&s.amount_commitment) {
+                    Err(e) => Err(e),
+                    Ok(_) => Err(Error::ProofRejected { invoice: s.invoice, reason }),
+                },
                 None => Err(Error::ProofRejected {
                     invoice: s.invoice,
                     reason: "the verifier returned no verdict".into(),

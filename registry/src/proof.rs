@@ -62,6 +62,9 @@ impl<'a> InvoiceProofClaim<'a> {
 /// - a claim's verdict depends only on that claim and the configured verifying key,
 ///   never on the other claims of the batch (a failed batch check must be followed by
 ///   individual checks, not fail every claim);
+/// - an accepted claim's amount commitment is a point of the prime-order subgroup (a
+///   rating proof computes it from the subgroup's generators, so the Groth16 verifier
+///   vouches for it; the registry does not check it again on the admission path);
 /// - `Err(reason)` is a human-readable reason (malformed bundle, public inputs that do
 ///   not match the claim, proof does not verify, unknown verifying key).
 pub trait ProofVerifier: Send + Sync {
@@ -281,7 +284,10 @@ pub(crate) mod testing {
             claims
                 .iter()
                 .map(|c| {
-                    if c.bundle == valid_bundle(c.bilateral, c.interval, c.amount_commitment) {
+                    if crate::commitment::decode(c.amount_commitment).is_err() {
+                        Err("the amount commitment is not in the subgroup".into())
+                    } else if c.bundle == valid_bundle(c.bilateral, c.interval, c.amount_commitment)
+                    {
                         Ok(())
                     } else {
                         Err("proof does not verify against the claimed public inputs".into())
@@ -324,7 +330,10 @@ mod tests {
         let remembering = RememberingVerifier::new(inner.clone());
         let (invoice, bilateral, interval) =
             (InvoiceId(Hash32([1; 32])), Hash32([2; 32]), IntervalId("2026-10".into()));
-        let commitment = AmountCommitment([3; 32]);
+        let commitment = crate::commitment::encode(&crate::commitment::commit_signed(
+            5,
+            &crate::commitment::Scalar::from(7u64),
+        ));
         let good = valid_bundle(&bilateral, &interval, &commitment);
         let claim = |bundle: &'static [u8]| InvoiceProofClaim {
             invoice: &invoice,

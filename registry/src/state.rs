@@ -1027,11 +1027,11 @@ impl RegistryState {
         if s.due_date == 0 {
             return Err(Error::InvalidField { field: "due_date", reason: "missing".into() });
         }
-        // Decoded (a subgroup check) beside the block's other parallel work when the block
-        // did it, here otherwise.
+        // Decoded beside the block's other parallel work when the block did it, here
+        // otherwise; the subgroup is vouched for by the proof (`ProofVerifier` contract).
         let c = match amount_commitment {
             Some(decoded) => decoded?,
-            None => commitment::decode(&s.amount_commitment)?,
+            None => commitment::decode_claimed(&s.amount_commitment)?,
         };
         if c == PedersenCommitment::identity() {
             // Only amount 0 with blinding 0 (or a known discrete log) yields it: it hides
@@ -1043,7 +1043,11 @@ impl RegistryState {
         }
         match proof {
             Some(Ok(())) => {}
-            Some(Err(reason)) => return Err(Error::ProofRejected { invoice, reason }),
+            Some(Err(reason)) => {
+                // Name the commitment when it is what is wrong.
+                commitment::decode(&s.amount_commitment)?;
+                return Err(Error::ProofRejected { invoice, reason });
+            }
             None => {
                 return Err(Error::ProofRejected { invoice, reason: "not verified".into() });
             }

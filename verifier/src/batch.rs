@@ -14,15 +14,24 @@
 //! Miller loops and **one** final exponentiation, instead of `n` final exponentiations
 //! (the most expensive part of a pairing check). `Σ rᵢ·Lᵢ` collapses to one small
 //! multi-scalar multiplication per key over the aggregated inputs `Σᵢ rᵢ·xᵢⱼ`. If any
-//! proof is invalid, the product is 1 only with probability about 2⁻¹²⁸ over the choice
+//! proof is invalid, the product is 1 only with probability about 2⁻¹²⁷ over the choice
 //! of the `rᵢ`, which the verifier draws from the operating system's generator after the
 //! proofs are fixed.
+//!
+//! Each `rᵢ` is drawn as `r₁ + λ·r₂` with `r₁` (odd) and `r₂` uniform 64-bit integers and
+//! `λ` the eigenvalue of BN254's G1 endomorphism `φ(x, y) = (β·x, y) = [λ](x, y)`
+//! (arkworks' GLV constants). Distinct pairs give distinct `rᵢ` — a collision would need
+//! a nonzero `(a, b)` with `a + λ·b ≡ 0` and `|a|, |b| < 2⁶⁴`, while the shortest such
+//! vectors have length about `√n ≈ 2¹²⁷` — so `rᵢ` ranges over 2¹²⁷ values and the bound
+//! above holds; and `rᵢ·Aᵢ = r₁·Aᵢ + r₂·φ(Aᵢ)` is one joint 64-bit double-and-add
+//! instead of a 128-bit scalar multiplication.
 
 use crate::{Result, VerifyError};
 use ark_bn254::{Bn254, Fq12, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::{MillerLoopOutput, Pairing, PairingOutput};
+use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
-use ark_ff::{BigInteger, Field, One, PrimeField, Zero};
+use ark_ff::{AdditiveGroup, BigInteger, Field, One, PrimeField, Zero};
 use ark_groth16::{prepare_verifying_key, PreparedVerifyingKey, Proof, VerifyingKey};
 use rand::{rngs::OsRng, RngCore};
 use rayon::prelude::*;
@@ -196,22 +205,16 @@ impl<'a> BatchVerifier<'a> {
         if self.items.is_empty() {
             return true;
         }
-        let coefficients: Vec<Fr> = self
-            .items
-            .iter()
-            .map(|_| {
-                let mut bytes = [0u8; 16];
-                OsRng.fill_bytes(&mut bytes);
-                Fr::from(u128::from_le_bytes(bytes) | 1)
-            })
-            .collect();
+        let drawn: Vec<Coefficient> =
+            self.items.iter().map(|_| Coefficient::draw(&mut OsRng)).collect();
+        let coefficients: Vec<Fr> = drawn.iter().map(|c| c.r).collect();
 
         // rᵢ·Aᵢ paired with Bᵢ.
         let (mut g1, mut g2): (Vec<G1Prepared>, Vec<G2Prepared>) = self
             .items
             .par_iter()
-            .zip(&coefficients)
-            .map(|(item, r)| ((item.proof.a * r).into_affine().into(), item.proof.b.into()))
+            .zip(&drawn)
+            .map(|(item, r)| (r.times(&item.proof.a).into_affine().into(), item.proof.b.into()))
             .unzip();
 
         // Per key: Σ rᵢ, Σ rᵢ·xᵢ, Σ rᵢ·Cᵢ.
@@ -256,6 +259,38 @@ impl<'a> BatchVerifier<'a> {
             Some(PairingOutput(gt)) => gt.is_one(),
             None => false,
         }
+    }
+}
+
+/// A batch coefficient `r = r₁ + λ·r₂` (module docs).
+struct Coefficient {
+    r: Fr,
+    r1: u64,
+    r2: u64,
+}
+
+impl Coefficient {
+    fn draw(rng: &mut impl RngCore) -> Self {
+        let (r1, r2) = (rng.next_u64() | 1, rng.next_u64());
+        let lambda = <ark_bn254::g1::Config as GLVConfig>::LAMBDA;
+        Coefficient { r: Fr::from(r1) + lambda * Fr::from(r2), r1, r2 }
+    }
+
+    /// `r·a = r₁·a + r₂·φ(a)`, both halves in one 64-bit double-and-add.
+    fn times(&self, a: &G1Affine) -> G1Projective {
+        let phi = <ark_bn254::g1::Config as GLVConfig>::endomorphism_affine(a);
+        let both = (a.into_group() + phi).into_affine();
+        let mut acc = G1Projective::zero();
+        for bit in (0..64).rev() {
+            acc.double_in_place();
+            match ((self.r1 >> bit) & 1, (self.r2 >> bit) & 1) {
+                (1, 1) => acc += both,
+                (1, 0) => acc += a,
+                (0, 1) => acc += phi,
+                _ => {}
+            }
+        }
+        acc
     }
 }
 
@@ -376,6 +411,20 @@ mod tests {
         }
     }
     use ark_r1cs_std::R1CSVar;
+
+    #[test]
+    fn a_coefficient_times_a_point_is_its_scalar_multiple() {
+        use ark_ff::UniformRand;
+        let mut rng = StdRng::seed_from_u64(6);
+        for _ in 0..16 {
+            let a = G1Affine::rand(&mut rng);
+            let c = Coefficient::draw(&mut rng);
+            assert_eq!(c.times(&a), a * c.r);
+        }
+        let a = G1Affine::rand(&mut rng);
+        let extremes = Coefficient { r: Fr::from(u64::MAX), r1: u64::MAX, r2: 0 };
+        assert_eq!(extremes.times(&a), a * extremes.r);
+    }
 
     #[test]
     fn the_shared_miller_loop_equals_arkworks() {

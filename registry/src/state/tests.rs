@@ -426,6 +426,21 @@ fn invoice_submissions_are_validated() {
     let mut bad = s.clone();
     bad.amount_commitment = AmountCommitment([0xff; 32]);
     assert!(matches!(w.refuse(&seller, TxBody::SubmitInvoice(bad)), Error::InvalidCommitment(_)));
+    // On the curve but of order 2, (0, −1), with a "proof" the stub accepts but for the
+    // subgroup: admission leaves the subgroup check to the proof, and names the commitment.
+    let mut low_order = s.clone();
+    let minus_one: [u8; 32] = {
+        use ark_ff::{BigInteger, PrimeField};
+        (-ark_bn254::Fr::from(1u64)).into_bigint().to_bytes_le().try_into().unwrap()
+    };
+    low_order.amount_commitment = AmountCommitment(minus_one);
+    assert!(commitment::decode_claimed(&low_order.amount_commitment).is_ok());
+    low_order.proof =
+        valid_bundle(&low_order.bilateral, &low_order.interval, &low_order.amount_commitment);
+    assert!(matches!(
+        w.refuse(&seller, TxBody::SubmitInvoice(low_order)),
+        Error::InvalidCommitment(_)
+    ));
     let mut identity = s.clone();
     identity.amount_commitment = commitment::encode(&PedersenCommitment::identity());
     assert!(matches!(
