@@ -15,6 +15,7 @@
 //! Steps 2 and 3 depend only on the block's content, so their order and parallelism do
 //! not affect the outcome: every validator computes the same [`BlockOutcome`].
 
+use crate::memory::VerifiedSignatures;
 use crate::proof::{InvoiceProofClaim, ProofVerifier};
 use crate::state::{BlockContext, Event, Genesis, RegistryState, StateChange};
 use crate::tx::{SignedTx, TxBody, TxHash};
@@ -75,6 +76,9 @@ pub struct BlockOutcome {
 pub struct Registry {
     state: RegistryState,
     verifier: Arc<dyn ProofVerifier>,
+    /// Signatures verified in the mempool check, not verified again by the proposal check
+    /// or at execution.
+    signatures: VerifiedSignatures,
 }
 
 impl std::fmt::Debug for Registry {
@@ -92,12 +96,13 @@ impl Registry {
     /// A registry at its genesis state. The genesis entries are pending in
     /// [`Registry::take_genesis_changes`].
     pub fn new(genesis: &Genesis, verifier: Arc<dyn ProofVerifier>) -> Result<Registry> {
-        Ok(Registry { state: RegistryState::genesis(genesis)?, verifier })
+        Ok(Registry::from_state(RegistryState::genesis(genesis)?, verifier))
     }
 
     /// A registry over a restored state.
     pub fn from_state(state: RegistryState, verifier: Arc<dyn ProofVerifier>) -> Registry {
-        Registry { state, verifier }
+        let signatures = VerifiedSignatures::new(state.registry_id());
+        Registry { state, verifier, signatures }
     }
 
     /// The state (read-only).
@@ -125,12 +130,19 @@ impl Registry {
         Ok(tx)
     }
 
+    /// Verifies the signature of `tx`, whose canonical bytes hash to `tx_hash`, unless
+    /// this registry verified it before (`crate::memory`).
+    pub fn verify_signature(&self, tx_hash: &TxHash, tx: &SignedTx) -> Result<()> {
+        Ok(self.signatures.verify(tx_hash, tx)?)
+    }
+
     /// [`Registry::check_tx`] without the rating proof: what needs the state. The mempool
     /// prechecks what arrived under the state lock, then verifies the proofs of all of it
     /// in one batch outside the lock ([`check_invoice_proofs`]).
     pub fn precheck_tx(&self, bytes: &[u8]) -> Result<SignedTx> {
         let tx = SignedTx::from_bytes(bytes)?;
-        self.state.check_envelope(&tx)?;
+        self.signatures.verify(&SignedTx::hash_bytes(bytes), &tx)?;
+        self.state.check_sender_and_nonce(&tx)?;
         if let TxBody::SubmitInvoice(s) = &tx.body {
             crate::commitment::decode_claimed(&s.amount_commitment)?;
         }
@@ -148,7 +160,6 @@ impl Registry {
             return Err(Error::BlockTime { last: time, got: block.time });
         }
         let ctx = BlockContext { height: block.height, time: block.time };
-        let registry_id = self.state.registry_id();
 
         // 1–2: decode and verify signatures in parallel, with the amount commitments of
         // invoices (their subgroup is vouched for by their proofs).
@@ -160,7 +171,7 @@ impl Registry {
                 let hash = SignedTx::hash_bytes(bytes);
                 match SignedTx::from_bytes(bytes).map_err(Error::from) {
                     Ok(tx) => {
-                        let sig = tx.verify_signature(&registry_id).map_err(Error::from);
+                        let sig = self.signatures.verify(&hash, &tx).map_err(Error::from);
                         let commitment = match &tx.body {
                             TxBody::SubmitInvoice(s) if sig.is_ok() => {
                                 Some(crate::commitment::decode_claimed(&s.amount_commitment))

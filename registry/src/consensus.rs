@@ -287,10 +287,10 @@ impl RegistryApp {
         }
         // Nobody can make a validly signed transaction for someone else: a block with a
         // forged or undecodable one came from a faulty proposer.
-        let registry_id = state.registry_id();
         for (i, tx) in block.txs.iter().enumerate() {
             SignedTx::from_bytes(tx)
-                .and_then(|t| t.verify_signature(&registry_id))
+                .map_err(Error::from)
+                .and_then(|t| registry.verify_signature(&SignedTx::hash_bytes(tx), &t))
                 .map_err(|e| Error::Server(format!("transaction {i}: {e}")))?;
         }
         Ok(block)

@@ -59,6 +59,7 @@ pub mod api;
 pub mod block;
 pub mod commitment;
 pub mod consensus;
+pub mod memory;
 pub mod netting;
 pub mod pledge;
 pub mod proof;

@@ -187,19 +187,13 @@ pub const REMEMBERED_CLAIMS: usize = 2 * crate::consensus::MEMPOOL_CAPACITY;
 /// nothing is trusted from another.
 pub struct RememberingVerifier {
     inner: std::sync::Arc<dyn ProofVerifier>,
-    accepted: std::sync::Mutex<Remembered>,
-}
-
-#[derive(Default)]
-struct Remembered {
-    set: std::collections::HashSet<Hash32>,
-    order: std::collections::VecDeque<Hash32>,
+    accepted: crate::memory::DigestMemory,
 }
 
 impl RememberingVerifier {
     /// Remembers `inner`'s acceptances.
     pub fn new(inner: std::sync::Arc<dyn ProofVerifier>) -> Self {
-        RememberingVerifier { inner, accepted: Default::default() }
+        RememberingVerifier { inner, accepted: crate::memory::DigestMemory::new(REMEMBERED_CLAIMS) }
     }
 
     fn digest(claim: &InvoiceProofClaim<'_>) -> Hash32 {
@@ -210,20 +204,12 @@ impl RememberingVerifier {
         h.update_field(claim.bundle);
         h.finish()
     }
-
-    fn remembered(&self) -> std::sync::MutexGuard<'_, Remembered> {
-        // The set holds no invariant a panicking holder could break half-way.
-        self.accepted.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 impl ProofVerifier for RememberingVerifier {
     fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
         let digests: Vec<Hash32> = claims.par_iter().map(Self::digest).collect();
-        let known: Vec<bool> = {
-            let remembered = self.remembered();
-            digests.iter().map(|d| remembered.set.contains(d)).collect()
-        };
+        let known = self.accepted.contains_each(&digests);
         let unknown: Vec<InvoiceProofClaim<'_>> =
             claims.iter().zip(&known).filter(|(_, k)| !**k).map(|(c, _)| *c).collect();
         let fresh = if unknown.is_empty() { Vec::new() } else { self.inner.verify_batch(&unknown) };
@@ -234,24 +220,20 @@ impl ProofVerifier for RememberingVerifier {
             ];
         }
         let mut fresh = fresh.into_iter();
-        let mut remembered = self.remembered();
         let mut verdicts = Vec::with_capacity(claims.len());
+        let mut accepted = Vec::new();
         for (digest, known) in digests.into_iter().zip(known) {
             if known {
                 verdicts.push(Ok(()));
                 continue;
             }
             let verdict = fresh.next().unwrap_or_else(|| Err("missing verdict".into()));
-            if verdict.is_ok() && remembered.set.insert(digest) {
-                remembered.order.push_back(digest);
-                if remembered.order.len() > REMEMBERED_CLAIMS {
-                    if let Some(old) = remembered.order.pop_front() {
-                        remembered.set.remove(&old);
-                    }
-                }
+            if verdict.is_ok() {
+                accepted.push(digest);
             }
             verdicts.push(verdict);
         }
+        self.accepted.insert(accepted);
         verdicts
     }
 

@@ -730,6 +730,11 @@ impl RegistryState {
     /// check; execution checks everything again.
     pub fn check_envelope(&self, tx: &SignedTx) -> Result<()> {
         tx.verify_signature(&self.meta.registry_id)?;
+        self.check_sender_and_nonce(tx)
+    }
+
+    /// [`RegistryState::check_envelope`] but for the signature, which the caller verified.
+    pub fn check_sender_and_nonce(&self, tx: &SignedTx) -> Result<()> {
         self.check_sender(tx)?;
         let expected = self.next_nonce(&tx.sender);
         if tx.nonce < expected {
