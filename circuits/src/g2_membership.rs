@@ -14,8 +14,8 @@
 //! of the subgroup.
 
 use ark_bn254::{Fq2, G2Affine, G2Projective};
-use ark_ec::{AffineRepr, PrimeGroup};
-use ark_ff::{Field, MontFp};
+use ark_ec::AffineRepr;
+use ark_ff::{AdditiveGroup, Field, MontFp, Zero};
 
 /// The BN254 parameter `x₀`.
 const X0: u64 = 4_965_661_367_192_848_881;
@@ -42,10 +42,44 @@ fn psi(p: &G2Projective) -> G2Projective {
     G2Projective::new_unchecked(conj(p.x) * PSI_X, conj(p.y) * PSI_Y, conj(p.z))
 }
 
+/// The non-adjacent form of `x₀`, most significant digit first: 24 nonzero digits
+/// instead of its 28 one bits.
+const fn x0_naf() -> [i8; 65] {
+    let mut digits = [0i8; 65];
+    let mut k = X0 as u128;
+    let mut i = 0;
+    while k > 0 {
+        if k & 1 == 1 {
+            let d: i8 = if k & 3 == 3 { -1 } else { 1 };
+            digits[64 - i] = d;
+            k = if d == 1 { k - 1 } else { k + 1 };
+        }
+        k >>= 1;
+        i += 1;
+    }
+    digits
+}
+
+const X0_NAF: [i8; 65] = x0_naf();
+
+/// `[x₀]p` by double-and-add over the NAF, adding the affine `p` (mixed additions).
+fn times_x0(p: &G2Affine) -> G2Projective {
+    let mut acc = G2Projective::zero();
+    for d in X0_NAF {
+        acc.double_in_place();
+        match d {
+            1 => acc += p,
+            -1 => acc -= p,
+            _ => {}
+        }
+    }
+    acc
+}
+
 /// Whether `p` (on the curve) is in the prime-order subgroup G2.
 pub fn in_subgroup(p: &G2Affine) -> bool {
+    let xp = times_x0(p);
     let p = p.into_group();
-    let xp = p.mul_bigint([X0]);
     let lhs = xp + p + psi(&xp) + psi(&psi(&xp));
     let rhs = psi(&psi(&psi(&(xp + xp))));
     lhs == rhs
@@ -57,8 +91,19 @@ mod tests {
     use super::*;
     use ark_ec::short_weierstrass::SWCurveConfig;
     use ark_ec::CurveGroup;
+    use ark_ec::PrimeGroup;
     use ark_ff::UniformRand;
     use rand::{rngs::StdRng, SeedableRng};
+
+    #[test]
+    fn the_naf_of_x0_is_x0() {
+        let value = X0_NAF.iter().fold(0i128, |acc, &d| 2 * acc + i128::from(d));
+        assert_eq!(value, i128::from(X0));
+        assert!(X0_NAF.windows(2).all(|w| w[0] == 0 || w[1] == 0), "no adjacent nonzero digits");
+        assert_eq!(X0_NAF.iter().filter(|d| **d != 0).count(), 24);
+        let p = G2Affine::generator();
+        assert_eq!(times_x0(&p), p.into_group().mul_bigint([X0]));
+    }
 
     #[test]
     fn agrees_with_arkworks_in_and_out_of_the_subgroup() {
