@@ -16,9 +16,9 @@
 //! not affect the outcome: every validator computes the same [`BlockOutcome`].
 
 use crate::memory::VerifiedSignatures;
-use crate::proof::{InvoiceProofClaim, ProofVerifier};
+use crate::proof::{invoice_proof_verdicts, ProofVerifier};
 use crate::state::{BlockContext, Event, Genesis, RegistryState, StateChange};
-use crate::tx::{SignedTx, TxBody, TxHash};
+use crate::tx::{InvoiceSubmission, SignedTx, TxBody, TxHash};
 use crate::{Error, Result};
 use omni_core::Hash32;
 use omni_verifier::pedersen::PedersenCommitment;
@@ -186,26 +186,15 @@ impl Registry {
             .collect();
 
         // 3: one batch for every signed SubmitInvoice of the block.
-        let mut claim_of = vec![None; decoded.len()];
-        let mut claims = Vec::new();
-        for (i, (_, tx, sig, _)) in decoded.iter().enumerate() {
-            if let (Ok(tx), Ok(())) = (tx, sig) {
-                if let TxBody::SubmitInvoice(s) = &tx.body {
-                    claim_of[i] = Some(claims.len());
-                    claims.push(InvoiceProofClaim::of(s));
-                }
-            }
-        }
-        let mut verdicts =
-            if claims.is_empty() { Vec::new() } else { self.verifier.verify_batch(&claims) };
-        if verdicts.len() != claims.len() {
-            // A verifier that breaks its contract admits nothing.
-            verdicts = vec![
-                Err("the proof verifier returned a wrong number of verdicts".into());
-                claims.len()
-            ];
-        }
-        drop(claims);
+        let submissions: Vec<Option<&InvoiceSubmission>> = decoded
+            .iter()
+            .map(|(_, tx, sig, _)| match (tx, sig) {
+                (Ok(tx), Ok(())) => invoice_of(tx),
+                _ => None,
+            })
+            .collect();
+        let verdicts = invoice_proof_verdicts(self.verifier.as_ref(), &submissions);
+        drop(submissions);
 
         // 3b: the hop proofs of every signed compliance map, in parallel (their
         // structure is checked against the state when applied).
@@ -219,10 +208,10 @@ impl Registry {
 
         // 4: apply in order.
         let mut results = Vec::with_capacity(decoded.len());
-        for (i, (tx_hash, tx, sig, commitment)) in decoded.into_iter().enumerate() {
+        let proofs = verdicts.into_iter().zip(map_verdicts);
+        for ((tx_hash, tx, sig, commitment), (invoice, map)) in decoded.into_iter().zip(proofs) {
             let result = tx.and_then(|tx| {
-                let proof = claim_of[i].map(|c| verdicts[c].clone()).or(map_verdicts[i].clone());
-                self.state.apply_prechecked(&tx, &ctx, sig, proof, commitment)
+                self.state.apply_prechecked(&tx, &ctx, sig, invoice.or(map), commitment)
             });
             results.push(TxOutcome { tx_hash, result });
         }
@@ -240,30 +229,28 @@ impl Registry {
     }
 }
 
+/// The invoice a transaction submits, if it is a `SubmitInvoice`.
+fn invoice_of(tx: &SignedTx) -> Option<&InvoiceSubmission> {
+    match &tx.body {
+        TxBody::SubmitInvoice(s) => Some(s),
+        _ => None,
+    }
+}
+
 /// The rating-proof verdict of each of `txs` (`Ok` for what is not an invoice), with every
-/// invoice's proof in one [`ProofVerifier::verify_batch`].
+/// invoice's proof in one [`ProofVerifier::verify_batch`]; a refusal names the amount
+/// commitment when it is not a point of the subgroup.
 pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> Vec<Result<()>> {
-    let claims: Vec<InvoiceProofClaim<'_>> = txs
-        .iter()
-        .filter_map(|tx| match &tx.body {
-            TxBody::SubmitInvoice(s) => Some(InvoiceProofClaim::of(s)),
-            _ => None,
-        })
-        .collect();
-    let verdicts = if claims.is_empty() { Vec::new() } else { verifier.verify_batch(&claims) };
-    let mut verdicts = verdicts.into_iter();
-    txs.iter()
-        .map(|tx| match &tx.body {
-            TxBody::SubmitInvoice(s) => match verdicts.next() {
-                Some(Ok(())) => Ok(()),
-                Some(Err(reason)) => match crate::commitment::decode(&s.amount_commitment) {
-                    Err(e) => Err(e),
-                    Ok(_) => Err(Error::ProofRejected { invoice: s.invoice, reason }),
-                },
-                None => Err(Error::ProofRejected {
-                    invoice: s.invoice,
-                    reason: "the verifier returned no verdict".into(),
-                }),
+    let submissions: Vec<Option<&InvoiceSubmission>> =
+        txs.iter().map(|tx| invoice_of(tx)).collect();
+    let verdicts = invoice_proof_verdicts(verifier, &submissions);
+    submissions
+        .into_iter()
+        .zip(verdicts)
+        .map(|(s, verdict)| match (s, verdict) {
+            (Some(s), Some(Err(reason))) => match crate::commitment::decode(&s.amount_commitment) {
+                Err(e) => Err(e),
+                Ok(_) => Err(Error::ProofRejected { invoice: s.invoice, reason }),
             },
             _ => Ok(()),
         })
@@ -274,8 +261,8 @@ pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> 
 mod tests {
     use super::*;
     use crate::proof::testing::{valid_bundle, StubRatingVerifier};
-    use crate::proof::RefuseAllProofs;
-    use crate::tx::{AmountCommitment, InvoiceId, InvoiceSubmission, Role};
+    use crate::proof::{InvoiceProofClaim, RefuseAllProofs};
+    use crate::tx::{AmountCommitment, InvoiceId, Role};
     use omni_core::{Currency, IntervalId, Keypair};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -371,6 +358,43 @@ mod tests {
         // Same block on a second replica: same root.
         let mut replica = Registry::new(&g, Arc::new(StubRatingVerifier)).unwrap();
         assert_eq!(replica.execute_block(&block).unwrap().state_root, outcome.state_root);
+    }
+
+    /// Breaks the contract: one verdict too few.
+    struct Short;
+
+    impl ProofVerifier for Short {
+        fn verify_batch(
+            &self,
+            claims: &[InvoiceProofClaim<'_>],
+        ) -> Vec<std::result::Result<(), String>> {
+            vec![Ok(()); claims.len().saturating_sub(1)]
+        }
+
+        fn describe(&self) -> String {
+            "short".into()
+        }
+    }
+
+    #[test]
+    fn verdicts_keep_their_places_and_a_short_verifier_admits_nothing() {
+        let bodies = [submission(1, true), submission(2, false), submission(3, true)];
+        let invoices: Vec<&InvoiceSubmission> = bodies
+            .iter()
+            .map(|b| match b {
+                TxBody::SubmitInvoice(s) => s,
+                _ => unreachable!(),
+            })
+            .collect();
+        let slots = [Some(invoices[0]), None, Some(invoices[1]), Some(invoices[2]), None];
+        let verdicts = invoice_proof_verdicts(&StubRatingVerifier, &slots);
+        let shape: Vec<Option<bool>> =
+            verdicts.iter().map(|v| v.as_ref().map(std::result::Result::is_ok)).collect();
+        assert_eq!(shape, [Some(true), None, Some(false), Some(true), None]);
+        let short = invoice_proof_verdicts(&Short, &slots);
+        assert!(short.iter().flatten().all(|v| v.as_ref().is_err_and(|e| e.contains("number"))));
+        assert_eq!(short.iter().filter(|v| v.is_some()).count(), 3);
+        assert!(invoice_proof_verdicts(&Short, &[None, None]).iter().all(Option::is_none));
     }
 
     #[test]

@@ -76,6 +76,27 @@ pub trait ProofVerifier: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// The rating-proof verdict of each of `submissions` (`None` where there is no invoice to
+/// check), with every invoice's proof in one [`ProofVerifier::verify_batch`]. A verifier
+/// that returns the wrong number of verdicts admits nothing. The mempool check, block
+/// execution and [`crate::state::RegistryState::apply`] all collect their claims here.
+pub fn invoice_proof_verdicts(
+    verifier: &dyn ProofVerifier,
+    submissions: &[Option<&crate::tx::InvoiceSubmission>],
+) -> Vec<Option<Result<(), String>>> {
+    let claims: Vec<InvoiceProofClaim<'_>> =
+        submissions.iter().flatten().map(|s| InvoiceProofClaim::of(s)).collect();
+    let mut verdicts = if claims.is_empty() { Vec::new() } else { verifier.verify_batch(&claims) };
+    if verdicts.len() != claims.len() {
+        verdicts = vec![
+            Err("the proof verifier returned a wrong number of verdicts".into());
+            claims.len()
+        ];
+    }
+    let mut verdicts = verdicts.into_iter();
+    submissions.iter().map(|s| s.and_then(|_| verdicts.next())).collect()
+}
+
 /// The default verifier: refuses every proof, because none can be checked without a
 /// verifying key. A registry started without one admits no invoices.
 #[derive(Clone, Copy, Debug, Default)]

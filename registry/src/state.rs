@@ -42,7 +42,7 @@
 use crate::commitment::{self, PedersenCommitment};
 use crate::netting::{self, CyclePhase, NettingCycle, Participant, SettlementInstruction};
 use crate::pledge::Pledge;
-use crate::proof::{InvoiceProofClaim, ProofVerifier};
+use crate::proof::ProofVerifier;
 use crate::reputation::{self, Reputation};
 use crate::root::StateTree;
 use crate::tx::*;
@@ -711,11 +711,9 @@ impl RegistryState {
     ) -> Result<Vec<Event>> {
         let signature = tx.verify_signature(&self.meta.registry_id).map_err(Error::from);
         let proof = match &tx.body {
-            TxBody::SubmitInvoice(s) if signature.is_ok() => proofs
-                .verify_batch(&[InvoiceProofClaim::of(s)])
-                .into_iter()
-                .next()
-                .or(Some(Err("the verifier returned no verdict".into()))),
+            TxBody::SubmitInvoice(s) if signature.is_ok() => {
+                crate::proof::invoice_proof_verdicts(proofs, &[Some(s)]).pop().flatten()
+            }
             TxBody::SubmitComplianceMap { .. } if signature.is_ok() => {
                 compliance::verify_map_proofs(&tx.body)
             }
