@@ -71,8 +71,8 @@ pub struct BlockOutcome {
 }
 
 /// The registry application: its state and the proof verifier it executes with. The
-/// consensus layer calls [`Registry::check_tx`] (mempool) and
-/// [`Registry::execute_block`] (decided blocks).
+/// consensus layer calls [`Registry::precheck_tx`] and [`check_invoice_proofs`] (the
+/// mempool check) and [`Registry::execute_block`] (decided blocks).
 pub struct Registry {
     state: RegistryState,
     verifier: Arc<dyn ProofVerifier>,
@@ -120,25 +120,18 @@ impl Registry {
         self.state.take_changes()
     }
 
-    /// The mempool check: decodes `bytes` and checks signature, membership, role, that
-    /// the nonce is not a replay and, for an invoice, its amount commitment and rating
-    /// proof, so that what can never execute is refused before it takes a place in a
-    /// block. Execution checks everything again (batch-verifying the block's proofs).
-    pub fn check_tx(&self, bytes: &[u8]) -> Result<SignedTx> {
-        let tx = self.precheck_tx(bytes)?;
-        check_invoice_proofs(self.verifier.as_ref(), &[&tx]).pop().unwrap_or(Ok(()))?;
-        Ok(tx)
-    }
-
     /// Verifies the signature of `tx`, whose canonical bytes hash to `tx_hash`, unless
     /// this registry verified it before (`crate::memory`).
     pub fn verify_signature(&self, tx_hash: &TxHash, tx: &SignedTx) -> Result<()> {
         Ok(self.signatures.verify(tx_hash, tx)?)
     }
 
-    /// [`Registry::check_tx`] without the rating proof: what needs the state. The mempool
-    /// prechecks what arrived under the state lock, then verifies the proofs of all of it
-    /// in one batch outside the lock ([`check_invoice_proofs`]).
+    /// The mempool check but for the rating proof: decodes `bytes` and checks signature,
+    /// membership, role, that the nonce is not a replay and, for an invoice, that its
+    /// amount commitment is a point of the curve, so that what can never execute is
+    /// refused before it takes a place in a block. The mempool prechecks what arrived
+    /// under the state lock, then verifies the proofs of all of it in one batch outside
+    /// the lock ([`check_invoice_proofs`]). Execution checks everything again.
     pub fn precheck_tx(&self, bytes: &[u8]) -> Result<SignedTx> {
         let tx = SignedTx::from_bytes(bytes)?;
         self.signatures.verify(&SignedTx::hash_bytes(bytes), &tx)?;
@@ -420,8 +413,12 @@ mod tests {
         assert!(matches!(outcome.results[0].result, Err(Error::ProofRejected { .. })));
         assert_eq!(registry.state().invoice_count(), 0);
         assert_eq!(registry.state().next_nonce(&key(2).party()), 0);
-        // check_tx (mempool) refuses it too, before it takes a place in a block.
-        assert!(matches!(registry.check_tx(&tx.to_bytes()), Err(Error::ProofRejected { .. })));
-        assert!(registry.check_tx(b"junk").is_err());
+        // The mempool check refuses it too, before it takes a place in a block.
+        let prechecked = registry.precheck_tx(&tx.to_bytes()).unwrap();
+        assert!(matches!(
+            check_invoice_proofs(registry.verifier().as_ref(), &[&prechecked])[0],
+            Err(Error::ProofRejected { .. })
+        ));
+        assert!(registry.precheck_tx(b"junk").is_err());
     }
 }

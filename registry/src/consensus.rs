@@ -224,8 +224,8 @@ fn admit(node: &Node, batch: Vec<Arrival>) {
     }
 }
 
-/// [`Registry::check_tx`] of each of `txs`: prechecks under the state lock, then every
-/// rating proof in one batch outside it.
+/// The mempool check of each of `txs`: [`Registry::precheck_tx`] under the state lock,
+/// then every rating proof in one batch outside it ([`check_invoice_proofs`]).
 fn check_all(node: &Node, txs: &[&[u8]]) -> Vec<Result<()>> {
     let (prechecked, verifier) = match node.registry.read() {
         Ok(registry) => {

@@ -1,7 +1,7 @@
 //! `omni registry start`: a registry validator with its gRPC API.
 //!
 //! ```text
-//!  gRPC Submit ──check_tx──▶ Mempool ──▶ consensus (omni-consensus on Malachite)
+//!  gRPC Submit ──mempool check──▶ Mempool ──▶ consensus (omni-consensus on Malachite)
 //!                                              │ decided block, on every validator
 //!                                              ▼
 //!  gRPC queries ◀── read lock ── Registry ◀── write lock ── execute_block + Store::commit

@@ -722,16 +722,10 @@ impl RegistryState {
         self.apply_prechecked(tx, ctx, signature, proof, None)
     }
 
-    /// Checks what can be checked of a transaction without executing it: signature,
-    /// membership, role, and that the nonce is not a replay (it may run ahead of the
-    /// state while earlier transactions of the sender wait to be executed). The mempool
-    /// check; execution checks everything again.
-    pub fn check_envelope(&self, tx: &SignedTx) -> Result<()> {
-        tx.verify_signature(&self.meta.registry_id)?;
-        self.check_sender_and_nonce(tx)
-    }
-
-    /// [`RegistryState::check_envelope`] but for the signature, which the caller verified.
+    /// Checks what the state can tell of a transaction without executing it: membership,
+    /// role, and that the nonce is not a replay (it may run ahead of the state while
+    /// earlier transactions of the sender wait to be executed). Part of the mempool check
+    /// (the caller verifies the signature); execution checks everything again.
     pub fn check_sender_and_nonce(&self, tx: &SignedTx) -> Result<()> {
         self.check_sender(tx)?;
         let expected = self.next_nonce(&tx.sender);

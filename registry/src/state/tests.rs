@@ -294,8 +294,8 @@ fn replayed_and_skipped_nonces_are_refused() {
     let ahead = SignedTx::sign(&key(2), &w.state.registry_id(), 5, body(2));
     assert!(matches!(w.refuse_tx(&ahead), Error::BadNonce { expected: 1, got: 5, .. }));
     // The mempool check lets a future nonce through but never a replay.
-    assert!(w.state.check_envelope(&ahead).is_ok());
-    assert!(matches!(w.state.check_envelope(&first), Err(Error::BadNonce { .. })));
+    assert!(w.state.check_sender_and_nonce(&ahead).is_ok());
+    assert!(matches!(w.state.check_sender_and_nonce(&first), Err(Error::BadNonce { .. })));
 }
 
 #[test]
