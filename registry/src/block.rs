@@ -253,10 +253,10 @@ pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proof::testing::{valid_bundle, StubRatingVerifier};
+    use crate::proof::testing::{stub_invoice, StubRatingVerifier};
     use crate::proof::{InvoiceProofClaim, RefuseAllProofs};
-    use crate::tx::{AmountCommitment, InvoiceId, Role};
-    use omni_core::{Currency, IntervalId, Keypair};
+    use crate::tx::Role;
+    use omni_core::Keypair;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Counts calls and claims, delegating to the stub.
@@ -297,22 +297,7 @@ mod tests {
     }
 
     fn submission(n: u64, good_proof: bool) -> TxBody {
-        use crate::commitment::{encode, PedersenCommitment, Scalar};
-        let c: AmountCommitment = encode(&PedersenCommitment::commit(n, &Scalar::from(n + 99)));
-        let bilateral = Hash32::digest("t", b"bilateral");
-        let interval = IntervalId("2027-01".into());
-        let proof = if good_proof { valid_bundle(&bilateral, &interval, &c) } else { vec![0] };
-        TxBody::SubmitInvoice(InvoiceSubmission {
-            invoice: InvoiceId(Hash32::digest("t", &n.to_be_bytes())),
-            bilateral,
-            interval,
-            payer: key(3).party(),
-            payee: key(2).party(),
-            currency: Currency::EUR,
-            amount_commitment: c,
-            due_date: 5_000,
-            proof,
-        })
+        stub_invoice(n, key(2).party(), key(3).party(), good_proof)
     }
 
     #[test]

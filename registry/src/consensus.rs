@@ -387,34 +387,13 @@ impl omni_consensus::Application for RegistryApp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commitment::{encode, PedersenCommitment, Scalar};
-    use crate::proof::testing::{valid_bundle, StubRatingVerifier};
+    use crate::proof::testing::{stub_invoice, StubRatingVerifier};
     use crate::proof::RememberingVerifier;
     use crate::state::Genesis;
     use crate::store::Store;
-    use crate::tx::{InvoiceId, InvoiceSubmission, Role, TxBody};
-    use omni_core::{Currency, Hash32, IntervalId, Keypair};
+    use crate::tx::Role;
+    use omni_core::Keypair;
     use std::sync::RwLock;
-
-    fn invoice(n: u64, seller: &Keypair, buyer: &Keypair, good_proof: bool) -> TxBody {
-        let c = encode(&PedersenCommitment::commit(100 * n, &Scalar::from(5 + n)));
-        let (bilateral, interval) = (Hash32::digest("t", b"b"), IntervalId("2027-01".into()));
-        TxBody::SubmitInvoice(InvoiceSubmission {
-            invoice: InvoiceId(Hash32::digest("t/invoice", &n.to_be_bytes())),
-            bilateral,
-            interval: interval.clone(),
-            payer: buyer.party(),
-            payee: seller.party(),
-            currency: Currency::EUR,
-            amount_commitment: c,
-            due_date: 4_000_000_000,
-            proof: if good_proof {
-                valid_bundle(&bilateral, &interval, &c)
-            } else {
-                b"forged".to_vec()
-            },
-        })
-    }
 
     #[test]
     fn a_batch_check_admits_the_good_drops_forwarded_garbage_and_answers_refused_clients() {
@@ -443,9 +422,9 @@ mod tests {
             committed: Notify::new(),
         };
         let sign = |nonce, body| SignedTx::sign(&seller, &id, nonce, body).to_bytes();
-        let good = sign(0, invoice(1, &seller, &buyer, true));
-        let forged_proof = sign(1, invoice(2, &seller, &buyer, false));
-        let mut forged_signature = sign(2, invoice(3, &seller, &buyer, true));
+        let good = sign(0, stub_invoice(1, seller.party(), buyer.party(), true));
+        let forged_proof = sign(1, stub_invoice(2, seller.party(), buyer.party(), false));
+        let mut forged_signature = sign(2, stub_invoice(3, seller.party(), buyer.party(), true));
         let last = forged_signature.len() - 1;
         forged_signature[last] ^= 1;
         let (reply, mut refused) = oneshot::channel();

@@ -267,6 +267,29 @@ impl ProofVerifier for RememberingVerifier {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
+    use crate::commitment::{encode, PedersenCommitment, Scalar};
+    use crate::tx::TxBody;
+    use omni_core::{Currency, PartyId};
+
+    /// Invoice `n` from `payee` to `payer`, with a bundle [`StubRatingVerifier`] accepts,
+    /// or bytes it refuses.
+    pub(crate) fn stub_invoice(n: u64, payee: PartyId, payer: PartyId, good_proof: bool) -> TxBody {
+        let c: AmountCommitment = encode(&PedersenCommitment::commit(n, &Scalar::from(n + 99)));
+        let bilateral = Hash32::digest("t", b"bilateral");
+        let interval = IntervalId("2027-01".into());
+        let proof = if good_proof { valid_bundle(&bilateral, &interval, &c) } else { vec![0] };
+        TxBody::SubmitInvoice(InvoiceSubmission {
+            invoice: InvoiceId(Hash32::digest("t", &n.to_be_bytes())),
+            bilateral,
+            interval,
+            payer,
+            payee,
+            currency: Currency::EUR,
+            amount_commitment: c,
+            due_date: 5_000,
+            proof,
+        })
+    }
 
     /// Accepts a bundle equal to [`valid_bundle`] of the claim's public inputs; refuses
     /// anything else. Stands in for Groth16 until the rating-proof issue plugs in.
