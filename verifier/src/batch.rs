@@ -26,24 +26,25 @@
 //! above holds; and `rᵢ·Aᵢ = r₁·Aᵢ + r₂·φ(Aᵢ)` is one joint 64-bit double-and-add
 //! instead of a 128-bit scalar multiplication.
 
+use crate::miller::{self, Lines, Pair};
 use crate::{Result, VerifyError};
-use ark_bn254::{Bn254, Fq12, Fr, G1Affine, G1Projective, G2Affine};
+use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::{MillerLoopOutput, Pairing, PairingOutput};
 use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
-use ark_ff::{AdditiveGroup, BigInteger, Field, One, PrimeField, Zero};
+use ark_ff::{AdditiveGroup, BigInteger, One, PrimeField, Zero};
 use ark_groth16::{prepare_verifying_key, PreparedVerifyingKey, Proof, VerifyingKey};
 use rand::{rngs::OsRng, RngCore};
 use rayon::prelude::*;
-
-type G2Prepared = <Bn254 as Pairing>::G2Prepared;
-type G1Prepared = <Bn254 as Pairing>::G1Prepared;
 
 /// A verifying key with everything a single or batched check precomputes.
 #[derive(Clone, Debug)]
 pub struct PreparedKey {
     prepared: PreparedVerifyingKey<Bn254>,
-    beta: G2Prepared,
+    /// Normalized lines of `β`, `−γ` and `−δ` ([`miller`](crate::miller)).
+    beta: Lines,
+    gamma_neg: Lines,
+    delta_neg: Lines,
     inputs: InputTables,
 }
 
@@ -107,7 +108,9 @@ impl PreparedKey {
     pub fn new(vk: &VerifyingKey<Bn254>) -> Self {
         PreparedKey {
             prepared: prepare_verifying_key(vk),
-            beta: vk.beta_g2.into(),
+            beta: Lines::fixed(vk.beta_g2),
+            gamma_neg: Lines::fixed(-vk.gamma_g2),
+            delta_neg: Lines::fixed(-vk.delta_g2),
             inputs: InputTables::new(vk.gamma_abc_g1.get(1..).unwrap_or_default()),
         }
     }
@@ -133,29 +136,31 @@ impl PreparedKey {
         Ok(())
     }
 
-    /// Verifies one proof: `L` from the fixed-base tables, three Miller loops and a final
-    /// exponentiation, `e(A, B) · e(L, −γ) · e(C, −δ) = e(α, β)`. The Miller loop of
-    /// `(A, B)` — the costlier one, since `B`'s line coefficients are computed on the fly —
-    /// runs beside `L` and the two loops over prepared `γ` and `δ` (rayon: on a second core
-    /// when one is free); the product of the two halves goes through one final
-    /// exponentiation.
+    /// Verifies one proof: `L` from the fixed-base tables, Miller loops over the three
+    /// pairs of `e(A, B) · e(L, −γ) · e(C, −δ) = e(α, β)` and one final exponentiation.
+    /// `B`'s lines and the loop of `(A, B)` run beside `L` and the loop of the two pairs
+    /// whose lines are normalized in the key (rayon: on a second core when one is free);
+    /// the product of the two halves goes through the final exponentiation.
     pub fn verify(&self, proof: &Proof<Bn254>, inputs: &[Fr]) -> Result<bool> {
         self.check_inputs(inputs)?;
-        let gamma_abc = &self.prepared.vk.gamma_abc_g1;
-        let first = gamma_abc.first().ok_or_else(|| {
+        let first = self.prepared.vk.gamma_abc_g1.first().ok_or_else(|| {
             VerifyError::Malformed("verifying key without input commitment base".into())
         })?;
         let (ab, rest) = rayon::join(
-            || Bn254::multi_miller_loop([G1Prepared::from(proof.a)], [G2Prepared::from(proof.b)]),
+            || {
+                let b = Lines::of(proof.b);
+                miller::miller_loop(&Pair::new(&proof.a, &b).into_iter().collect::<Vec<_>>())
+            },
             || {
                 let l = self.inputs.combine(first, inputs).into_affine();
-                Bn254::multi_miller_loop(
-                    [G1Prepared::from(l), G1Prepared::from(proof.c)],
-                    [self.prepared.gamma_g2_neg_pc.clone(), self.prepared.delta_g2_neg_pc.clone()],
-                )
+                let pairs: Vec<Pair> = [(&l, &self.gamma_neg), (&proof.c, &self.delta_neg)]
+                    .into_iter()
+                    .filter_map(|(p, lines)| Pair::new(p, lines))
+                    .collect();
+                miller::miller_loop(&pairs)
             },
         );
-        Ok(Bn254::final_exponentiation(MillerLoopOutput(ab.0 * rest.0))
+        Ok(Bn254::final_exponentiation(MillerLoopOutput(ab * rest))
             .is_some_and(|PairingOutput(gt)| gt == self.prepared.alpha_g1_beta_g2))
     }
 }
@@ -210,12 +215,13 @@ impl<'a> BatchVerifier<'a> {
         let coefficients: Vec<Fr> = drawn.iter().map(|c| c.r).collect();
 
         // rᵢ·Aᵢ paired with Bᵢ.
-        let (mut g1, mut g2): (Vec<G1Prepared>, Vec<G2Prepared>) = self
+        let (mut g1, b_lines): (Vec<G1Affine>, Vec<Lines>) = self
             .items
             .par_iter()
             .zip(&drawn)
-            .map(|(item, r)| (r.times(&item.proof.a).into_affine().into(), item.proof.b.into()))
+            .map(|(item, r)| (r.times(&item.proof.a).into_affine(), Lines::of(item.proof.b)))
             .unzip();
+        let mut lines: Vec<&Lines> = b_lines.iter().collect();
 
         // Per key: Σ rᵢ, Σ rᵢ·xᵢ, Σ rᵢ·Cᵢ.
         let mut keys: Vec<&PreparedKey> = Vec::new();
@@ -247,14 +253,12 @@ impl<'a> BatchVerifier<'a> {
             let c =
                 G1Projective::msm(&c_points, &c_scalars).unwrap_or_else(|_| G1Projective::zero());
             let alpha = -(key.vk().alpha_g1 * sum_r);
-            g1.push(alpha.into_affine().into());
-            g2.push(key.beta.clone());
-            g1.push(l.into_affine().into());
-            g2.push(key.prepared.gamma_g2_neg_pc.clone());
-            g1.push(c.into_affine().into());
-            g2.push(key.prepared.delta_g2_neg_pc.clone());
+            g1.extend(G1Projective::normalize_batch(&[alpha, l, c]));
+            lines.extend([&key.beta, &key.gamma_neg, &key.delta_neg]);
         }
-        let ml = multi_miller_loop(g1, g2);
+        let pairs: Vec<Pair> =
+            g1.iter().zip(lines).filter_map(|(p, lines)| Pair::new(p, lines)).collect();
+        let ml = miller::multi_miller_loop(&pairs);
         match Bn254::final_exponentiation(ml) {
             Some(PairingOutput(gt)) => gt.is_one(),
             None => false,
@@ -292,64 +296,6 @@ impl Coefficient {
         }
         acc
     }
-}
-
-/// `Π e(pᵢ, qᵢ)` before the final exponentiation, as arkworks' `multi_miller_loop`
-/// computes it, but with the pairs split into one share per thread instead of shares of
-/// four: every step of the Miller loop squares the running `Fp12` value once per share, so
-/// a batch of 128 pairs does that squaring twice per step instead of 32 times.
-fn multi_miller_loop(g1: Vec<G1Prepared>, g2: Vec<G2Prepared>) -> MillerLoopOutput<Bn254> {
-    use ark_bn254::Config;
-    use ark_ec::bn::BnConfig;
-    // The lines of the last two steps are multiplied in per share, which needs no
-    // inversion in between: BN254's x is positive.
-    const _: () = assert!(!<Config as BnConfig>::X_IS_NEGATIVE);
-    let pairs: Vec<(G1Affine, Vec<EllCoeff>)> = g1
-        .into_iter()
-        .zip(g2)
-        .filter(|(p, q)| !p.0.is_zero() && !q.infinity)
-        .map(|(p, q)| (p.0, q.ell_coeffs))
-        .collect();
-    let threads = rayon::current_num_threads().max(1);
-    let share = pairs.len().div_ceil(threads).max(1);
-    let f = pairs
-        .par_chunks(share)
-        .map(|pairs| {
-            let mut f = Fq12::one();
-            let mut line = 0;
-            let lines = |f: &mut Fq12, line: &mut usize| {
-                for (p, coeffs) in pairs {
-                    ell(f, &coeffs[*line], p);
-                }
-                *line += 1;
-            };
-            let count = <Config as BnConfig>::ATE_LOOP_COUNT;
-            for i in (1..count.len()).rev() {
-                if i != count.len() - 1 {
-                    f.square_in_place();
-                }
-                lines(&mut f, &mut line);
-                if count[i - 1] != 0 {
-                    lines(&mut f, &mut line);
-                }
-            }
-            lines(&mut f, &mut line);
-            lines(&mut f, &mut line);
-            f
-        })
-        .reduce(Fq12::one, |a, b| a * b);
-    MillerLoopOutput(f)
-}
-
-type EllCoeff = ark_ec::bn::g2::EllCoeff<ark_bn254::Config>;
-
-/// Multiplies `f` by the line with coefficients `c` evaluated at `p` (BN254's twist is
-/// of type D), as arkworks does.
-fn ell(f: &mut Fq12, c: &EllCoeff, p: &G1Affine) {
-    let (mut c0, mut c1, c2) = (c.0, c.1, c.2);
-    c0.mul_assign_by_fp(&p.y);
-    c1.mul_assign_by_fp(&p.x);
-    f.mul_by_034(&c0, &c1, &c2);
 }
 
 /// Re-randomizes a Groth16 proof into another valid proof of the same statement:
@@ -424,22 +370,6 @@ mod tests {
         let a = G1Affine::rand(&mut rng);
         let extremes = Coefficient { r: Fr::from(u64::MAX), r1: u64::MAX, r2: 0 };
         assert_eq!(extremes.times(&a), a * extremes.r);
-    }
-
-    #[test]
-    fn the_shared_miller_loop_equals_arkworks() {
-        use ark_ff::UniformRand;
-        let mut rng = StdRng::seed_from_u64(5);
-        for n in [1, 2, 5, 9] {
-            let g1: Vec<G1Affine> = (0..n).map(|_| G1Affine::rand(&mut rng)).collect();
-            let g2: Vec<G2Affine> = (0..n).map(|_| G2Affine::rand(&mut rng)).collect();
-            let ours = multi_miller_loop(
-                g1.iter().map(|p| (*p).into()).collect(),
-                g2.iter().map(|q| (*q).into()).collect(),
-            );
-            let theirs = Bn254::multi_miller_loop(g1, g2);
-            assert_eq!(Bn254::final_exponentiation(ours), Bn254::final_exponentiation(theirs));
-        }
     }
 
     fn keys(add: bool, rng: &mut StdRng) -> (ark_groth16::ProvingKey<Bn254>, PreparedKey) {

@@ -27,10 +27,13 @@
 //!
 //! - [`batch`]: Groth16 batch verification by random linear combination over any mix of
 //!   verifying keys, and single verification with prepared keys.
+//! - [`miller`]: Miller loops over several pairs, with the lines of a key's fixed G2 points
+//!   normalized for a cheaper multiplication.
 //! - [`snarkjs`]: export of a proof, its public inputs and verifying key in snarkjs's JSON
 //!   format, so that outside tools can check it.
 
 pub mod batch;
+pub mod miller;
 pub mod snarkjs;
 
 pub use omni_circuits::bundle::{
