@@ -15,7 +15,7 @@ use ark_bn254::{Bn254, Config, Fq, Fq12, Fq12Config, Fq2, G1Affine, G2Affine};
 use ark_ec::bn::BnConfig;
 use ark_ec::pairing::{MillerLoopOutput, Pairing};
 use ark_ff::fields::models::fp12_2over3over2::Fp12Config;
-use ark_ff::{Field, One, Zero};
+use ark_ff::{AdditiveGroup, Field, One, Zero};
 use rayon::prelude::*;
 
 type G2Prepared = <Bn254 as Pairing>::G2Prepared;
@@ -46,11 +46,108 @@ impl Lines {
     pub fn fixed(q: G2Affine) -> Self {
         let coeffs = G2Prepared::from(q).ell_coeffs;
         let mut inverses: Vec<Fq2> = coeffs.iter().map(|c| c.0).collect();
-        if inverses.iter().any(Zero::is_zero) {
+        if !invert_all(&mut inverses, &mut vec![Fq2::zero(); coeffs.len()]) {
             return Lines::Prepared(coeffs);
         }
-        ark_ff::batch_inversion(&mut inverses);
         Lines::Normalized(coeffs.iter().zip(inverses).map(|(c, i)| (c.1 * i, c.2 * i)).collect())
+    }
+
+    /// The normalized lines of many points at once (empty ones for points at infinity),
+    /// for a batch of proofs. The running points are kept affine, so each step's line is
+    /// `(1, −λ, λ·x − y)` for its slope `λ` through `(x, y)` (the tangent's for a doubling,
+    /// the chord's through the added point otherwise), and the slopes' denominators of all
+    /// points are inverted together, one field inversion per step of the loop (Montgomery's
+    /// trick). That is cheaper than arkworks' projective steps once a share holds more than
+    /// a few points, and the lines come out normalized, as [`Lines::fixed`]'s do.
+    pub fn of_many(qs: &[G2Affine]) -> Vec<Lines> {
+        let count = <Config as BnConfig>::ATE_LOOP_COUNT;
+        let steps = count.len() + count.iter().filter(|d| **d != 0).count();
+        let active: Vec<&G2Affine> = qs.iter().filter(|q| !q.infinity).collect();
+        let mut running: Vec<(Fq2, Fq2)> = active.iter().map(|q| (q.x, q.y)).collect();
+        let mut lines: Vec<Vec<(Fq2, Fq2)>> =
+            active.iter().map(|_| Vec::with_capacity(steps)).collect();
+        let mut denominators = vec![Fq2::zero(); active.len()];
+        // One step for every point: `slope(t, i)` gives the numerator and denominator of the
+        // slope at the running point `t` of point `i`; `through(t, i)` the point the line
+        // passes through and the other point of the sum (the running point itself for a
+        // doubling).
+        let mut prefix = vec![Fq2::zero(); active.len()];
+        let mut step = |lines: &mut Vec<Vec<(Fq2, Fq2)>>,
+                        running: &mut Vec<(Fq2, Fq2)>,
+                        added: Option<&dyn Fn(usize) -> (Fq2, Fq2)>|
+         -> bool {
+            let added: Vec<(Fq2, Fq2)> = match added {
+                Some(q) => (0..running.len()).map(q).collect(),
+                None => Vec::new(),
+            };
+            for (i, (d, t)) in denominators.iter_mut().zip(running.iter()).enumerate() {
+                *d = match added.get(i) {
+                    None => t.1.double(),
+                    Some(q) => t.0 - q.0,
+                };
+            }
+            if !invert_all(&mut denominators, &mut prefix) {
+                return false;
+            }
+            for (i, ((x, y), inv)) in running.iter_mut().zip(&denominators).enumerate() {
+                let (slope, other_x) = match added.get(i) {
+                    None => {
+                        let square = x.square();
+                        ((square.double() + square) * inv, *x)
+                    }
+                    Some(q) => ((*y - q.1) * inv, q.0),
+                };
+                lines[i].push((-slope, slope * *x - *y));
+                let x3 = slope.square() - *x - other_x;
+                *y = slope * (*x - x3) - *y;
+                *x = x3;
+            }
+            true
+        };
+        let plus = |i: usize| (active[i].x, active[i].y);
+        let minus = |i: usize| (active[i].x, -active[i].y);
+        let frobenius = |i: usize| {
+            let (mut x, mut y) = (active[i].x, active[i].y);
+            x.frobenius_map_in_place(1);
+            y.frobenius_map_in_place(1);
+            (x * <Config as BnConfig>::TWIST_MUL_BY_Q_X, y * <Config as BnConfig>::TWIST_MUL_BY_Q_Y)
+        };
+        let minus_frobenius_squared = |i: usize| {
+            let (mut x, mut y) = frobenius(i);
+            x.frobenius_map_in_place(1);
+            y.frobenius_map_in_place(1);
+            (
+                x * <Config as BnConfig>::TWIST_MUL_BY_Q_X,
+                -(y * <Config as BnConfig>::TWIST_MUL_BY_Q_Y),
+            )
+        };
+        let mut complete = true;
+        for digit in count.iter().rev().skip(1) {
+            complete &= step(&mut lines, &mut running, None);
+            complete &= match digit {
+                1 => step(&mut lines, &mut running, Some(&plus)),
+                -1 => step(&mut lines, &mut running, Some(&minus)),
+                _ => true,
+            };
+            if !complete {
+                break;
+            }
+        }
+        complete = complete
+            && step(&mut lines, &mut running, Some(&frobenius))
+            && step(&mut lines, &mut running, Some(&minus_frobenius_squared));
+        if !complete {
+            // A zero denominator needs a point of small order, which a subgroup-checked
+            // point is not; arkworks' projective steps handle it all the same.
+            return qs.iter().map(|q| Lines::of(*q)).collect();
+        }
+        let mut lines = lines.into_iter();
+        qs.iter()
+            .map(|q| match q.infinity {
+                true => Lines::Normalized(Vec::new()),
+                false => Lines::Normalized(lines.next().unwrap_or_default()),
+            })
+            .collect()
     }
 
     fn is_empty(&self) -> bool {
@@ -59,6 +156,26 @@ impl Lines {
             Lines::Normalized(c) => c.is_empty(),
         }
     }
+}
+
+/// Replaces every element of `values` by its inverse with one field inversion (Montgomery's
+/// trick, on the calling thread; `prefix` is scratch space of the same length); false, and
+/// `values` unchanged, if one of them is zero.
+fn invert_all(values: &mut [Fq2], prefix: &mut [Fq2]) -> bool {
+    let mut product = Fq2::one();
+    for (p, v) in prefix.iter_mut().zip(values.iter()) {
+        *p = product;
+        product *= v;
+    }
+    let Some(mut inverse) = product.inverse() else {
+        return false;
+    };
+    for (v, p) in values.iter_mut().zip(prefix.iter()).rev() {
+        let next = inverse * *v;
+        *v = inverse * p;
+        inverse = next;
+    }
+    true
 }
 
 /// A G1 point with its G2 point's lines, ready for a Miller loop.
@@ -179,6 +296,22 @@ mod tests {
                 assert_eq!(Bn254::final_exponentiation(f).unwrap(), expected);
             }
         }
+    }
+
+    #[test]
+    fn affine_lines_of_many_points_give_arkworks_pairings() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let mut g2: Vec<G2Affine> = (0..5).map(|_| G2Affine::rand(&mut rng)).collect();
+        g2.insert(2, G2Affine::zero());
+        let g1: Vec<G1Affine> = (0..g2.len()).map(|_| G1Affine::rand(&mut rng)).collect();
+        let lines = Lines::of_many(&g2);
+        assert_eq!(lines.len(), g2.len());
+        assert!(lines.iter().all(|l| matches!(l, Lines::Normalized(_))));
+        for ((p, q), l) in g1.iter().zip(&g2).zip(&lines) {
+            let f = MillerLoopOutput(miller_loop(&Pair::new(p, l).into_iter().collect::<Vec<_>>()));
+            assert_eq!(Bn254::final_exponentiation(f).unwrap(), Bn254::pairing(p, q));
+        }
+        assert!(Lines::of_many(&[]).is_empty());
     }
 
     #[test]
