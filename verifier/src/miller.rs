@@ -28,9 +28,10 @@ const _: () = assert!(!<Config as BnConfig>::X_IS_NEGATIVE);
 /// The lines of a G2 point through one Miller loop, in one of two forms.
 #[derive(Clone, Debug)]
 pub enum Lines {
-    /// arkworks' coefficients `(c₀, c₁, c₂)`, as for a proof's `B`.
+    /// arkworks' coefficients `(c₀, c₁, c₂)` from its projective steps (a single proof's
+    /// `B`).
     Prepared(Vec<EllCoeff>),
-    /// `(c₁/c₀, c₂/c₀)` of a fixed point (module docs).
+    /// `(c₁/c₀, c₂/c₀)` (module docs): a key's fixed points, a batch's proof points.
     Normalized(Vec<(Fq2, Fq2)>),
 }
 
@@ -67,10 +68,8 @@ impl Lines {
         let mut lines: Vec<Vec<(Fq2, Fq2)>> =
             active.iter().map(|_| Vec::with_capacity(steps)).collect();
         let mut denominators = vec![Fq2::zero(); active.len()];
-        // One step for every point: `slope(t, i)` gives the numerator and denominator of the
-        // slope at the running point `t` of point `i`; `through(t, i)` the point the line
-        // passes through and the other point of the sum (the running point itself for a
-        // doubling).
+        // One loop step for every point: a doubling of its running point, or the addition
+        // of `added(i)` to point i's; pushes each point's line and moves its running point.
         let mut prefix = vec![Fq2::zero(); active.len()];
         let mut step = |lines: &mut Vec<Vec<(Fq2, Fq2)>>,
                         running: &mut Vec<(Fq2, Fq2)>,
@@ -106,20 +105,16 @@ impl Lines {
         };
         let plus = |i: usize| (active[i].x, active[i].y);
         let minus = |i: usize| (active[i].x, -active[i].y);
-        let frobenius = |i: usize| {
-            let (mut x, mut y) = (active[i].x, active[i].y);
+        // π(Q) on the twist, and −π²(Q): the loop's last two additions.
+        let frobenius = |(mut x, mut y): (Fq2, Fq2)| {
             x.frobenius_map_in_place(1);
             y.frobenius_map_in_place(1);
             (x * <Config as BnConfig>::TWIST_MUL_BY_Q_X, y * <Config as BnConfig>::TWIST_MUL_BY_Q_Y)
         };
-        let minus_frobenius_squared = |i: usize| {
-            let (mut x, mut y) = frobenius(i);
-            x.frobenius_map_in_place(1);
-            y.frobenius_map_in_place(1);
-            (
-                x * <Config as BnConfig>::TWIST_MUL_BY_Q_X,
-                -(y * <Config as BnConfig>::TWIST_MUL_BY_Q_Y),
-            )
+        let q1 = |i: usize| frobenius(plus(i));
+        let minus_q2 = |i: usize| {
+            let (x, y) = frobenius(q1(i));
+            (x, -y)
         };
         let mut complete = true;
         for digit in count.iter().rev().skip(1) {
@@ -134,8 +129,8 @@ impl Lines {
             }
         }
         complete = complete
-            && step(&mut lines, &mut running, Some(&frobenius))
-            && step(&mut lines, &mut running, Some(&minus_frobenius_squared));
+            && step(&mut lines, &mut running, Some(&q1))
+            && step(&mut lines, &mut running, Some(&minus_q2));
         if !complete {
             // A zero denominator needs a point of small order, which a subgroup-checked
             // point is not; arkworks' projective steps handle it all the same.
@@ -193,7 +188,8 @@ impl<'a> Pair<'a> {
         }
         let at = match lines {
             Lines::Prepared(_) => (p.x, p.y),
-            // A G1 point of BN254 (prime order) never has y = 0.
+            // No point of BN254's G1 has y = 0 (that would be a point of order 2 in a
+            // group of odd prime order), so the inversion always succeeds.
             Lines::Normalized(_) => {
                 let y_inv = p.y.inverse()?;
                 (p.x * y_inv, y_inv)
