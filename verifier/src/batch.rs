@@ -108,12 +108,14 @@ impl PreparedKey {
     /// Prepares `vk` (its G2 elements' line coefficients, `e(α, β)` and fixed-base tables
     /// for the public inputs).
     pub fn new(vk: &VerifyingKey<Bn254>) -> Self {
+        let mut fixed = Lines::of_many(&[vk.beta_g2, -vk.gamma_g2, -vk.delta_g2]).into_iter();
+        let mut next = |q: G2Affine| fixed.next().unwrap_or_else(|| Lines::of(q));
         PreparedKey {
             vk: vk.clone(),
             alpha_beta: Bn254::pairing(vk.alpha_g1, vk.beta_g2),
-            beta: Lines::fixed(vk.beta_g2),
-            gamma_neg: Lines::fixed(-vk.gamma_g2),
-            delta_neg: Lines::fixed(-vk.delta_g2),
+            beta: next(vk.beta_g2),
+            gamma_neg: next(-vk.gamma_g2),
+            delta_neg: next(-vk.delta_g2),
             inputs: InputTables::new(vk.gamma_abc_g1.get(1..).unwrap_or_default()),
         }
     }
@@ -224,14 +226,7 @@ impl<'a> BatchVerifier<'a> {
             .map(|(item, r)| r.times(&item.proof.a).into_affine())
             .collect();
         let b: Vec<G2Affine> = self.items.iter().map(|item| item.proof.b).collect();
-        let share = b.len().div_ceil(rayon::current_num_threads().max(1));
-        let b_lines: Vec<Lines> = b
-            .par_chunks(share.max(1))
-            .flat_map_iter(|b| match b.len() >= AFFINE_LINES_FROM {
-                true => Lines::of_many(b),
-                false => b.iter().map(|q| Lines::of(*q)).collect(),
-            })
-            .collect();
+        let b_lines = Lines::of_all(&b);
         let mut lines: Vec<&Lines> = b_lines.iter().collect();
 
         // Per key: Σ rᵢ, Σ rᵢ·xᵢ, Σ rᵢ·Cᵢ.
@@ -276,11 +271,6 @@ impl<'a> BatchVerifier<'a> {
         }
     }
 }
-
-/// From this many proofs per thread on, the `Bᵢ`'s lines are computed together in affine
-/// coordinates ([`Lines::of_many`], one field inversion per loop step for all of them);
-/// below, one by one in arkworks' projective coordinates.
-const AFFINE_LINES_FROM: usize = 8;
 
 /// A batch coefficient `r = r₁ + λ·r₂` (module docs).
 struct Coefficient {
@@ -456,7 +446,7 @@ mod tests {
 
         // A batch with enough proofs per thread for the affine lines of the Bᵢ: all valid
         // passes, one wrong input anywhere fails.
-        let many: Vec<_> = (0..2 * AFFINE_LINES_FROM * rayon::current_num_threads())
+        let many: Vec<_> = (0..2 * miller::AFFINE_LINES_FROM * rayon::current_num_threads())
             .map(|i| {
                 let (key, proof, z) = &proofs[i % proofs.len()];
                 (*key, rerandomize(key.vk(), proof, &mut rng), *z)

@@ -31,7 +31,8 @@ pub enum Lines {
     /// arkworks' coefficients `(c₀, c₁, c₂)` from its projective steps (a single proof's
     /// `B`).
     Prepared(Vec<EllCoeff>),
-    /// `(c₁/c₀, c₂/c₀)` (module docs): a key's fixed points, a batch's proof points.
+    /// `(c₁/c₀, c₂/c₀)` (module docs) from affine steps: a key's fixed points, a batch's
+    /// proof points.
     Normalized(Vec<(Fq2, Fq2)>),
 }
 
@@ -41,25 +42,27 @@ impl Lines {
         Lines::Prepared(G2Prepared::from(q).ell_coeffs)
     }
 
-    /// The normalized lines of a fixed `q`; arkworks' form if a line's `c₀` is zero, which
-    /// never happens for a point of prime order (`c₀` vanishes only when the loop's
-    /// running point has order 2 or equals `±` the point added).
-    pub fn fixed(q: G2Affine) -> Self {
-        let coeffs = G2Prepared::from(q).ell_coeffs;
-        let mut inverses: Vec<Fq2> = coeffs.iter().map(|c| c.0).collect();
-        if !invert_all(&mut inverses, &mut vec![Fq2::zero(); coeffs.len()]) {
-            return Lines::Prepared(coeffs);
-        }
-        Lines::Normalized(coeffs.iter().zip(inverses).map(|(c, i)| (c.1 * i, c.2 * i)).collect())
+    /// The lines of many points for one multi-Miller loop ([`multi_miller_loop`]'s split:
+    /// one share per thread): a share of at least [`AFFINE_LINES_FROM`] points computed
+    /// together ([`Lines::of_many`]), a smaller one point by point ([`Lines::of`]).
+    pub fn of_all(qs: &[G2Affine]) -> Vec<Lines> {
+        qs.par_chunks(per_thread(qs.len()))
+            .flat_map_iter(|share| match share.len() >= AFFINE_LINES_FROM {
+                true => Lines::of_many(share),
+                false => share.iter().map(|q| Lines::of(*q)).collect(),
+            })
+            .collect()
     }
 
-    /// The normalized lines of many points at once (empty ones for points at infinity),
-    /// for a batch of proofs. The running points are kept affine, so each step's line is
-    /// `(1, −λ, λ·x − y)` for its slope `λ` through `(x, y)` (the tangent's for a doubling,
-    /// the chord's through the added point otherwise), and the slopes' denominators of all
-    /// points are inverted together, one field inversion per step of the loop (Montgomery's
-    /// trick). That is cheaper than arkworks' projective steps once a share holds more than
-    /// a few points, and the lines come out normalized, as [`Lines::fixed`]'s do.
+    /// The normalized lines of many points at once (empty ones for points at infinity): a
+    /// key's fixed points, once, and a batch's proof points. The running points are kept
+    /// affine, so each step's line is `(1, −λ, λ·x − y)` for its slope `λ` through `(x, y)`
+    /// (the tangent's for a doubling, the chord's through the added point otherwise), and
+    /// the slopes' denominators of all points are inverted together, one field inversion
+    /// per step of the loop (Montgomery's trick). That is cheaper than arkworks' projective
+    /// steps once there are more than a few points, and the lines come out normalized. A
+    /// zero denominator (which needs a point of small order, never a subgroup-checked one)
+    /// gives arkworks' lines instead.
     pub fn of_many(qs: &[G2Affine]) -> Vec<Lines> {
         let count = <Config as BnConfig>::ATE_LOOP_COUNT;
         let steps = count.len() + count.iter().filter(|d| **d != 0).count();
@@ -151,6 +154,16 @@ impl Lines {
             Lines::Normalized(c) => c.is_empty(),
         }
     }
+}
+
+/// From this many points on, [`Lines::of_all`] computes lines together in affine
+/// coordinates (one field inversion per loop step for all of them); below, point by point
+/// in arkworks' projective coordinates.
+pub const AFFINE_LINES_FROM: usize = 8;
+
+/// Size of the shares that split `len` items into one per thread (rayon).
+fn per_thread(len: usize) -> usize {
+    len.div_ceil(rayon::current_num_threads().max(1)).max(1)
 }
 
 /// Replaces every element of `values` by its inverse with one field inversion (Montgomery's
@@ -259,9 +272,9 @@ pub fn miller_loop(pairs: &[Pair<'_>]) -> Fq12 {
 /// values multiplied: each share pays the loop's squarings once, instead of once per
 /// four pairs as arkworks' `multi_miller_loop` does.
 pub fn multi_miller_loop(pairs: &[Pair<'_>]) -> MillerLoopOutput<Bn254> {
-    let threads = rayon::current_num_threads().max(1);
-    let share = pairs.len().div_ceil(threads).max(1);
-    MillerLoopOutput(pairs.par_chunks(share).map(miller_loop).reduce(Fq12::one, |a, b| a * b))
+    MillerLoopOutput(
+        pairs.par_chunks(per_thread(pairs.len())).map(miller_loop).reduce(Fq12::one, |a, b| a * b),
+    )
 }
 
 #[cfg(test)]
@@ -283,7 +296,10 @@ mod tests {
             let lines: Vec<Lines> = g2
                 .iter()
                 .enumerate()
-                .map(|(i, q)| if i % 2 == 0 { Lines::fixed(*q) } else { Lines::of(*q) })
+                .map(|(i, q)| match i % 2 {
+                    0 => Lines::of_many(&[*q]).remove(0),
+                    _ => Lines::of(*q),
+                })
                 .collect();
             assert!(matches!(lines[0], Lines::Normalized(_)));
             let pairs: Vec<Pair> =
@@ -314,9 +330,8 @@ mod tests {
     fn pairs_with_a_point_at_infinity_are_left_out() {
         let mut rng = StdRng::seed_from_u64(8);
         let q = G2Affine::rand(&mut rng);
-        let fixed = Lines::fixed(q);
+        let [fixed, none] = <[Lines; 2]>::try_from(Lines::of_many(&[q, G2Affine::zero()])).unwrap();
         assert!(Pair::new(&G1Affine::zero(), &fixed).is_none());
-        let none = Lines::fixed(G2Affine::zero());
         assert!(Pair::new(&G1Affine::rand(&mut rng), &none).is_none());
         // An empty product is the identity.
         let f = MillerLoopOutput(miller_loop(&[]));
