@@ -241,10 +241,7 @@ pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> 
         .into_iter()
         .zip(verdicts)
         .map(|(s, verdict)| match (s, verdict) {
-            (Some(s), Some(Err(reason))) => match crate::commitment::decode(&s.amount_commitment) {
-                Err(e) => Err(e),
-                Ok(_) => Err(Error::ProofRejected { invoice: s.invoice, reason }),
-            },
+            (Some(s), Some(Err(reason))) => Err(crate::proof::refusal(s, reason)),
             _ => Ok(()),
         })
         .collect()

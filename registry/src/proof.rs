@@ -97,6 +97,17 @@ pub fn invoice_proof_verdicts(
     submissions.iter().map(|s| s.and_then(|_| verdicts.next())).collect()
 }
 
+/// The error for an invoice whose rating proof was refused for `reason`: the amount
+/// commitment's own error when it is not a point of the subgroup (the admission path
+/// decodes it without that check and leaves it to the proof, whose refusal then says
+/// nothing about the commitment), [`crate::Error::ProofRejected`] otherwise.
+pub fn refusal(s: &InvoiceSubmission, reason: String) -> crate::Error {
+    match crate::commitment::decode(&s.amount_commitment) {
+        Err(e) => e,
+        Ok(_) => crate::Error::ProofRejected { invoice: s.invoice, reason },
+    }
+}
+
 /// The default verifier: refuses every proof, because none can be checked without a
 /// verifying key. A registry started without one admits no invoices.
 #[derive(Clone, Copy, Debug, Default)]

@@ -1040,11 +1040,7 @@ impl RegistryState {
         }
         match proof {
             Some(Ok(())) => {}
-            Some(Err(reason)) => {
-                // Name the commitment when it is what is wrong.
-                commitment::decode(&s.amount_commitment)?;
-                return Err(Error::ProofRejected { invoice, reason });
-            }
+            Some(Err(reason)) => return Err(crate::proof::refusal(s, reason)),
             None => {
                 return Err(Error::ProofRejected { invoice, reason: "not verified".into() });
             }
