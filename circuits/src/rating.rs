@@ -1,7 +1,7 @@
 //! The rating circuits: `omni_core::rating` (rules 1–10) as Groth16/BN254 statements.
 //!
-//! A rating proof is split in two shapes so that any number of records can be proven
-//! with fixed-size circuits:
+//! A rating proof of many records is split in two shapes so that any number of records
+//! can be proven with fixed-size circuits:
 //!
 //! 1. [`UsageChunkCircuit`] rates up to `K` records (rules 1–2): it opens a committed
 //!    *state* (usage sponge, per-product billed sums `Q_p`, record count), absorbs the
@@ -13,7 +13,12 @@
 //!    from the `Q_p` and the tariff and exposes a Pedersen commitment to it, next to the
 //!    usage commitment (the sponge's output).
 //!
-//! Both take the tariff privately and match it against the public
+//! 3. [`IntervalCircuit`] is both in one for an interval of at most `K` records: rules
+//!    1–2 from the initial state, then rules 3–10 on the state they reach, with no state
+//!    commitment in between. Most invoices fit one chunk; their rating proof is then one
+//!    Groth16 proof instead of two, which halves what every verifier does.
+//!
+//! All take the tariff privately and match it against the public
 //! [`tariff_commitment`], the Poseidon sponge over [`tariff_to_fields`].
 //!
 //! # Records in the circuit
@@ -611,6 +616,17 @@ impl StateVar {
         })
     }
 
+    /// A state known to everybody (the initial one), as constants.
+    fn constant(state: &UsageState) -> Self {
+        let fields = state.fields();
+        let c = |i: usize| FpVar::constant(fields[i]);
+        StateVar {
+            sponge: std::array::from_fn(c),
+            billed: std::array::from_fn(|j| c(SPONGE_WIDTH + j)),
+            count: c(SPONGE_WIDTH + MAX_PRODUCTS),
+        }
+    }
+
     fn commitment(&self, salt: &FpVar<Fr>) -> Result<FpVar<Fr>> {
         let mut inputs = vec![salt.clone()];
         inputs.extend(self.sponge.iter().cloned());
@@ -688,6 +704,96 @@ fn billed_var_with_steps(
     Ok(b)
 }
 
+/// Allocates the tariff's fields and enforces that they open `commitment`
+/// ([`tariff_commitment`]).
+fn alloc_tariff(
+    cs: &ConstraintSystemRef<Fr>,
+    values: Option<&Vec<Fr>>,
+    commitment: &FpVar<Fr>,
+) -> Result<Vec<FpVar<Fr>>> {
+    let tariff = alloc_fields(cs, values, TARIFF_FIELDS)?;
+    commitment.enforce_equal(&poseidon_hash_with_domain_var(DOMAIN_TARIFF, &tariff)?)?;
+    Ok(tariff)
+}
+
+/// Rules 1–2 on `chunk_size` record slots (`records` and padding): rates each record
+/// under `tariff`, absorbs it into `state`'s usage sponge and adds its billed quantity to
+/// its product's sum (module docs). Returns the state after the slots.
+fn rate_records(
+    cs: &ConstraintSystemRef<Fr>,
+    tariff: &[FpVar<Fr>],
+    state: StateVar,
+    records: Option<&[Slot]>,
+    chunk_size: usize,
+) -> Result<StateVar> {
+    let per_product = |offset| -> Vec<FpVar<Fr>> {
+        (0..MAX_PRODUCTS).map(|j| tariff[product_index(j, offset)].clone()).collect()
+    };
+    let (firsts, thens) = (per_product(product_field::FIRST), per_product(product_field::THEN));
+    let StateVar { mut sponge, mut billed, mut count } = state;
+    let mut previous_active = Boolean::TRUE;
+    let mut block: Vec<(FpVar<Fr>, Boolean<Fr>)> = Vec::with_capacity(SPONGE_RATE);
+    for i in 0..chunk_size {
+        let slot = records.map(|r| r.get(i).copied());
+        let active = Boolean::new_witness(cs.clone(), || {
+            slot.map(|s| s.is_some()).ok_or(SynthesisError::AssignmentMissing)
+        })?;
+        // Padding is a suffix: active ⇒ previous active.
+        cs.enforce_constraint(active.lc(), lc!() + Variable::One - previous_active.lc(), lc!())?;
+        let slot_value =
+            || slot.ok_or(SynthesisError::AssignmentMissing).map(|s| s.unwrap_or_default());
+        let selectors = (1..MAX_PRODUCTS)
+            .map(|j| {
+                Boolean::new_witness(cs.clone(), || {
+                    slot_value().map(|s| usize::from(s.product) == j)
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let selected: FpVar<Fr> =
+            selectors.iter().fold(FpVar::zero(), |acc, s| acc + FpVar::from(s.clone()));
+        // At most one of s_1..s_3, so s_0 = 1 − Σ is a bit too.
+        selected.mul_equals(&(FpVar::one() - &selected), &FpVar::zero())?;
+        let p = selectors.iter().enumerate().fold(FpVar::zero(), |acc, (j, s)| {
+            acc + FpVar::from(s.clone()) * Fr::from(j as u64 + 1)
+        });
+        let first = select_product(&selectors, &firsts)?;
+        let then = select_product(&selectors, &thens)?;
+
+        let q = FpVar::new_witness(cs.clone(), || slot_value().map(|s| Fr::from(s.quantity)))?;
+        let b = billed_var(&q, &first, &then)?;
+        // Padding slots are (q = 0, p = 0).
+        let raw = &p + &q * Fr::from(8u64);
+        FpVar::from(!&active).mul_equals(&raw, &FpVar::zero())?;
+        let element = FpVar::from(active.clone()) + raw;
+
+        // Q_p += s_p·b, with s_0's share the remainder.
+        let mut rest = b.clone();
+        for (j, s) in selectors.iter().enumerate() {
+            let share = FpVar::from(s.clone()) * &b;
+            billed[j + 1] += &share;
+            rest -= share;
+        }
+        billed[0] += rest;
+        count += FpVar::from(active.clone());
+
+        block.push((element, active.clone()));
+        previous_active = active;
+        if block.len() == SPONGE_RATE {
+            let block_active = block[0].1.clone();
+            for (s, (e, _)) in sponge[1..].iter_mut().zip(&block) {
+                *s += e;
+            }
+            let mut permuted = sponge.clone();
+            params_t5().permute_var(&mut permuted)?;
+            for (s, p) in sponge.iter_mut().zip(&permuted) {
+                *s = select(&block_active, p, s)?;
+            }
+            block.clear();
+        }
+    }
+    Ok(StateVar { sponge, billed, count })
+}
+
 impl ConstraintSynthesizer<Fr> for UsageChunkCircuit {
     fn generate_constraints(
         self,
@@ -707,13 +813,7 @@ impl ConstraintSynthesizer<Fr> for UsageChunkCircuit {
             (public(0)?, public(1)?, public(2)?);
         let w = self.witness.as_ref();
 
-        // Tariff.
-        let tariff = alloc_fields(&cs, w.map(|w| &w.tariff), TARIFF_FIELDS)?;
-        tariff_commitment.enforce_equal(&poseidon_hash_with_domain_var(DOMAIN_TARIFF, &tariff)?)?;
-        let per_product = |offset| -> Vec<FpVar<Fr>> {
-            (0..MAX_PRODUCTS).map(|j| tariff[product_index(j, offset)].clone()).collect()
-        };
-        let (firsts, thens) = (per_product(product_field::FIRST), per_product(product_field::THEN));
+        let tariff = alloc_tariff(&cs, w.map(|w| &w.tariff), &tariff_commitment)?;
 
         // State in.
         let state_in = StateVar::alloc(&cs, w.map(|w| w.state_in.0))?;
@@ -721,79 +821,13 @@ impl ConstraintSynthesizer<Fr> for UsageChunkCircuit {
             w.map(|w| w.state_in.1).ok_or(SynthesisError::AssignmentMissing)
         })?;
         state_in_commitment.enforce_equal(&state_in.commitment(&salt_in)?)?;
-
-        let StateVar { mut sponge, mut billed, mut count } = state_in;
-        let records = w.map(|w| w.records.clone());
-        let mut previous_active = Boolean::TRUE;
-        let mut block: Vec<(FpVar<Fr>, Boolean<Fr>)> = Vec::with_capacity(SPONGE_RATE);
-        for i in 0..self.chunk_size {
-            let slot = records.as_ref().map(|r| r.get(i).copied());
-            let active = Boolean::new_witness(cs.clone(), || {
-                slot.map(|s| s.is_some()).ok_or(SynthesisError::AssignmentMissing)
-            })?;
-            // Padding is a suffix: active ⇒ previous active.
-            cs.enforce_constraint(
-                active.lc(),
-                lc!() + Variable::One - previous_active.lc(),
-                lc!(),
-            )?;
-            let slot_value =
-                || slot.ok_or(SynthesisError::AssignmentMissing).map(|s| s.unwrap_or_default());
-            let selectors = (1..MAX_PRODUCTS)
-                .map(|j| {
-                    Boolean::new_witness(cs.clone(), || {
-                        slot_value().map(|s| usize::from(s.product) == j)
-                    })
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            let selected: FpVar<Fr> =
-                selectors.iter().fold(FpVar::zero(), |acc, s| acc + FpVar::from(s.clone()));
-            // At most one of s_1..s_3, so s_0 = 1 − Σ is a bit too.
-            selected.mul_equals(&(FpVar::one() - &selected), &FpVar::zero())?;
-            let p = selectors.iter().enumerate().fold(FpVar::zero(), |acc, (j, s)| {
-                acc + FpVar::from(s.clone()) * Fr::from(j as u64 + 1)
-            });
-            let first = select_product(&selectors, &firsts)?;
-            let then = select_product(&selectors, &thens)?;
-
-            let q = FpVar::new_witness(cs.clone(), || slot_value().map(|s| Fr::from(s.quantity)))?;
-            let b = billed_var(&q, &first, &then)?;
-            // Padding slots are (q = 0, p = 0).
-            let raw = &p + &q * Fr::from(8u64);
-            FpVar::from(!&active).mul_equals(&raw, &FpVar::zero())?;
-            let element = FpVar::from(active.clone()) + raw;
-
-            // Q_p += s_p·b, with s_0's share the remainder.
-            let mut rest = b.clone();
-            for (j, s) in selectors.iter().enumerate() {
-                let share = FpVar::from(s.clone()) * &b;
-                billed[j + 1] += &share;
-                rest -= share;
-            }
-            billed[0] += rest;
-            count += FpVar::from(active.clone());
-
-            block.push((element, active.clone()));
-            previous_active = active;
-            if block.len() == SPONGE_RATE {
-                let block_active = block[0].1.clone();
-                for (s, (e, _)) in sponge[1..].iter_mut().zip(&block) {
-                    *s += e;
-                }
-                let mut permuted = sponge.clone();
-                params_t5().permute_var(&mut permuted)?;
-                for (s, p) in sponge.iter_mut().zip(&permuted) {
-                    *s = select(&block_active, p, s)?;
-                }
-                block.clear();
-            }
-        }
+        let state_out =
+            rate_records(&cs, &tariff, state_in, w.map(|w| &w.records[..]), self.chunk_size)?;
 
         // State out.
         let salt_out = FpVar::new_witness(cs.clone(), || {
             w.map(|w| w.salt_out).ok_or(SynthesisError::AssignmentMissing)
         })?;
-        let state_out = StateVar { sponge, billed, count };
         state_out_commitment.enforce_equal(&state_out.commitment(&salt_out)?)?;
         Ok(())
     }
@@ -869,15 +903,12 @@ pub fn build_chunks(
 // The final circuit
 // ---------------------------------------------------------------------------------------
 
-/// Private inputs (and the public values derived from them) of the final circuit.
+/// What rules 3–10 need besides the usage state: the tariff, the claimed total and what
+/// the proof binds it to. Shared by [`FinalCircuit`] and [`IntervalCircuit`].
 #[derive(Clone, Debug)]
-pub struct FinalWitness {
+pub struct InvoiceWitness {
     /// [`tariff_to_fields`] of the tariff.
     pub tariff: Vec<Fr>,
-    /// The state after the last chunk.
-    pub state: UsageState,
-    /// That state's salt.
-    pub salt: Fr,
     /// The blinding of the total's commitment.
     pub blinding: Scalar,
     /// The claimed total in micro-units (the rating engine's `Rating::total`).
@@ -888,6 +919,48 @@ pub struct FinalWitness {
     pub pseudonym: Fr,
     /// The billing interval's id (public, bound to the proof).
     pub interval: Fr,
+}
+
+/// Public inputs of rules 3–10, after the tariff commitment (and, in [`FinalCircuit`],
+/// the state commitment): `[usage_commitment, total.x, total.y, pseudonym, interval,
+/// include_one_time_fees]`.
+const INVOICE_INPUTS: usize = 6;
+
+impl InvoiceWitness {
+    /// The invoice's public inputs for the usage state `state`, natively.
+    fn public_inputs(&self, state: &UsageState) -> [Fr; INVOICE_INPUTS] {
+        let [x, y] = PedersenCommitment::commit(self.total, &self.blinding).public_inputs();
+        [
+            state.usage_commitment(),
+            x,
+            y,
+            self.pseudonym,
+            self.interval,
+            Fr::from(self.include_one_time_fees),
+        ]
+    }
+
+    fn tariff_commitment(&self) -> Fr {
+        poseidon_hash_with_domain(DOMAIN_TARIFF, &self.tariff)
+    }
+
+    fn check_shape(&self) -> Result<()> {
+        if self.tariff.len() != TARIFF_FIELDS {
+            return Err(Error::Unsupported("invoice witness of the wrong shape".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Private inputs of the final circuit.
+#[derive(Clone, Debug)]
+pub struct FinalWitness {
+    /// The tariff, the total and what it is bound to.
+    pub invoice: InvoiceWitness,
+    /// The state after the last chunk.
+    pub state: UsageState,
+    /// That state's salt.
+    pub salt: Fr,
 }
 
 /// Rules 3–10 on the state of the last chunk: proves that the committed total is the
@@ -906,7 +979,7 @@ pub struct FinalCircuit {
 pub const FINAL_CONSTRAINTS: usize = 10_734;
 
 /// Number of public inputs of [`FinalCircuit`].
-pub const FINAL_PUBLIC_INPUTS: usize = 8;
+pub const FINAL_PUBLIC_INPUTS: usize = 2 + INVOICE_INPUTS;
 
 /// Width of a line's exact charge `N_p` (< 2^64 · 2^40) and of their sum.
 const CHARGE_BITS: usize = 106;
@@ -922,17 +995,94 @@ impl FinalCircuit {
     /// The public inputs, natively, in the order of the circuit.
     pub fn public_inputs(&self) -> Result<[Fr; FINAL_PUBLIC_INPUTS]> {
         let w = self.witness.as_ref().ok_or(Error::Synthesis(SynthesisError::AssignmentMissing))?;
-        let [x, y] = PedersenCommitment::commit(w.total, &w.blinding).public_inputs();
-        Ok([
-            poseidon_hash_with_domain(DOMAIN_TARIFF, &w.tariff),
-            w.state.commitment(w.salt),
-            w.state.usage_commitment(),
-            x,
-            y,
-            w.pseudonym,
-            w.interval,
-            Fr::from(w.include_one_time_fees),
-        ])
+        let mut out = [Fr::zero(); FINAL_PUBLIC_INPUTS];
+        out[0] = w.invoice.tariff_commitment();
+        out[1] = w.state.commitment(w.salt);
+        out[2..].copy_from_slice(&w.invoice.public_inputs(&w.state));
+        Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The interval circuit
+// ---------------------------------------------------------------------------------------
+
+/// Private inputs of the interval circuit.
+#[derive(Clone, Debug)]
+pub struct IntervalWitness {
+    /// The tariff, the total and what it is bound to.
+    pub invoice: InvoiceWitness,
+    /// The interval's records (at most the circuit's `chunk_size`).
+    pub records: Vec<Slot>,
+}
+
+/// A whole billing interval of at most `chunk_size` records in one proof: the chunk
+/// circuit's rules 1–2 from the initial state, then the final circuit's rules 3–10 on the
+/// state they reach, with no state commitment between them. Most invoices fit one chunk,
+/// and their rating proof is then this one Groth16 proof instead of a chunk proof and a
+/// final proof: half the work for every verifier (each registry validator verifies every
+/// proof).
+///
+/// Public inputs, in order ([`IntervalCircuit::public_inputs`]): `[tariff_commitment,
+/// usage_commitment, total.x, total.y, pseudonym, interval, include_one_time_fees]`.
+#[derive(Clone, Debug)]
+pub struct IntervalCircuit {
+    /// `K`, a positive multiple of 4 (the chunk size of the key set).
+    pub chunk_size: usize,
+    /// The private inputs; `None` for key generation.
+    pub witness: Option<IntervalWitness>,
+}
+
+/// Number of public inputs of [`IntervalCircuit`].
+pub const INTERVAL_PUBLIC_INPUTS: usize = 1 + INVOICE_INPUTS;
+
+impl IntervalCircuit {
+    /// A circuit without values, for key generation.
+    pub fn blank(chunk_size: usize) -> Self {
+        IntervalCircuit { chunk_size, witness: None }
+    }
+
+    /// The state after the interval's records, natively.
+    pub fn state(&self) -> Result<UsageState> {
+        let w = self.witness.as_ref().ok_or(Error::Synthesis(SynthesisError::AssignmentMissing))?;
+        let rated = w
+            .records
+            .iter()
+            .map(|s| Ok((*s, native_billed(&w.invoice.tariff, *s)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut state = UsageState::initial();
+        state.absorb(&rated);
+        Ok(state)
+    }
+
+    /// The public inputs, natively, in the order of the circuit.
+    pub fn public_inputs(&self) -> Result<[Fr; INTERVAL_PUBLIC_INPUTS]> {
+        let w = self.witness.as_ref().ok_or(Error::Synthesis(SynthesisError::AssignmentMissing))?;
+        let mut out = [Fr::zero(); INTERVAL_PUBLIC_INPUTS];
+        out[0] = w.invoice.tariff_commitment();
+        out[1..].copy_from_slice(&w.invoice.public_inputs(&self.state()?));
+        Ok(out)
+    }
+
+    fn check_shape(&self) -> Result<()> {
+        if !valid_chunk_size(self.chunk_size) {
+            return Err(Error::Unsupported(format!(
+                "chunk size {} is not a positive multiple of {SPONGE_RATE}",
+                self.chunk_size
+            )));
+        }
+        if let Some(w) = &self.witness {
+            w.invoice.check_shape()?;
+            if w.records.len() > self.chunk_size {
+                return Err(Error::Unsupported(format!(
+                    "{} records do not fit an interval circuit of {}",
+                    w.records.len(),
+                    self.chunk_size
+                )));
+            }
+            w.records.iter().try_for_each(Slot::check)?;
+        }
+        Ok(())
     }
 }
 
@@ -1036,6 +1186,99 @@ fn line_charge(billed: &FpVar<Fr>, fields: &[FpVar<Fr>]) -> Result<FpVar<Fr>> {
         + FpVar::from(package) * (package_charge - &volume_charge))
 }
 
+/// Allocates the public inputs of a circuit whose native values are `publics` (`None`
+/// for key generation).
+fn alloc_inputs<const N: usize>(
+    cs: &ConstraintSystemRef<Fr>,
+    publics: Option<[Fr; N]>,
+) -> std::result::Result<Vec<FpVar<Fr>>, SynthesisError> {
+    (0..N)
+        .map(|i| {
+            FpVar::new_input(cs.clone(), || {
+                publics.map(|p| p[i]).ok_or(SynthesisError::AssignmentMissing)
+            })
+        })
+        .collect()
+}
+
+/// Rules 3–10 (module docs) on `state`: enforces that `inputs` ([`INVOICE_INPUTS`] of
+/// them) are `state`'s usage commitment and the commitment to the total it rates to under
+/// `tariff`, with the invoice's blinding, pseudonym, interval and one-time fee option.
+fn finish(
+    cs: &ConstraintSystemRef<Fr>,
+    tariff: &[FpVar<Fr>],
+    state: &StateVar,
+    inputs: &[FpVar<Fr>],
+    invoice: Option<&InvoiceWitness>,
+) -> Result<()> {
+    let [usage_commitment, total_x, total_y, pseudonym, interval, one_time_flag] = inputs else {
+        return Err(Error::Unsupported(format!("{} invoice inputs", inputs.len())));
+    };
+    let mut usage_inputs = state.sponge.to_vec();
+    usage_inputs.push(state.count.clone());
+    usage_commitment.enforce_equal(&poseidon_hash_with_domain_var(DOMAIN_USAGE, &usage_inputs)?)?;
+
+    let global = |offset: usize| tariff[global_index(offset)].clone();
+    let mode = mode_bits(&global(global_field::MODE))?;
+    // Scope: 1 PerLine, 2 PerInvoice.
+    let scope = global(global_field::SCOPE);
+    let scope_value = scope.value();
+    let per_invoice = Boolean::new_witness(cs.clone(), || {
+        scope_value.map(|v| v == Fr::from(2u64)).map_err(|_| SynthesisError::AssignmentMissing)
+    })?;
+    scope.enforce_equal(&(FpVar::from(per_invoice.clone()) + FpVar::one()))?;
+
+    // Rules 3–5.
+    let mut exact_sum = FpVar::zero();
+    let mut lines_sum = FpVar::zero();
+    for (j, billed) in state.billed.iter().enumerate() {
+        let fields = &tariff[product_index(j, 0)..product_index(j, PRODUCT_FIELDS)];
+        let n = line_charge(billed, fields)?;
+        lines_sum += round_by_mode(&n, CHARGE_BITS, 1000, &mode)?;
+        exact_sum += n;
+    }
+    let invoice_rounded = round_by_mode(&exact_sum, CHARGE_BITS, 1000, &mode)?;
+    let usage = select(&per_invoice, &invoice_rounded, &lines_sum)?;
+
+    // Rules 6–10.
+    one_time_flag.mul_equals(&(FpVar::one() - one_time_flag), &FpVar::zero())?;
+    let fees = global(global_field::RECURRING) + one_time_flag * global(global_field::ONE_TIME);
+    let subtotal = usage + fees;
+    enforce_bit_length(&subtotal, AMOUNT_BITS)?;
+    let t1 = global(global_field::THRESHOLD1);
+    let t2 = global(global_field::THRESHOLD1 + 2);
+    let reached1 = is_less_or_equal(&t1, &subtotal, AMOUNT_BITS)?;
+    let reached2 = is_less_or_equal(&t2, &subtotal, AMOUNT_BITS)?;
+    let bps = select(
+        &reached2,
+        &global(global_field::THRESHOLD1 + 3),
+        &select(&reached1, &global(global_field::THRESHOLD1 + 1), &FpVar::zero())?,
+    )?;
+    let discount = round_by_mode(&(&subtotal * bps), BPS_PRODUCT_BITS, 10_000, &mode)?;
+    let discounted = &subtotal - discount;
+    let minimum = global(global_field::MINIMUM);
+    let true_up = &minimum - gadgets::min(&minimum, &discounted, AMOUNT_BITS)?;
+    let net = discounted + true_up;
+    let tax = round_by_mode(&(&net * global(global_field::TAX)), BPS_PRODUCT_BITS, 10_000, &mode)?;
+    let total = net + tax;
+
+    // The total's commitment, against the public one.
+    let blinding = alloc_blinding(cs.clone(), || {
+        invoice.map(|w| w.blinding).ok_or(SynthesisError::AssignmentMissing)
+    })?;
+    let point = commit_var(&total, &blinding)?;
+    total_x.enforce_equal(&point.x)?;
+    total_y.enforce_equal(&point.y)?;
+
+    // The pseudonym and the interval take part in no computation; one constraint each
+    // makes their binding explicit (Groth16 binds every public input anyway).
+    for input in [pseudonym, interval] {
+        let lc = crate::gadgets::lc_of(input);
+        cs.enforce_constraint(lc.clone(), lc!() + Variable::One, lc)?;
+    }
+    Ok(())
+}
+
 impl ConstraintSynthesizer<Fr> for FinalCircuit {
     fn generate_constraints(
         self,
@@ -1043,96 +1286,65 @@ impl ConstraintSynthesizer<Fr> for FinalCircuit {
     ) -> std::result::Result<(), SynthesisError> {
         let w = self.witness.as_ref();
         if let Some(w) = w {
-            if w.tariff.len() != TARIFF_FIELDS {
-                return Err(Error::Unsupported("final witness of the wrong shape".into()).into());
-            }
+            w.invoice.check_shape()?;
         }
-        let publics = match w {
-            Some(_) => Some(self.public_inputs()?),
-            None => None,
-        };
-        let inputs = (0..FINAL_PUBLIC_INPUTS)
-            .map(|i| {
-                FpVar::new_input(cs.clone(), || {
-                    publics.map(|p| p[i]).ok_or(SynthesisError::AssignmentMissing)
-                })
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-
-        // Tariff, state and usage commitments.
-        let tariff = alloc_fields(&cs, w.map(|w| &w.tariff), TARIFF_FIELDS)?;
-        inputs[0].enforce_equal(&poseidon_hash_with_domain_var(DOMAIN_TARIFF, &tariff)?)?;
+        let inputs = alloc_inputs(&cs, w.map(|_| self.public_inputs()).transpose()?)?;
+        let invoice = w.map(|w| &w.invoice);
+        let tariff = alloc_tariff(&cs, invoice.map(|i| &i.tariff), &inputs[0])?;
         let state = StateVar::alloc(&cs, w.map(|w| w.state))?;
         let salt = FpVar::new_witness(cs.clone(), || {
             w.map(|w| w.salt).ok_or(SynthesisError::AssignmentMissing)
         })?;
         inputs[1].enforce_equal(&state.commitment(&salt)?)?;
-        let mut usage_inputs = state.sponge.to_vec();
-        usage_inputs.push(state.count.clone());
-        inputs[2].enforce_equal(&poseidon_hash_with_domain_var(DOMAIN_USAGE, &usage_inputs)?)?;
-
-        let global = |offset: usize| tariff[global_index(offset)].clone();
-        let mode = mode_bits(&global(global_field::MODE))?;
-        // Scope: 1 PerLine, 2 PerInvoice.
-        let scope = global(global_field::SCOPE);
-        let scope_value = scope.value();
-        let per_invoice = Boolean::new_witness(cs.clone(), || {
-            scope_value.map(|v| v == Fr::from(2u64)).map_err(|_| SynthesisError::AssignmentMissing)
-        })?;
-        scope.enforce_equal(&(FpVar::from(per_invoice.clone()) + FpVar::one()))?;
-
-        // Rules 3–5.
-        let mut exact_sum = FpVar::zero();
-        let mut lines_sum = FpVar::zero();
-        for (j, billed) in state.billed.iter().enumerate() {
-            let fields = &tariff[product_index(j, 0)..product_index(j, PRODUCT_FIELDS)];
-            let n = line_charge(billed, fields)?;
-            lines_sum += round_by_mode(&n, CHARGE_BITS, 1000, &mode)?;
-            exact_sum += n;
-        }
-        let invoice_rounded = round_by_mode(&exact_sum, CHARGE_BITS, 1000, &mode)?;
-        let usage = select(&per_invoice, &invoice_rounded, &lines_sum)?;
-
-        // Rules 6–10.
-        let one_time_flag = &inputs[7];
-        one_time_flag.mul_equals(&(FpVar::one() - one_time_flag), &FpVar::zero())?;
-        let fees = global(global_field::RECURRING) + one_time_flag * global(global_field::ONE_TIME);
-        let subtotal = usage + fees;
-        enforce_bit_length(&subtotal, AMOUNT_BITS)?;
-        let t1 = global(global_field::THRESHOLD1);
-        let t2 = global(global_field::THRESHOLD1 + 2);
-        let reached1 = is_less_or_equal(&t1, &subtotal, AMOUNT_BITS)?;
-        let reached2 = is_less_or_equal(&t2, &subtotal, AMOUNT_BITS)?;
-        let bps = select(
-            &reached2,
-            &global(global_field::THRESHOLD1 + 3),
-            &select(&reached1, &global(global_field::THRESHOLD1 + 1), &FpVar::zero())?,
-        )?;
-        let discount = round_by_mode(&(&subtotal * bps), BPS_PRODUCT_BITS, 10_000, &mode)?;
-        let discounted = &subtotal - discount;
-        let minimum = global(global_field::MINIMUM);
-        let true_up = &minimum - gadgets::min(&minimum, &discounted, AMOUNT_BITS)?;
-        let net = discounted + true_up;
-        let tax =
-            round_by_mode(&(&net * global(global_field::TAX)), BPS_PRODUCT_BITS, 10_000, &mode)?;
-        let total = net + tax;
-
-        // The total's commitment, against the public one.
-        let blinding = alloc_blinding(cs.clone(), || {
-            w.map(|w| w.blinding).ok_or(SynthesisError::AssignmentMissing)
-        })?;
-        let point = commit_var(&total, &blinding)?;
-        inputs[3].enforce_equal(&point.x)?;
-        inputs[4].enforce_equal(&point.y)?;
-
-        // The pseudonym and the interval take part in no computation; one constraint
-        // each makes their binding explicit (Groth16 binds every public input anyway).
-        for input in &inputs[5..7] {
-            let lc = crate::gadgets::lc_of(input);
-            cs.enforce_constraint(lc.clone(), lc!() + Variable::One, lc)?;
-        }
+        finish(&cs, &tariff, &state, &inputs[2..], invoice)?;
         Ok(())
     }
+}
+
+impl ConstraintSynthesizer<Fr> for IntervalCircuit {
+    fn generate_constraints(
+        self,
+        cs: ConstraintSystemRef<Fr>,
+    ) -> std::result::Result<(), SynthesisError> {
+        self.check_shape()?;
+        let w = self.witness.as_ref();
+        let inputs = alloc_inputs(&cs, w.map(|_| self.public_inputs()).transpose()?)?;
+        let invoice = w.map(|w| &w.invoice);
+        let tariff = alloc_tariff(&cs, invoice.map(|i| &i.tariff), &inputs[0])?;
+        let state = rate_records(
+            &cs,
+            &tariff,
+            StateVar::constant(&UsageState::initial()),
+            w.map(|w| &w.records[..]),
+            self.chunk_size,
+        )?;
+        finish(&cs, &tariff, &state, &inputs[1..], invoice)?;
+        Ok(())
+    }
+}
+
+/// The invoice part of a rating witness for `records` rated under `tariff`: the expected
+/// total comes from `omni_core::rating::rate`.
+fn invoice_witness(
+    tariff: &Tariff,
+    records: &[UsageRecord],
+    options: &RatingOptions,
+    blinding: Scalar,
+    pseudonym: Fr,
+    interval: Fr,
+) -> Result<InvoiceWitness> {
+    let fields = tariff_to_fields(tariff)?;
+    let (rating, _) = omni_core::rating::rate(tariff, records, options).map_err(rating_error)?;
+    let total = u64::try_from(rating.total)
+        .map_err(|_| Error::Rating(format!("negative total {}", rating.total)))?;
+    Ok(InvoiceWitness {
+        tariff: fields,
+        blinding,
+        total,
+        include_one_time_fees: options.include_one_time_fees,
+        pseudonym,
+        interval,
+    })
 }
 
 /// Builds the final circuit's witness for `records` rated under `tariff`: the expected
@@ -1149,25 +1361,35 @@ pub fn build_final(
     pseudonym: Fr,
     interval: Fr,
 ) -> Result<FinalCircuit> {
-    let fields = tariff_to_fields(tariff)?;
-    let (rating, _) = omni_core::rating::rate(tariff, records, options).map_err(rating_error)?;
-    let total = u64::try_from(rating.total)
-        .map_err(|_| Error::Rating(format!("negative total {}", rating.total)))?;
     if state.count != records.len() as u64 {
         return Err(Error::Unsupported("state does not hold these records".into()));
     }
-    Ok(FinalCircuit {
-        witness: Some(FinalWitness {
-            tariff: fields,
-            state,
-            salt,
-            blinding,
-            total,
-            include_one_time_fees: options.include_one_time_fees,
-            pseudonym,
-            interval,
+    let invoice = invoice_witness(tariff, records, options, blinding, pseudonym, interval)?;
+    Ok(FinalCircuit { witness: Some(FinalWitness { invoice, state, salt }) })
+}
+
+/// Builds the interval circuit of `chunk_size` for `records` rated under `tariff` (at
+/// most `chunk_size` of them): the expected total comes from `omni_core::rating::rate`.
+pub fn build_interval(
+    tariff: &Tariff,
+    records: &[UsageRecord],
+    options: &RatingOptions,
+    chunk_size: usize,
+    blinding: Scalar,
+    pseudonym: Fr,
+    interval: Fr,
+) -> Result<IntervalCircuit> {
+    let slots = rate_slots(tariff, records)?;
+    let invoice = invoice_witness(tariff, records, options, blinding, pseudonym, interval)?;
+    let circuit = IntervalCircuit {
+        chunk_size,
+        witness: Some(IntervalWitness {
+            invoice,
+            records: slots.into_iter().map(|(s, _)| s).collect(),
         }),
-    })
+    };
+    circuit.check_shape()?;
+    Ok(circuit)
 }
 
 #[cfg(test)]

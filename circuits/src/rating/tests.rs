@@ -255,9 +255,66 @@ fn final_satisfied(circuit: FinalCircuit) -> (bool, usize) {
 
 fn with_total(mut circuit: FinalCircuit, delta: i64) -> FinalCircuit {
     if let Some(w) = circuit.witness.as_mut() {
-        w.total = w.total.wrapping_add_signed(delta);
+        w.invoice.total = w.invoice.total.wrapping_add_signed(delta);
     }
     circuit
+}
+
+fn interval_for(
+    t: &Tariff,
+    records: &[UsageRecord],
+    options: &RatingOptions,
+    chunk_size: usize,
+) -> IntervalCircuit {
+    let (blinding, pseudonym, interval) =
+        (Scalar::from(424_242u64), Fr::from(77u64), Fr::from(202_611_u64));
+    build_interval(t, records, options, chunk_size, blinding, pseudonym, interval).unwrap()
+}
+
+fn interval_satisfied(circuit: IntervalCircuit) -> (bool, usize) {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    circuit.generate_constraints(cs.clone()).unwrap();
+    (cs.is_satisfied().unwrap(), cs.num_constraints())
+}
+
+fn interval_with_total(mut circuit: IntervalCircuit, delta: i64) -> IntervalCircuit {
+    if let Some(w) = circuit.witness.as_mut() {
+        w.invoice.total = w.invoice.total.wrapping_add_signed(delta);
+    }
+    circuit
+}
+
+#[test]
+fn interval_circuit_is_the_chunk_and_final_circuits_in_one() {
+    let t = interconnect_tariff();
+    for (n, one_time) in [(0usize, false), (5, true), (8, false)] {
+        let records = usage(&t, "r", 0, n);
+        let options = RatingOptions { include_one_time_fees: one_time };
+        let whole = interval_for(&t, &records, &options, 8);
+        // The same statement as one chunk and the final circuit, minus the state
+        // commitment between them.
+        let (_, fin) = final_for(&t, &records, &options, 8);
+        let (publics, final_publics) =
+            (whole.public_inputs().unwrap(), fin.public_inputs().unwrap());
+        assert_eq!(publics[0], final_publics[0]);
+        assert_eq!(publics[1..], final_publics[2..]);
+        let (ok, constraints) = interval_satisfied(whole.clone());
+        assert!(ok, "{n} records");
+        // The initial state is a constant and no state is committed: fewer constraints
+        // than a chunk proof and a final proof.
+        assert!(constraints < setup_constraints(8) + FINAL_CONSTRAINTS, "{constraints}");
+        assert!(!interval_satisfied(interval_with_total(whole.clone(), 1)).0);
+        assert!(!interval_satisfied(interval_with_total(whole.clone(), -1)).0);
+    }
+    // More records than the circuit holds are refused.
+    let records = usage(&t, "r", 0, 9);
+    let options = RatingOptions::default();
+    let blinding = Scalar::from(1u64);
+    assert!(build_interval(&t, &records, &options, 8, blinding, Fr::one(), Fr::one()).is_err());
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_mode(SynthesisMode::Setup);
+    IntervalCircuit::blank(8).generate_constraints(cs.clone()).unwrap();
+    assert_eq!(cs.num_instance_variables(), INTERVAL_PUBLIC_INPUTS + 1);
 }
 
 #[test]
@@ -369,6 +426,9 @@ proptest! {
         }
         prop_assert!(final_satisfied(fin.clone()).0, "{t:?} {records:?}");
         prop_assert!(!final_satisfied(with_total(fin, 1)).0);
+        let whole = interval_for(&t, &records, &options, 12);
+        prop_assert!(interval_satisfied(whole.clone()).0, "{t:?} {records:?}");
+        prop_assert!(!interval_satisfied(interval_with_total(whole, 1)).0);
     }
 }
 
@@ -436,4 +496,32 @@ fn groth16_two_chunks_and_final() {
     assert!(!Groth16::<Bn254>::verify_with_processed_vk(&final_pvk, &wrong, &proof).unwrap());
     // A prover claiming a wrong total cannot even synthesize a satisfied system.
     assert!(!final_satisfied(with_total(fin, 1)).0);
+}
+
+#[test]
+fn groth16_interval() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let t = interconnect_tariff();
+    let records = usage(&t, "g", 0, 3);
+    let options = RatingOptions { include_one_time_fees: true };
+    let whole = interval_for(&t, &records, &options, 4);
+    let (pk, vk) =
+        Groth16::<Bn254>::circuit_specific_setup(IntervalCircuit::blank(4), &mut rng).unwrap();
+    let pvk = Groth16::<Bn254>::process_vk(&vk).unwrap();
+    let publics = whole.public_inputs().unwrap();
+    let proof = Groth16::<Bn254>::prove(&pk, whole, &mut rng).unwrap();
+    assert!(Groth16::<Bn254>::verify_with_processed_vk(&pvk, &publics, &proof).unwrap());
+    // Another usage, tariff or amount does not verify.
+    let slots = rate_slots(&t, &records).unwrap();
+    let mut changed: Vec<(u64, u8)> = slots.iter().map(|(s, _)| (s.quantity, s.product)).collect();
+    changed[0].0 += 1;
+    let total = omni_core::rating::rate(&t, &records, &options).unwrap().0.total as u64;
+    let [x, y] = PedersenCommitment::commit(total + 1, &Scalar::from(424_242u64)).public_inputs();
+    for (i, value) in
+        [(1, usage_commitment(&changed).unwrap()), (0, Fr::from(5u64)), (2, x), (3, y)]
+    {
+        let mut wrong = publics;
+        wrong[i] = value;
+        assert!(!Groth16::<Bn254>::verify_with_processed_vk(&pvk, &wrong, &proof).unwrap());
+    }
 }
