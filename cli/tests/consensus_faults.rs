@@ -185,6 +185,8 @@ impl Testnet {
             .args(["--listen", &self.set.validators[i].api.to_string(), "--validators"])
             .arg(&self.file)
             .args(["--empty-block-ms", "100", "--consensus-peers", &peers.join(",")])
+            // Not the keys of whoever runs the tests: these validators verify no proofs.
+            .env("OMNI_KEYS", self.dir.path().join("keys"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(self.log(&format!("v{i}")));
@@ -384,6 +386,7 @@ async fn a_killed_validator_does_not_stop_the_others_and_catches_up_when_restart
             .args(["--listen", &follower_api.to_string(), "--validators"])
             .arg(&net.file)
             .args(["--consensus-listen", &port(net.ports, 2 * VALIDATORS as u16 + 1).to_string()])
+            .env("OMNI_KEYS", net.dir.path().join("keys"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(net.log("follower"))

@@ -168,6 +168,7 @@ fn nodes_started_with_a_registry_anchor_their_heads_there() {
             .args(["registry", "start", "--data"])
             .arg(dir.path().join("registry"))
             .args(["--listen", &registry_at.to_string(), "--admin", &admin.party().to_hex()])
+            .env("OMNI_KEYS", dir.path().join("keys"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
