@@ -1,43 +1,52 @@
 //! The rating proof's wire format, shared by the prover (which writes it) and the
 //! verifier (which reads it): the statement, the Groth16 proofs of its chunks and of the
-//! final circuit, and the verifying keys they are checked against.
+//! final circuit (or the one proof of the interval circuit), and the verifying keys they
+//! are checked against.
 //!
 //! # The statement a bundle proves
 //!
 //! "The amount committed in `amount_commitment` is the rating, under the tariff committed
 //! in `tariff_commitment`, of the usage records committed in `usage_commitment`, for the
 //! bilateral `pseudonym` and the billing interval `interval`" (MEF 114 §7.7 Option 1,
-//! CR3/CR5). A bundle holds one proof per usage chunk of [`crate::rating`] and one final
-//! proof. Their public inputs are not stored: [`RatingProofBundle::chunk_public_inputs`]
+//! CR3/CR5). A bundle of an interval with more records than the chunk size holds one
+//! proof per usage chunk of [`crate::rating`] and one final proof; a bundle of an
+//! interval that fits one chunk holds no chunk proof, and its final proof is the interval
+//! circuit's. Public inputs are not stored: [`RatingProofBundle::chunk_public_inputs`]
 //! and [`RatingProofBundle::final_public_inputs`] derive them from the statement and the
 //! chunks' state commitments, so a verifier cannot be handed inputs that disagree with the
 //! statement it reads:
 //!
 //! ```text
-//!   chunk i : [tariff_commitment, s_{i-1}, s_i]          s_{-1} = initial_state_commitment()
-//!   final   : [tariff_commitment, s_last, usage_commitment, C.x, C.y,
-//!              pseudonym, interval, include_one_time_fees]
+//!   chunk i  : [tariff_commitment, s_{i-1}, s_i]         s_{-1} = initial_state_commitment()
+//!   final    : [tariff_commitment, s_last, usage_commitment, C.x, C.y,
+//!               pseudonym, interval, include_one_time_fees]
+//!   interval : [tariff_commitment, usage_commitment, C.x, C.y,
+//!               pseudonym, interval, include_one_time_fees]        (no chunk proofs)
 //! ```
 //!
 //! The number of chunks is public: it tells the record count to within the chunk size
-//! (`⌈records / chunk_size⌉`, at least 1), nothing more.
+//! (`⌈records / chunk_size⌉`, or "at most the chunk size" when there are none), nothing
+//! more.
 //!
 //! # Encodings
 //!
 //! Field elements are 32 bytes little-endian and must be canonical (below the modulus).
 //! Groth16 proofs are arkworks' compressed encoding (A: 32, B: 64, C: 32 bytes); decoding
 //! checks that every point is on its curve and in its prime-order subgroup. A bundle is
-//! `BUNDLE_VERSION ‖ postcard(bundle)`; in JSON, byte strings are hex.
+//! `BUNDLE_VERSION ‖ postcard(bundle)`; in JSON, byte strings are hex. Version 2 added
+//! bundles without chunk proofs (the interval circuit); version 1 bundles are refused,
+//! as are the key sets they were proven under.
 //!
 //! # Verifying keys
 //!
-//! [`RatingKeySet`] is the pair (chunk key for one chunk size, final key). Its
+//! [`RatingKeySet`] is the chunk key and the interval key for one chunk size, and the
+//! final key. Its
 //! [`RatingKeySet::hash`] names it: a bundle carries the hash of the keys it was proven
 //! under, the registry publishes the hashes of the keys it accepts, and key files are
 //! checked against it when loaded.
 
 use crate::pedersen::PedersenCommitment;
-use crate::rating::{initial_state_commitment, FINAL_PUBLIC_INPUTS};
+use crate::rating::{initial_state_commitment, FINAL_PUBLIC_INPUTS, INTERVAL_PUBLIC_INPUTS};
 use crate::{Error, Result};
 use ark_bn254::{Bn254, Fr};
 use ark_ff::{BigInteger, PrimeField};
@@ -48,7 +57,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// Version byte leading every encoded bundle; readers refuse others.
-pub const BUNDLE_VERSION: u8 = 1;
+pub const BUNDLE_VERSION: u8 = 2;
 
 /// Length of a compressed Groth16 proof on BN254.
 pub const PROOF_LEN: usize = 128;
@@ -278,9 +287,10 @@ pub struct RatingProofBundle {
     pub keys: KeyId,
     /// What it proves.
     pub statement: RatingStatement,
-    /// One per chunk, in order.
+    /// One per chunk, in order; none when the interval fits one chunk.
     pub chunks: Vec<ChunkProof>,
-    /// The Groth16 proof of [`crate::rating::FinalCircuit`].
+    /// The Groth16 proof of [`crate::rating::FinalCircuit`], or of
+    /// [`crate::rating::IntervalCircuit`] when there are no chunk proofs.
     pub final_proof: ProofBytes,
 }
 
@@ -312,11 +322,18 @@ impl RatingProofBundle {
         Ok(bundle)
     }
 
-    /// Refuses an empty or oversized chunk list.
+    /// Whether the bundle is one proof of the interval circuit (no chunk proofs).
+    pub fn is_one_proof(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// How many Groth16 proofs the bundle holds.
+    pub fn proofs(&self) -> usize {
+        self.chunks.len() + 1
+    }
+
+    /// Refuses an oversized chunk list.
     pub fn check_shape(&self) -> Result<()> {
-        if self.chunks.is_empty() {
-            return Err(malformed("a bundle has at least one chunk proof"));
-        }
         if self.chunks.len() > MAX_CHUNKS {
             return Err(malformed(format!(
                 "{} chunk proofs, at most {MAX_CHUNKS} are accepted",
@@ -342,29 +359,42 @@ impl RatingProofBundle {
             .collect()
     }
 
-    /// The final proof's public inputs, derived from the statement and the last chunk.
-    pub fn final_public_inputs(&self) -> Result<[Fr; FINAL_PUBLIC_INPUTS]> {
+    /// The final proof's public inputs, derived from the statement and the last chunk:
+    /// [`FINAL_PUBLIC_INPUTS`] of them, or [`INTERVAL_PUBLIC_INPUTS`] (no state) when the
+    /// bundle has no chunk proofs.
+    pub fn final_public_inputs(&self) -> Result<Vec<Fr>> {
         self.check_shape()?;
         let s = &self.statement;
-        let last = self.chunks.last().ok_or_else(|| malformed("no chunk proofs"))?;
         // On the curve; the proof itself shows it is in the subgroup (see
         // `PedersenCommitment::public_inputs_of`).
         let [x, y] = PedersenCommitment::public_inputs_of(&s.amount_commitment.0)?;
-        Ok([
-            s.tariff_commitment.to_field()?,
-            last.state_out.to_field()?,
+        let mut inputs = Vec::with_capacity(FINAL_PUBLIC_INPUTS);
+        inputs.push(s.tariff_commitment.to_field()?);
+        if let Some(last) = self.chunks.last() {
+            inputs.push(last.state_out.to_field()?);
+        }
+        inputs.extend([
             s.usage_commitment.to_field()?,
             x,
             y,
             s.pseudonym.to_field()?,
             s.interval.to_field()?,
             Fr::from(s.include_one_time_fees),
-        ])
+        ]);
+        debug_assert!(
+            inputs.len()
+                == if self.is_one_proof() { INTERVAL_PUBLIC_INPUTS } else { FINAL_PUBLIC_INPUTS }
+        );
+        Ok(inputs)
     }
 }
 
 /// Magic bytes leading an encoded [`RatingKeySet`].
-const KEYSET_MAGIC: &[u8; 8] = b"omniRVK1";
+const KEYSET_MAGIC: &[u8; 8] = b"omniRVK2";
+
+/// Magic bytes of the key sets of version 1 bundles (no interval key), which this build
+/// refuses by name.
+const KEYSET_MAGIC_V1: &[u8; 8] = b"omniRVK1";
 
 /// The verifying keys of the rating circuits for one chunk size.
 #[derive(Clone, PartialEq, Debug)]
@@ -375,22 +405,45 @@ pub struct RatingKeySet {
     pub chunk: VerifyingKey<Bn254>,
     /// Verifying key of [`crate::rating::FinalCircuit`].
     pub final_: VerifyingKey<Bn254>,
+    /// Verifying key of [`crate::rating::IntervalCircuit`] of that size.
+    pub interval: VerifyingKey<Bn254>,
 }
 
 impl RatingKeySet {
-    /// `magic ‖ chunk_size (u32 LE) ‖ chunk vk ‖ final vk`, keys compressed.
+    /// `magic ‖ chunk_size (u32 LE) ‖ chunk vk ‖ final vk ‖ interval vk`, keys compressed.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = KEYSET_MAGIC.to_vec();
         out.extend_from_slice(&self.chunk_size.to_le_bytes());
         // Writing to a Vec cannot fail.
         let _ = self.chunk.serialize_compressed(&mut out);
         let _ = self.final_.serialize_compressed(&mut out);
+        let _ = self.interval.serialize_compressed(&mut out);
         out
+    }
+
+    /// Whether `bytes` are a key set of an older format (version 1 bundles' keys).
+    pub fn is_older_format(bytes: &[u8]) -> bool {
+        bytes.starts_with(KEYSET_MAGIC_V1)
+    }
+
+    /// The key a bundle's final proof is checked against: the interval key when the
+    /// bundle has no chunk proofs, else the final key.
+    pub fn final_key_of(&self, bundle: &RatingProofBundle) -> &VerifyingKey<Bn254> {
+        if bundle.is_one_proof() {
+            &self.interval
+        } else {
+            &self.final_
+        }
     }
 
     /// Decodes [`RatingKeySet::to_bytes`], checking every point (on the curve, in the
     /// subgroup) and that each key has the number of public inputs of its circuit.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.starts_with(KEYSET_MAGIC_V1) {
+            return Err(malformed(
+                "rating verifying keys of an older format (no interval key): set the keys up again",
+            ));
+        }
         let rest = bytes
             .strip_prefix(KEYSET_MAGIC)
             .ok_or_else(|| malformed("not a rating verifying key set (bad magic)"))?;
@@ -416,10 +469,11 @@ impl RatingKeySet {
         };
         let chunk = key("chunk", CHUNK_PUBLIC_INPUTS)?;
         let final_ = key("final", FINAL_PUBLIC_INPUTS)?;
+        let interval = key("interval", INTERVAL_PUBLIC_INPUTS)?;
         if !rest.is_empty() {
             return Err(malformed(format!("{} trailing bytes after the key set", rest.len())));
         }
-        Ok(RatingKeySet { chunk_size, chunk, final_ })
+        Ok(RatingKeySet { chunk_size, chunk, final_, interval })
     }
 
     /// SHA-256 of the encoding under a domain tag, as a field element so it can be a
@@ -495,15 +549,23 @@ mod tests {
         let bytes = bundle.to_bytes();
         assert_eq!(RatingProofBundle::from_bytes(&bytes).unwrap(), bundle);
         let mut other_version = bytes.clone();
-        other_version[0] = 2;
+        other_version[0] = 1;
         assert!(RatingProofBundle::from_bytes(&other_version).is_err());
         assert!(RatingProofBundle::from_bytes(&bytes[..bytes.len() - 1]).is_err());
         let mut trailing = bytes.clone();
         trailing.push(0);
         assert!(RatingProofBundle::from_bytes(&trailing).is_err());
         assert!(RatingProofBundle::from_bytes(&[]).is_err());
-        let mut empty = bundle;
-        empty.chunks.clear();
-        assert!(RatingProofBundle::from_bytes(&empty.to_bytes()).is_err());
+        // No chunk proofs: one proof of the interval circuit, with one input fewer.
+        let mut one = bundle.clone();
+        one.chunks.clear();
+        assert!(one.is_one_proof());
+        assert_eq!(RatingProofBundle::from_bytes(&one.to_bytes()).unwrap(), one);
+        assert!(one.chunk_public_inputs().unwrap().is_empty());
+        assert_eq!(one.final_public_inputs().unwrap().len(), INTERVAL_PUBLIC_INPUTS);
+        assert_eq!(bundle.final_public_inputs().unwrap().len(), FINAL_PUBLIC_INPUTS);
+        let mut too_many = bundle;
+        too_many.chunks = vec![too_many.chunks[0].clone(); MAX_CHUNKS + 1];
+        assert!(RatingProofBundle::from_bytes(&too_many.to_bytes()).is_err());
     }
 }

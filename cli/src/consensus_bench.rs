@@ -204,7 +204,7 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
             queues[s].push(SignedTx::sign(&sellers[s], &registry, nonce, body).to_bytes());
         }
         let proofs_per_invoice = match fixtures.first() {
-            Some(f) => RatingProofBundle::from_bytes(&f.bundle)?.chunks.len() + 1,
+            Some(f) => RatingProofBundle::from_bytes(&f.bundle)?.proofs(),
             None => 0,
         };
         let before = height(&mut apis[0]).await?;

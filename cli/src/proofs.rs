@@ -138,21 +138,25 @@ pub fn bench_prove(args: ProveArgs) -> Result<()> {
     bar.finish();
 
     let chunks = bundle.chunks.len();
-    let constraints = chunks * keys.manifest.chunk_constraints + keys.manifest.final_constraints;
+    let constraints = if bundle.is_one_proof() {
+        keys.manifest.interval_constraints
+    } else {
+        chunks * keys.manifest.chunk_constraints + keys.manifest.final_constraints
+    };
     let verifier = RatingVerifier::new(keys.verifying.clone());
 
     // Single verification: the final proof with its prepared key and public inputs.
     let final_proof = bundle.final_proof.to_proof()?;
     let final_inputs = bundle.final_public_inputs()?;
-    let verify_s =
-        mean_of(50, || verifier.final_key().verify(&final_proof, &final_inputs).unwrap_or(false))?;
+    let final_key = verifier.final_key(&bundle);
+    let verify_s = mean_of(50, || final_key.verify(&final_proof, &final_inputs).unwrap_or(false))?;
     // The whole bundle (decode, derive inputs, one batched check).
     let bundle_s = mean_of(10, || verifier.verify(&bundle).is_ok())?;
     // A batch of 64 distinct proofs: the bundle's proofs, re-randomized.
     let mut items = Vec::with_capacity(BATCH);
     let mut proofs =
         bundle.chunks.iter().map(|c| (verifier.chunk_key(), &c.proof)).collect::<Vec<_>>();
-    proofs.push((verifier.final_key(), &bundle.final_proof));
+    proofs.push((final_key, &bundle.final_proof));
     let chunk_inputs = bundle.chunk_public_inputs()?;
     for i in 0..BATCH {
         let j = i % proofs.len();
@@ -177,7 +181,7 @@ pub fn bench_prove(args: ProveArgs) -> Result<()> {
     bar.finish();
 
     if let Some(dir) = &args.export_snarkjs {
-        snarkjs::write(dir, &keys.verifying.final_, &final_proof, &final_inputs)
+        snarkjs::write(dir, keys.verifying.final_key_of(&bundle), &final_proof, &final_inputs)
             .with_context(|| format!("writing snarkjs files to {}", dir.display()))?;
     }
     if let Some(path) = &args.out {
@@ -189,7 +193,7 @@ pub fn bench_prove(args: ProveArgs) -> Result<()> {
         "records": args.records,
         "chunk_size": args.chunk_size,
         "chunks": chunks,
-        "proofs": chunks + 1,
+        "proofs": bundle.proofs(),
         "constraints": constraints,
         "constraints_per_record": constraints as f64 / args.records.max(1) as f64,
         "prove_s": prove_s,
@@ -280,7 +284,7 @@ pub fn verify_rating(args: VerifyRatingArgs) -> Result<()> {
                 "error": result.as_ref().err().map(|e| e.to_string()),
                 "statement": s,
                 "keys_hash": hex::encode(bundle.keys.hash.0),
-                "proofs": bundle.chunks.len() + 1,
+                "proofs": bundle.proofs(),
                 "verify_ms": ms,
             })
         );
@@ -292,11 +296,10 @@ pub fn verify_rating(args: VerifyRatingArgs) -> Result<()> {
         println!("  usage commitment     {:?}", s.usage_commitment);
         println!("  amount commitment    {:?}", s.amount_commitment);
         println!("  one-time fees        {}", s.include_one_time_fees);
-        println!(
-            "  proofs               {} ({} chunks + final)",
-            bundle.chunks.len() + 1,
-            bundle.chunks.len()
-        );
+        match bundle.chunks.len() {
+            0 => println!("  proofs               1 (the whole interval)"),
+            n => println!("  proofs               {} ({n} chunks + final)", n + 1),
+        }
         println!(
             "  keys                 {} ({})",
             hex::encode(bundle.keys.hash.0),

@@ -133,7 +133,7 @@ pub fn run(args: RegistryBenchArgs) -> Result<()> {
     let (batched, low, high) = median(&mut batched_runs);
     let (single, _, _) = median(&mut single_runs);
     let proofs_per_invoice = match invoices.first() {
-        Some(i) => RatingProofBundle::from_bytes(&i.bundle)?.chunks.len() + 1,
+        Some(i) => RatingProofBundle::from_bytes(&i.bundle)?.proofs(),
         None => 0,
     };
     let out = json!({

@@ -195,6 +195,13 @@ fn rating_verifier(args: &StartArgs) -> Result<Option<omni_verifier::RatingVerif
         }
         None => None,
     };
+    if args.rating_keys.is_none() && omni_verifier::RatingKeySet::is_older_format(&bytes) {
+        bail!(
+            "the default rating keys {} were made by an older build (no interval key): run \
+             `omni bench prove` to set development keys up again, or pass --rating-keys",
+            path.display()
+        );
+    }
     let verifier = omni_verifier::RatingVerifier::from_bytes(&bytes, expected.as_ref())
         .with_context(|| format!("rating verifying keys {}", path.display()))?;
     Ok(Some(verifier))

@@ -7,7 +7,7 @@ use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystem, SynthesisMode
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 use ark_snark::SNARK;
 use omni_circuits::bundle::RatingKeySet;
-use omni_circuits::rating::{FinalCircuit, UsageChunkCircuit};
+use omni_circuits::rating::{FinalCircuit, IntervalCircuit, UsageChunkCircuit};
 use rand::{CryptoRng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,10 @@ pub struct KeyManifest {
     pub chunk_constraints: usize,
     /// Constraints of the final proof.
     pub final_constraints: usize,
+    /// Constraints of the interval proof (an interval of at most `chunk_size` records);
+    /// absent (0) in the manifests of older key sets.
+    #[serde(default)]
+    pub interval_constraints: usize,
 }
 
 /// Proving keys of the rating circuits for one chunk size, with their verifying keys.
@@ -51,12 +55,15 @@ pub struct RatingKeys {
     pub chunk: ProvingKey<Bn254>,
     /// Proving key of the final circuit.
     pub final_: ProvingKey<Bn254>,
+    /// Proving key of the interval circuit.
+    pub interval: ProvingKey<Bn254>,
     /// The verifying keys (what verifiers load).
     pub verifying: RatingKeySet,
     /// The manifest.
     pub manifest: KeyManifest,
     pub(crate) chunk_pvk: PreparedVerifyingKey<Bn254>,
     pub(crate) final_pvk: PreparedVerifyingKey<Bn254>,
+    pub(crate) interval_pvk: PreparedVerifyingKey<Bn254>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -87,6 +94,30 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
+/// The proving keys of the chunk, final and interval circuits, in that order.
+type Circuits = [ProvingKey<Bn254>; 3];
+
+/// One of the rating circuits, blank, for its setup.
+enum Blank {
+    Chunk(UsageChunkCircuit),
+    Final(FinalCircuit),
+    Interval(IntervalCircuit),
+}
+
+impl Blank {
+    fn setup(
+        self,
+        rng: &mut ChaCha20Rng,
+    ) -> std::result::Result<ProvingKey<Bn254>, ark_relations::r1cs::SynthesisError> {
+        let keys = match self {
+            Blank::Chunk(c) => Groth16::<Bn254>::circuit_specific_setup(c, rng),
+            Blank::Final(c) => Groth16::<Bn254>::circuit_specific_setup(c, rng),
+            Blank::Interval(c) => Groth16::<Bn254>::circuit_specific_setup(c, rng),
+        };
+        keys.map(|(pk, _)| pk)
+    }
+}
+
 impl RatingKeys {
     /// Paths of the proving key, verifying key and manifest for `chunk_size` in `dir`.
     pub fn paths(dir: &Path, chunk_size: usize) -> (PathBuf, PathBuf, PathBuf) {
@@ -100,22 +131,30 @@ impl RatingKeys {
 
     fn assemble(
         chunk_size: usize,
-        chunk: ProvingKey<Bn254>,
-        final_: ProvingKey<Bn254>,
+        [chunk, final_, interval]: Circuits,
         manifest: KeyManifest,
     ) -> Self {
         let verifying = RatingKeySet {
             chunk_size: chunk_size as u32,
             chunk: chunk.vk.clone(),
             final_: final_.vk.clone(),
+            interval: interval.vk.clone(),
         };
-        let chunk_pvk = prepare_verifying_key(&chunk.vk);
-        let final_pvk = prepare_verifying_key(&final_.vk);
-        RatingKeys { chunk_size, chunk, final_, verifying, manifest, chunk_pvk, final_pvk }
+        RatingKeys {
+            chunk_size,
+            chunk_pvk: prepare_verifying_key(&chunk.vk),
+            final_pvk: prepare_verifying_key(&final_.vk),
+            interval_pvk: prepare_verifying_key(&interval.vk),
+            chunk,
+            final_,
+            interval,
+            verifying,
+            manifest,
+        }
     }
 
-    /// **Development only**: a single-party Groth16 setup of both rating circuits, run in
-    /// this process (crate docs). Its manifest says [`DEVELOPMENT_SETUP`].
+    /// **Development only**: a single-party Groth16 setup of the three rating circuits,
+    /// run in this process (crate docs). Its manifest says [`DEVELOPMENT_SETUP`].
     pub fn setup_development(
         chunk_size: usize,
         rng: &mut (impl RngCore + CryptoRng),
@@ -126,34 +165,28 @@ impl RatingKeys {
                 "chunk size {chunk_size}: a positive multiple of 4 is needed"
             )));
         }
-        let mut seeds = [[0u8; 32]; 2];
+        let mut seeds = [[0u8; 32]; 3];
         for s in &mut seeds {
             rng.fill_bytes(s);
         }
         let done = AtomicUsize::new(0);
-        let step = || progress(done.fetch_add(1, Ordering::SeqCst) + 1, 2);
-        progress(0, 2);
-        let (chunk, final_) = rayon::join(
+        let step = || progress(done.fetch_add(1, Ordering::SeqCst) + 1, 3);
+        progress(0, 3);
+        let setup = |what: &str, seed: [u8; 32], circuit: &dyn Fn() -> Blank| {
+            let keys = circuit().setup(&mut ChaCha20Rng::from_seed(seed));
+            step();
+            keys.map_err(|e| Error::Proving(format!("{what} circuit setup: {e}")))
+        };
+        // The two chunk-sized setups side by side; the small final one after the interval's.
+        let (chunk, (interval, final_)) = rayon::join(
+            || setup("chunk", seeds[0], &|| Blank::Chunk(UsageChunkCircuit::blank(chunk_size))),
             || {
-                let mut rng = ChaCha20Rng::from_seed(seeds[0]);
-                let keys = Groth16::<Bn254>::circuit_specific_setup(
-                    UsageChunkCircuit::blank(chunk_size),
-                    &mut rng,
-                );
-                step();
-                keys
-            },
-            || {
-                let mut rng = ChaCha20Rng::from_seed(seeds[1]);
-                let keys =
-                    Groth16::<Bn254>::circuit_specific_setup(FinalCircuit::default(), &mut rng);
-                step();
-                keys
+                let interval = setup("interval", seeds[2], &|| {
+                    Blank::Interval(IntervalCircuit::blank(chunk_size))
+                });
+                (interval, setup("final", seeds[1], &|| Blank::Final(FinalCircuit::default())))
             },
         );
-        let (chunk, _) = chunk.map_err(|e| Error::Proving(format!("chunk circuit setup: {e}")))?;
-        let (final_, _) =
-            final_.map_err(|e| Error::Proving(format!("final circuit setup: {e}")))?;
         let manifest = KeyManifest {
             chunk_size: chunk_size as u32,
             verifying_keys_hash: String::new(),
@@ -162,8 +195,9 @@ impl RatingKeys {
             setup: DEVELOPMENT_SETUP.into(),
             chunk_constraints: count_constraints(UsageChunkCircuit::blank(chunk_size))?,
             final_constraints: count_constraints(FinalCircuit::default())?,
+            interval_constraints: count_constraints(IntervalCircuit::blank(chunk_size))?,
         };
-        let mut keys = Self::assemble(chunk_size, chunk, final_, manifest);
+        let mut keys = Self::assemble(chunk_size, [chunk?, final_?, interval?], manifest);
         keys.manifest.verifying_keys_hash = hex::encode(keys.verifying.hash().0);
         Ok(keys)
     }
@@ -173,6 +207,7 @@ impl RatingKeys {
         // Writing to a Vec cannot fail.
         let _ = self.chunk.serialize_uncompressed(&mut out);
         let _ = self.final_.serialize_uncompressed(&mut out);
+        let _ = self.interval.serialize_uncompressed(&mut out);
         out
     }
 
@@ -235,10 +270,14 @@ impl RatingKeys {
         };
         let chunk = read_pk("chunk")?;
         let final_ = read_pk("final")?;
-        if chunk.vk != verifying.chunk || final_.vk != verifying.final_ {
+        let interval = read_pk("interval")?;
+        if chunk.vk != verifying.chunk
+            || final_.vk != verifying.final_
+            || interval.vk != verifying.interval
+        {
             return Err(bad(&pk_path, "proving keys do not match the verifying keys".into()));
         }
-        Ok(Self::assemble(chunk_size, chunk, final_, manifest))
+        Ok(Self::assemble(chunk_size, [chunk, final_, interval], manifest))
     }
 
     /// Loads the keys for `chunk_size` from `dir`, or — when there are none — runs the
@@ -248,9 +287,19 @@ impl RatingKeys {
         chunk_size: usize,
         progress: Progress<'_>,
     ) -> Result<(Self, bool)> {
-        let (_, _, manifest_path) = Self::paths(dir, chunk_size);
+        let (_, vk_path, manifest_path) = Self::paths(dir, chunk_size);
         if manifest_path.exists() {
-            return Ok((Self::load(dir, chunk_size)?, false));
+            match Self::load(dir, chunk_size) {
+                Ok(keys) => return Ok((keys, false)),
+                // Development keys of an older format are set up again: nothing proven
+                // under them verifies with this build anyway. Other keys are an error.
+                Err(_)
+                    if Self::read_manifest(dir, chunk_size)
+                        .is_ok_and(|m| m.setup == DEVELOPMENT_SETUP)
+                        && std::fs::read(&vk_path)
+                            .is_ok_and(|vk| RatingKeySet::is_older_format(&vk)) => {}
+                Err(e) => return Err(e),
+            }
         }
         let mut keys = Self::setup_development(chunk_size, &mut rand::rngs::OsRng, progress)?;
         keys.save(dir)?;
@@ -295,5 +344,32 @@ mod tests {
         }
         std::fs::write(&manifest, b"{").unwrap();
         assert!(matches!(RatingKeys::load(dir.path(), 4), Err(Error::BadKeyFile { .. })));
+    }
+
+    #[test]
+    fn development_keys_of_the_older_format_are_set_up_again_and_others_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = ChaCha20Rng::from_seed([4; 32]);
+        let mut keys = RatingKeys::setup_development(4, &mut rng, &crate::no_progress).unwrap();
+        keys.save(dir.path()).unwrap();
+        let (_, vk, manifest) = RatingKeys::paths(dir.path(), 4);
+        let older = |path: &Path| {
+            let mut bytes = std::fs::read(path).unwrap();
+            bytes[..8].copy_from_slice(b"omniRVK1");
+            std::fs::write(path, bytes).unwrap();
+        };
+        // Keys from a ceremony are never replaced behind the operator's back.
+        let mut ceremony = keys.manifest.clone();
+        ceremony.setup = "a ceremony".into();
+        std::fs::write(&manifest, serde_json::to_vec(&ceremony).unwrap()).unwrap();
+        older(&vk);
+        assert!(RatingKeys::load_or_setup(dir.path(), 4, &crate::no_progress).is_err());
+        // Development keys are made again, and the new files load.
+        keys.save(dir.path()).unwrap();
+        older(&vk);
+        let (again, made) = RatingKeys::load_or_setup(dir.path(), 4, &crate::no_progress).unwrap();
+        assert!(made);
+        assert_ne!(again.verifying, keys.verifying);
+        assert_eq!(RatingKeys::load(dir.path(), 4).unwrap().verifying, again.verifying);
     }
 }

@@ -1,4 +1,5 @@
-//! Proving a rating statement: chunks in parallel, then the final circuit.
+//! Proving a rating statement: one proof of the interval circuit when the records fit one
+//! chunk, else the chunks in parallel beside the final circuit.
 
 use crate::{Error, Progress, RatingKeys, Result};
 use ark_bn254::{Bn254, Fr};
@@ -11,7 +12,7 @@ use omni_circuits::bundle::{
     RatingStatement,
 };
 use omni_circuits::pedersen::{PedersenCommitment, Scalar};
-use omni_circuits::rating::{build_chunks, build_final};
+use omni_circuits::rating::{build_chunks, build_final, build_interval};
 use omni_core::rating::RatingOptions;
 use omni_core::tariff::Tariff;
 use omni_core::usage::UsageRecord;
@@ -55,10 +56,10 @@ fn prove_checked<C: ConstraintSynthesizer<Fr>>(
     }
 }
 
-/// Proves that the amount committed with `blinding` is the rating of the claim: one
-/// Groth16 proof per chunk of `keys.chunk_size` records (in parallel) and one for the
-/// final circuit. `progress` sees `(proofs done, proofs)`. Every proof is verified before
-/// the bundle is returned.
+/// Proves that the amount committed with `blinding` is the rating of the claim: when the
+/// records fit one chunk of `keys.chunk_size`, one Groth16 proof of the interval circuit;
+/// else one per chunk (in parallel) and one for the final circuit. `progress` sees
+/// `(proofs done, proofs)`. Every proof is verified before the bundle is returned.
 pub fn prove_rating(
     keys: &RatingKeys,
     claim: &RatingClaim<'_>,
@@ -66,6 +67,9 @@ pub fn prove_rating(
     rng: &mut (impl RngCore + CryptoRng),
     progress: Progress<'_>,
 ) -> Result<RatingProofBundle> {
+    if claim.records.len() <= keys.chunk_size {
+        return prove_interval(keys, claim, blinding, rng, progress);
+    }
     let (chunks, state, salt) =
         build_chunks(claim.tariff, claim.records, keys.chunk_size, || Fr::rand(rng))?;
     let pseudonym = bilateral_pseudonym(&claim.bilateral_id);
@@ -80,7 +84,7 @@ pub fn prove_rating(
         pseudonym,
         interval,
     )?;
-    let total = final_circuit.witness.as_ref().map(|w| w.total).unwrap_or_default();
+    let total = final_circuit.witness.as_ref().map(|w| w.invoice.total).unwrap_or_default();
     let final_inputs = final_circuit.public_inputs()?;
     let chunk_inputs =
         chunks.iter().map(|c| c.public_inputs()).collect::<omni_circuits::Result<Vec<_>>>()?;
@@ -136,18 +140,61 @@ pub fn prove_rating(
     );
     let chunks = chunk_proofs?;
     let final_proof = final_proof?;
-    let statement = RatingStatement {
-        pseudonym: FieldBytes::from_field(&pseudonym),
-        interval: FieldBytes::from_field(&interval),
-        tariff_commitment: FieldBytes::from_field(&final_inputs[0]),
-        usage_commitment: FieldBytes::from_field(&final_inputs[2]),
-        amount_commitment: FieldBytes(PedersenCommitment::commit(total, blinding).to_bytes()),
-        include_one_time_fees: claim.options.include_one_time_fees,
-    };
     Ok(RatingProofBundle {
         keys: keys.verifying.id(),
-        statement,
+        statement: statement(claim, &final_inputs[0], &final_inputs[2], total, blinding),
         chunks,
         final_proof: ProofBytes::from_proof(&final_proof),
     })
+}
+
+/// [`prove_rating`] of a claim whose records fit one chunk: the interval circuit.
+fn prove_interval(
+    keys: &RatingKeys,
+    claim: &RatingClaim<'_>,
+    blinding: &Scalar,
+    rng: &mut (impl RngCore + CryptoRng),
+    progress: Progress<'_>,
+) -> Result<RatingProofBundle> {
+    let circuit = build_interval(
+        claim.tariff,
+        claim.records,
+        &claim.options,
+        keys.chunk_size,
+        *blinding,
+        bilateral_pseudonym(&claim.bilateral_id),
+        interval_field(claim.interval_id),
+    )?;
+    let total = circuit.witness.as_ref().map(|w| w.invoice.total).unwrap_or_default();
+    let inputs = circuit.public_inputs()?;
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    progress(0, 1);
+    let proof =
+        prove_checked(&keys.interval, &keys.interval_pvk, circuit, &inputs, seed, "interval")?;
+    progress(1, 1);
+    Ok(RatingProofBundle {
+        keys: keys.verifying.id(),
+        statement: statement(claim, &inputs[0], &inputs[1], total, blinding),
+        chunks: Vec::new(),
+        final_proof: ProofBytes::from_proof(&proof),
+    })
+}
+
+/// The statement of a proven claim, from its tariff and usage commitments and total.
+fn statement(
+    claim: &RatingClaim<'_>,
+    tariff_commitment: &Fr,
+    usage_commitment: &Fr,
+    total: u64,
+    blinding: &Scalar,
+) -> RatingStatement {
+    RatingStatement {
+        pseudonym: FieldBytes::from_field(&bilateral_pseudonym(&claim.bilateral_id)),
+        interval: FieldBytes::from_field(&interval_field(claim.interval_id)),
+        tariff_commitment: FieldBytes::from_field(tariff_commitment),
+        usage_commitment: FieldBytes::from_field(usage_commitment),
+        amount_commitment: FieldBytes(PedersenCommitment::commit(total, blinding).to_bytes()),
+        include_one_time_fees: claim.options.include_one_time_fees,
+    }
 }

@@ -214,7 +214,12 @@ fn keys_with_another_hash_are_refused() {
     assert!(matches!(err, VerifyError::WrongKeys { .. }), "{err}");
     // Truncated key files.
     assert!(RatingVerifier::from_bytes(&keys[..keys.len() - 3], None).is_err());
-    assert!(RatingVerifier::from_bytes(b"omniRVK1", None).is_err());
+    assert!(RatingVerifier::from_bytes(b"omniRVK2", None).is_err());
+    // Key sets of the older format (no interval key) are refused by name.
+    let mut older = keys.clone();
+    older[..8].copy_from_slice(b"omniRVK1");
+    let err = RatingVerifier::from_bytes(&older, None).unwrap_err();
+    assert!(err.to_string().contains("older format"), "{err}");
 }
 
 #[test]
@@ -253,4 +258,67 @@ fn snarkjs_export_round_trips_and_verifies() {
     let mut wrong = public.clone();
     wrong[6] += Fr::one();
     assert!(!key.verify(&back, &wrong).unwrap());
+}
+
+#[test]
+fn an_interval_that_fits_one_chunk_is_one_proof() {
+    let f = fixture();
+    let v = verifier();
+    let tariff = interconnect_tariff();
+    let records = usage(&tariff, "p", 0, 3);
+    let options = RatingOptions { include_one_time_fees: false };
+    let total = omni_core::rating::rate(&tariff, &records, &options).unwrap().0.total as u64;
+    let claim = RatingClaim {
+        tariff: &tariff,
+        records: &records,
+        options,
+        bilateral_id: BILATERAL,
+        interval_id: INTERVAL,
+    };
+    let mut rng = ChaCha20Rng::from_seed([5; 32]);
+    let one =
+        prove_rating(&f.keys, &claim, &f.blinding, &mut rng, &omni_prover::no_progress).unwrap();
+    assert!(one.is_one_proof());
+    assert_eq!(one.proofs(), 1);
+    let back = RatingProofBundle::from_bytes(&one.to_bytes()).unwrap();
+    let expected = ExpectedStatement {
+        usage_commitment: Some(usage_commitment_for(&tariff, &records).unwrap()),
+        opening: Some((total, f.blinding)),
+        include_one_time_fees: Some(false),
+        ..expected()
+    };
+    v.verify_expected(&back, &expected).unwrap();
+
+    // Its statement rewritten, or proofs grafted between the two shapes: refused.
+    let refused = |b: &RatingProofBundle| assert_eq!(v.verify(b), Err(VerifyError::Invalid));
+    let mut b = one.clone();
+    b.statement.amount_commitment =
+        FieldBytes(PedersenCommitment::commit(total + 1, &f.blinding).to_bytes());
+    refused(&b);
+    let mut b = one.clone();
+    b.statement.include_one_time_fees = true;
+    refused(&b);
+    // The interval proof as the final proof of a chunked bundle, and a chunked bundle's
+    // final proof without its chunks.
+    let mut b = f.bundle.clone();
+    b.final_proof = one.final_proof.clone();
+    b.statement = one.statement.clone();
+    refused(&b);
+    let mut b = f.bundle.clone();
+    b.chunks.clear();
+    refused(&b);
+
+    // Both shapes in one batch.
+    let results = v.verify_many(&[&f.bundle, &one, &f.bundle]);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    // snarkjs sees the interval circuit's key, with its 7 public inputs.
+    let dir = tempfile::tempdir().unwrap();
+    let proof = one.final_proof.to_proof().unwrap();
+    let inputs = one.final_public_inputs().unwrap();
+    snarkjs::write(dir.path(), f.keys.verifying.final_key_of(&one), &proof, &inputs).unwrap();
+    let vk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("verification_key.json")).unwrap())
+            .unwrap();
+    assert_eq!(vk["nPublic"], 7);
 }

@@ -124,6 +124,7 @@ pub struct RatingVerifier {
     id: KeyId,
     chunk: PreparedKey,
     final_: PreparedKey,
+    interval: PreparedKey,
 }
 
 impl RatingVerifier {
@@ -132,7 +133,8 @@ impl RatingVerifier {
         let id = keys.id();
         let chunk = PreparedKey::new(&keys.chunk);
         let final_ = PreparedKey::new(&keys.final_);
-        RatingVerifier { keys, id, chunk, final_ }
+        let interval = PreparedKey::new(&keys.interval);
+        RatingVerifier { keys, id, chunk, final_, interval }
     }
 
     /// Reads a key set ([`RatingKeySet::to_bytes`]), refusing it unless it hashes to
@@ -166,9 +168,14 @@ impl RatingVerifier {
         &self.chunk
     }
 
-    /// The prepared final key.
-    pub fn final_key(&self) -> &PreparedKey {
-        &self.final_
+    /// The prepared key of `bundle`'s final proof: the interval key when it has no chunk
+    /// proofs, else the final key.
+    pub fn final_key(&self, bundle: &RatingProofBundle) -> &PreparedKey {
+        if bundle.is_one_proof() {
+            &self.interval
+        } else {
+            &self.final_
+        }
     }
 
     /// Decodes every proof of `bundle` and derives its public inputs, refusing a bundle
@@ -184,11 +191,11 @@ impl RatingVerifier {
         }
         let chunk_inputs = bundle.chunk_public_inputs()?;
         let final_inputs = bundle.final_public_inputs()?;
-        let mut out = Vec::with_capacity(bundle.chunks.len() + 1);
+        let mut out = Vec::with_capacity(bundle.proofs());
         for (chunk, inputs) in bundle.chunks.iter().zip(chunk_inputs) {
             out.push((&self.chunk, chunk.proof.to_proof()?, inputs.to_vec()));
         }
-        out.push((&self.final_, bundle.final_proof.to_proof()?, final_inputs.to_vec()));
+        out.push((self.final_key(bundle), bundle.final_proof.to_proof()?, final_inputs));
         Ok(out)
     }
 
