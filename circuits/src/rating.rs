@@ -12,7 +12,6 @@
 //! 2. [`FinalCircuit`] (rules 3–10) opens the last state, recomputes the invoice total
 //!    from the `Q_p` and the tariff and exposes a Pedersen commitment to it, next to the
 //!    usage commitment (the sponge's output).
-//!
 //! 3. [`IntervalCircuit`] is both in one for an interval of at most `K` records: rules
 //!    1–2 from the initial state, then rules 3–10 on the state they reach, with no state
 //!    commitment in between. Most invoices fit one chunk; their rating proof is then one

@@ -21,7 +21,6 @@ use crate::state::{BlockContext, Event, Genesis, RegistryState, StateChange};
 use crate::tx::{InvoiceSubmission, SignedTx, TxBody, TxHash};
 use crate::{Error, Result};
 use omni_core::Hash32;
-use omni_verifier::pedersen::PedersenCommitment;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -127,18 +126,15 @@ impl Registry {
     }
 
     /// The mempool check but for the rating proof: decodes `bytes` and checks signature,
-    /// membership, role, that the nonce is not a replay and, for an invoice, that its
-    /// amount commitment is a point of the curve, so that what can never execute is
-    /// refused before it takes a place in a block. The mempool prechecks what arrived
-    /// under the state lock, then verifies the proofs of all of it in one batch outside
-    /// the lock ([`check_invoice_proofs`]). Execution checks everything again.
+    /// membership, role and that the nonce is not a replay, so that what can never
+    /// execute is refused before it takes a place in a block. The mempool prechecks what
+    /// arrived under the state lock, then verifies the proofs of all of it in one batch
+    /// outside the lock ([`check_invoice_proofs`], which decodes each invoice's amount
+    /// commitment and names it when it is at fault). Execution checks everything again.
     pub fn precheck_tx(&self, bytes: &[u8]) -> Result<SignedTx> {
         let tx = SignedTx::from_bytes(bytes)?;
         self.signatures.verify(&SignedTx::hash_bytes(bytes), &tx)?;
         self.state.check_sender_and_nonce(&tx)?;
-        if let TxBody::SubmitInvoice(s) = &tx.body {
-            crate::commitment::decode_claimed(&s.amount_commitment)?;
-        }
         Ok(tx)
     }
 
@@ -154,9 +150,8 @@ impl Registry {
         }
         let ctx = BlockContext { height: block.height, time: block.time };
 
-        // 1–2: decode and verify signatures in parallel, with the amount commitments of
-        // invoices (their subgroup is vouched for by their proofs).
-        type Decoded = (TxHash, Result<SignedTx>, Result<()>, Option<Result<PedersenCommitment>>);
+        // 1–2: decode and verify signatures in parallel.
+        type Decoded = (TxHash, Result<SignedTx>, Result<()>);
         let decoded: Vec<Decoded> = block
             .txs
             .par_iter()
@@ -165,15 +160,9 @@ impl Registry {
                 match SignedTx::from_bytes(bytes).map_err(Error::from) {
                     Ok(tx) => {
                         let sig = self.signatures.verify(&hash, &tx).map_err(Error::from);
-                        let commitment = match &tx.body {
-                            TxBody::SubmitInvoice(s) if sig.is_ok() => {
-                                Some(crate::commitment::decode_claimed(&s.amount_commitment))
-                            }
-                            _ => None,
-                        };
-                        (hash, Ok(tx), sig, commitment)
+                        (hash, Ok(tx), sig)
                     }
-                    Err(e) => (hash, Err(e), Ok(()), None),
+                    Err(e) => (hash, Err(e), Ok(())),
                 }
             })
             .collect();
@@ -181,7 +170,7 @@ impl Registry {
         // 3: one batch for every signed SubmitInvoice of the block.
         let submissions: Vec<Option<&InvoiceSubmission>> = decoded
             .iter()
-            .map(|(_, tx, sig, _)| match (tx, sig) {
+            .map(|(_, tx, sig)| match (tx, sig) {
                 (Ok(tx), Ok(())) => invoice_of(tx),
                 _ => None,
             })
@@ -193,7 +182,7 @@ impl Registry {
         // structure is checked against the state when applied).
         let map_verdicts: Vec<Option<std::result::Result<(), String>>> = decoded
             .par_iter()
-            .map(|(_, tx, sig, _)| match (tx, sig) {
+            .map(|(_, tx, sig)| match (tx, sig) {
                 (Ok(tx), Ok(())) => crate::state::compliance::verify_map_proofs(&tx.body),
                 _ => None,
             })
@@ -202,10 +191,9 @@ impl Registry {
         // 4: apply in order.
         let mut results = Vec::with_capacity(decoded.len());
         let proofs = verdicts.into_iter().zip(map_verdicts);
-        for ((tx_hash, tx, sig, commitment), (invoice, map)) in decoded.into_iter().zip(proofs) {
-            let result = tx.and_then(|tx| {
-                self.state.apply_prechecked(&tx, &ctx, sig, invoice.or(map), commitment)
-            });
+        for ((tx_hash, tx, sig), (invoice, map)) in decoded.into_iter().zip(proofs) {
+            let result =
+                tx.and_then(|tx| self.state.apply_prechecked(&tx, &ctx, sig, invoice.or(map)));
             results.push(TxOutcome { tx_hash, result });
         }
 

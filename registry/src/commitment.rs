@@ -23,17 +23,6 @@ pub fn decode(c: &AmountCommitment) -> Result<PedersenCommitment> {
     PedersenCommitment::from_bytes(&c.0).map_err(|e| Error::InvalidCommitment(e.to_string()))
 }
 
-/// Decodes the commitment of a rating claim: canonical and on the curve, with the
-/// subgroup check left to the claim's proof — the circuit computes the commitment from the
-/// subgroup's generators, and a [`crate::ProofVerifier`] accepts a claim only if its
-/// commitment is in the subgroup (its contract). Saves a scalar multiplication by the
-/// subgroup order per invoice on the admission path; whatever is refused is decoded
-/// again with [`decode`] so that the refusal names the commitment when it is at fault.
-pub fn decode_claimed(c: &AmountCommitment) -> Result<PedersenCommitment> {
-    PedersenCommitment::from_bytes_on_curve(&c.0)
-        .map_err(|e| Error::InvalidCommitment(e.to_string()))
-}
-
 /// The bytes of a commitment.
 pub fn encode(c: &PedersenCommitment) -> AmountCommitment {
     AmountCommitment(c.to_bytes())

@@ -719,7 +719,7 @@ impl RegistryState {
             }
             _ => None,
         };
-        self.apply_prechecked(tx, ctx, signature, proof, None)
+        self.apply_prechecked(tx, ctx, signature, proof)
     }
 
     /// Checks what the state can tell of a transaction without executing it: membership,
@@ -766,7 +766,6 @@ impl RegistryState {
         ctx: &BlockContext,
         signature: Result<()>,
         proof: Option<std::result::Result<(), String>>,
-        amount_commitment: Option<Result<PedersenCommitment>>,
     ) -> Result<Vec<Event>> {
         signature?;
         self.check_sender(tx)?;
@@ -783,9 +782,7 @@ impl RegistryState {
             TxBody::AnchorHead { bilateral, seq, head } => {
                 self.anchor(sender, *bilateral, *seq, *head, ctx)?
             }
-            TxBody::SubmitInvoice(s) => {
-                self.submit_invoice(sender, s, proof, amount_commitment, ctx)?
-            }
+            TxBody::SubmitInvoice(s) => self.submit_invoice(sender, s, proof, ctx)?,
             TxBody::AcceptInvoice { invoice } => self.accept(sender, invoice, ctx)?,
             TxBody::DisputeInvoice { invoice, reason } => {
                 self.dispute(sender, invoice, *reason, ctx)?
@@ -996,7 +993,6 @@ impl RegistryState {
         sender: PartyId,
         s: &InvoiceSubmission,
         proof: Option<std::result::Result<(), String>>,
-        amount_commitment: Option<Result<PedersenCommitment>>,
         ctx: &BlockContext,
     ) -> Result<Vec<Event>> {
         let invoice = s.invoice;
@@ -1024,13 +1020,11 @@ impl RegistryState {
         if s.due_date == 0 {
             return Err(Error::InvalidField { field: "due_date", reason: "missing".into() });
         }
-        // Decoded beside the block's other parallel work when the block did it, here
-        // otherwise; the subgroup is vouched for by the proof (`ProofVerifier` contract).
-        let c = match amount_commitment {
-            Some(decoded) => decoded?,
-            None => commitment::decode_claimed(&s.amount_commitment)?,
-        };
-        if c == PedersenCommitment::identity() {
+        // The commitment is not decoded here: a verifier accepts a claim only if its
+        // commitment is a point of the subgroup (`ProofVerifier` contract), and a refused
+        // claim's commitment is decoded by `proof::refusal` to name what is wrong with it.
+        // Its canonical encoding makes the identity (and a reuse) a comparison of bytes.
+        if s.amount_commitment == commitment::encode(&PedersenCommitment::identity()) {
             // Only amount 0 with blinding 0 (or a known discrete log) yields it: it hides
             // nothing.
             return Err(Error::InvalidCommitment("the identity point hides nothing".into()));

@@ -434,7 +434,7 @@ fn invoice_submissions_are_validated() {
         (-ark_bn254::Fr::from(1u64)).into_bigint().to_bytes_le().try_into().unwrap()
     };
     low_order.amount_commitment = AmountCommitment(minus_one);
-    assert!(commitment::decode_claimed(&low_order.amount_commitment).is_ok());
+    assert!(PedersenCommitment::from_bytes_on_curve(&low_order.amount_commitment.0).is_ok());
     low_order.proof =
         valid_bundle(&low_order.bilateral, &low_order.interval, &low_order.amount_commitment);
     assert!(matches!(
