@@ -13,7 +13,7 @@ use omni_prover::RatingKeys;
 use omni_registry::commitment::{encode, PedersenCommitment};
 use omni_registry::tx::{AmountCommitment, InvoiceId, InvoiceSubmission};
 use omni_registry::TxBody;
-use omni_verifier::RatingVerifier;
+use omni_verifier::{RatingProofBundle, RatingVerifier, VerifyError};
 use std::path::{Path, PathBuf};
 
 /// Records per chunk proof of the bench keys.
@@ -102,9 +102,26 @@ pub(crate) fn load(
     let (keys, _) = RatingKeys::load_or_setup(dir, CHUNK_RECORDS, &|d, t| bar.update(d, t))?;
     bar.finish();
     let key_hash = hex::encode(&keys.verifying.hash().0[..8]);
-    let mut fixtures: Vec<ProvenSubmission> = match kept(dir, &key_hash, records, count) {
-        Some((path, _)) => omni_core::decode("bench invoices", &std::fs::read(&path)?)
-            .with_context(|| format!("{} is damaged: delete it", path.display()))?,
+    let verifier = RatingVerifier::new(keys.verifying.clone());
+    let reusable = match kept(dir, &key_hash, records, count) {
+        Some((path, _)) => {
+            let kept: Vec<ProvenSubmission> =
+                omni_core::decode("bench invoices", &std::fs::read(&path)?)
+                    .with_context(|| format!("{} is damaged: delete it", path.display()))?;
+            // Kept by an older build, the bundles may be of a format this one refuses:
+            // then they are proven again.
+            let verifies = kept.first().is_some_and(|f| {
+                RatingProofBundle::from_bytes(&f.bundle)
+                    .map_err(VerifyError::from)
+                    .and_then(|b| verifier.verify(&b))
+                    .is_ok()
+            });
+            verifies.then_some(kept)
+        }
+        None => None,
+    };
+    let mut fixtures: Vec<ProvenSubmission> = match reusable {
+        Some(kept) => kept,
         None => {
             let path = dir.join(format!("invoices-{key_hash}-{records}r-{count}.bin"));
             let bar =
@@ -124,5 +141,5 @@ pub(crate) fn load(
         bail!("the kept bench invoices are {}, not {count}", fixtures.len());
     }
     fixtures.truncate(count);
-    Ok((RatingVerifier::new(keys.verifying.clone()), fixtures))
+    Ok((verifier, fixtures))
 }

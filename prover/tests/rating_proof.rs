@@ -181,9 +181,9 @@ fn malformed_bytes_and_bad_points_are_refused_without_panicking() {
         x += Fq2::ONE;
     };
     let mut b_bytes = Vec::new();
-    off_subgroup.serialize_compressed(&mut b_bytes).unwrap();
+    off_subgroup.serialize_uncompressed(&mut b_bytes).unwrap();
     let mut bad = f.bundle.clone();
-    bad.final_proof.0[32..96].copy_from_slice(&b_bytes);
+    bad.final_proof.0[64..192].copy_from_slice(&b_bytes);
     let err = v.verify(&bad).unwrap_err();
     assert!(matches!(err, VerifyError::Malformed(ref m) if m.contains("subgroup")), "{err}");
     // A proof of the wrong length; a non-canonical field element in the statement.
