@@ -41,16 +41,21 @@ pub struct KeyManifest {
     pub chunk_constraints: usize,
     /// Constraints of the final proof.
     pub final_constraints: usize,
-    /// Constraints of the interval proof (an interval of at most `chunk_size` records);
-    /// absent (0) in the manifests of older key sets.
+    /// Constraints of the interval proof; absent (0) in the manifests of older key sets.
     #[serde(default)]
     pub interval_constraints: usize,
+    /// Records the interval circuit holds ([`interval_records`]); absent (0) in the
+    /// manifests of older key sets.
+    #[serde(default)]
+    pub interval_records: usize,
 }
 
 /// Proving keys of the rating circuits for one chunk size, with their verifying keys.
 pub struct RatingKeys {
     /// Records per chunk.
     pub chunk_size: usize,
+    /// Records the interval circuit holds: an interval of at most this many is one proof.
+    pub interval_records: usize,
     /// Proving key of the chunk circuit.
     pub chunk: ProvingKey<Bn254>,
     /// Proving key of the final circuit.
@@ -94,6 +99,32 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
+/// Groth16's evaluation domain for a circuit of `constraints` and `inputs` public inputs.
+fn domain(constraints: usize, inputs: usize) -> usize {
+    (constraints + inputs + 1).next_power_of_two()
+}
+
+/// Records of the interval circuit for chunks of `chunk_size`: as many as a chunk, less
+/// whole blocks of 4 while that makes it fit the chunk circuit's evaluation domain, so
+/// that proving an invoice in one proof costs no more than proving one chunk (the prover's
+/// FFTs work on the whole domain: 500 records would need 2^18 where a chunk takes 2^17;
+/// 496 fit). All of a chunk when no smaller size fits.
+pub fn interval_records(chunk_size: usize) -> Result<usize> {
+    let room = domain(
+        count_constraints(UsageChunkCircuit::blank(chunk_size))?,
+        omni_circuits::bundle::CHUNK_PUBLIC_INPUTS,
+    );
+    let interval = |n| {
+        count_constraints(IntervalCircuit::blank(n))
+            .map(|c| domain(c, omni_circuits::rating::INTERVAL_PUBLIC_INPUTS))
+    };
+    let mut n = chunk_size;
+    while n > 4 && interval(n)? > room {
+        n -= 4;
+    }
+    Ok(if interval(n)? <= room { n } else { chunk_size })
+}
+
 /// The proving keys of the chunk, final and interval circuits, in that order.
 type Circuits = [ProvingKey<Bn254>; 3];
 
@@ -134,6 +165,7 @@ impl RatingKeys {
         [chunk, final_, interval]: Circuits,
         manifest: KeyManifest,
     ) -> Self {
+        let interval_records = manifest.interval_records;
         let verifying = RatingKeySet {
             chunk_size: chunk_size as u32,
             chunk: chunk.vk.clone(),
@@ -142,6 +174,7 @@ impl RatingKeys {
         };
         RatingKeys {
             chunk_size,
+            interval_records,
             chunk_pvk: prepare_verifying_key(&chunk.vk),
             final_pvk: prepare_verifying_key(&final_.vk),
             interval_pvk: prepare_verifying_key(&interval.vk),
@@ -165,6 +198,7 @@ impl RatingKeys {
                 "chunk size {chunk_size}: a positive multiple of 4 is needed"
             )));
         }
+        let interval_size = interval_records(chunk_size)?;
         let mut seeds = [[0u8; 32]; 3];
         for s in &mut seeds {
             rng.fill_bytes(s);
@@ -182,7 +216,7 @@ impl RatingKeys {
             || setup("chunk", seeds[0], &|| Blank::Chunk(UsageChunkCircuit::blank(chunk_size))),
             || {
                 let interval = setup("interval", seeds[2], &|| {
-                    Blank::Interval(IntervalCircuit::blank(chunk_size))
+                    Blank::Interval(IntervalCircuit::blank(interval_size))
                 });
                 (interval, setup("final", seeds[1], &|| Blank::Final(FinalCircuit::default())))
             },
@@ -195,7 +229,8 @@ impl RatingKeys {
             setup: DEVELOPMENT_SETUP.into(),
             chunk_constraints: count_constraints(UsageChunkCircuit::blank(chunk_size))?,
             final_constraints: count_constraints(FinalCircuit::default())?,
-            interval_constraints: count_constraints(IntervalCircuit::blank(chunk_size))?,
+            interval_constraints: count_constraints(IntervalCircuit::blank(interval_size))?,
+            interval_records: interval_size,
         };
         let mut keys = Self::assemble(chunk_size, [chunk?, final_?, interval?], manifest);
         keys.manifest.verifying_keys_hash = hex::encode(keys.verifying.hash().0);
@@ -253,6 +288,8 @@ impl RatingKeys {
             RatingKeySet::from_bytes(&vk_bytes).map_err(|e| bad(&vk_path, e.to_string()))?;
         if hex::encode(verifying.hash().0) != manifest.verifying_keys_hash
             || verifying.chunk_size as usize != chunk_size
+            || manifest.interval_records == 0
+            || manifest.interval_records > chunk_size
         {
             return Err(bad(&vk_path, "verifying keys are not the manifest's".into()));
         }
@@ -293,17 +330,22 @@ impl RatingKeys {
                 Ok(keys) => return Ok((keys, false)),
                 // Development keys of an older format are set up again: nothing proven
                 // under them verifies with this build anyway. Other keys are an error.
-                Err(_)
-                    if Self::read_manifest(dir, chunk_size)
-                        .is_ok_and(|m| m.setup == DEVELOPMENT_SETUP)
-                        && std::fs::read(&vk_path)
-                            .is_ok_and(|vk| RatingKeySet::is_older_format(&vk)) => {}
+                Err(_) if Self::older_development_keys(dir, chunk_size, &vk_path) => {}
                 Err(e) => return Err(e),
             }
         }
         let mut keys = Self::setup_development(chunk_size, &mut rand::rngs::OsRng, progress)?;
         keys.save(dir)?;
         Ok((keys, true))
+    }
+
+    /// Whether the keys for `chunk_size` in `dir` are development keys made by an older
+    /// build: verifying keys without the interval key, or a manifest without its size.
+    fn older_development_keys(dir: &Path, chunk_size: usize, vk_path: &Path) -> bool {
+        let Ok(manifest) = Self::read_manifest(dir, chunk_size) else { return false };
+        manifest.setup == DEVELOPMENT_SETUP
+            && (manifest.interval_records == 0
+                || std::fs::read(vk_path).is_ok_and(|vk| RatingKeySet::is_older_format(&vk)))
     }
 
     /// Whether these keys come from the single-party development setup.
@@ -344,6 +386,14 @@ mod tests {
         }
         std::fs::write(&manifest, b"{").unwrap();
         assert!(matches!(RatingKeys::load(dir.path(), 4), Err(Error::BadKeyFile { .. })));
+    }
+
+    #[test]
+    fn the_interval_circuit_fits_the_chunk_circuits_domain() {
+        // 500 records would need 2^18; 496 fit the chunk's 2^17.
+        assert_eq!(interval_records(500).unwrap(), 496);
+        // No smaller size fits a 4-record chunk's domain: all 4.
+        assert_eq!(interval_records(4).unwrap(), 4);
     }
 
     #[test]

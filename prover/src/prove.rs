@@ -57,8 +57,9 @@ fn prove_checked<C: ConstraintSynthesizer<Fr>>(
 }
 
 /// Proves that the amount committed with `blinding` is the rating of the claim: when the
-/// records fit one chunk of `keys.chunk_size`, one Groth16 proof of the interval circuit;
-/// else one per chunk (in parallel) and one for the final circuit. `progress` sees
+/// records fit the interval circuit (`keys.interval_records`, about a chunk), one Groth16
+/// proof of it; else one per chunk of `keys.chunk_size` (in parallel) and one for the
+/// final circuit. `progress` sees
 /// `(proofs done, proofs)`. Every proof is verified before the bundle is returned.
 pub fn prove_rating(
     keys: &RatingKeys,
@@ -67,7 +68,7 @@ pub fn prove_rating(
     rng: &mut (impl RngCore + CryptoRng),
     progress: Progress<'_>,
 ) -> Result<RatingProofBundle> {
-    if claim.records.len() <= keys.chunk_size {
+    if claim.records.len() <= keys.interval_records {
         return prove_interval(keys, claim, blinding, rng, progress);
     }
     let (chunks, state, salt) =
@@ -148,7 +149,7 @@ pub fn prove_rating(
     })
 }
 
-/// [`prove_rating`] of a claim whose records fit one chunk: the interval circuit.
+/// [`prove_rating`] of a claim whose records fit the interval circuit.
 fn prove_interval(
     keys: &RatingKeys,
     claim: &RatingClaim<'_>,
@@ -160,7 +161,7 @@ fn prove_interval(
         claim.tariff,
         claim.records,
         &claim.options,
-        keys.chunk_size,
+        keys.interval_records,
         *blinding,
         bilateral_pseudonym(&claim.bilateral_id),
         interval_field(claim.interval_id),
