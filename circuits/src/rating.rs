@@ -530,28 +530,15 @@ impl UsageChunkCircuit {
     /// The state after the chunk, natively.
     pub fn state_out(&self) -> Result<UsageState> {
         let w = self.witness.as_ref().ok_or(Error::Synthesis(SynthesisError::AssignmentMissing))?;
-        let mut state = w.state_in.0;
-        let rated = w
-            .records
-            .iter()
-            .map(|s| Ok((*s, native_billed(&w.tariff, *s)?)))
-            .collect::<Result<Vec<_>>>()?;
-        state.absorb(&rated);
-        Ok(state)
+        absorb_records(w.state_in.0, &w.tariff, &w.records)
     }
 
     fn check_shape(&self) -> Result<()> {
-        if !valid_chunk_size(self.chunk_size) {
-            return Err(Error::Unsupported(format!(
-                "chunk size {} is not a positive multiple of {SPONGE_RATE}",
-                self.chunk_size
-            )));
-        }
+        check_records(self.chunk_size, self.witness.as_ref().map(|w| &w.records[..]))?;
         if let Some(w) = &self.witness {
-            if w.tariff.len() != TARIFF_FIELDS || w.records.len() > self.chunk_size {
+            if w.tariff.len() != TARIFF_FIELDS {
                 return Err(Error::Unsupported("chunk witness of the wrong shape".into()));
             }
-            w.records.iter().try_for_each(Slot::check)?;
         }
         Ok(())
     }
@@ -560,6 +547,32 @@ impl UsageChunkCircuit {
 /// A chunk size is a positive multiple of the sponge rate (4, a power of two).
 fn valid_chunk_size(chunk_size: usize) -> bool {
     chunk_size > 0 && chunk_size & (SPONGE_RATE - 1) == 0
+}
+
+/// Refuses a circuit size that is not a valid chunk size, and records that do not fit it
+/// or are not valid slots.
+fn check_records(chunk_size: usize, records: Option<&[Slot]>) -> Result<()> {
+    if !valid_chunk_size(chunk_size) {
+        return Err(Error::Unsupported(format!(
+            "chunk size {chunk_size} is not a positive multiple of {SPONGE_RATE}"
+        )));
+    }
+    let records = records.unwrap_or_default();
+    if records.len() > chunk_size {
+        return Err(Error::Unsupported(format!(
+            "{} records do not fit a circuit of {chunk_size}",
+            records.len()
+        )));
+    }
+    records.iter().try_for_each(Slot::check)
+}
+
+/// `state` after `records` rated under `tariff` ([`tariff_to_fields`]), natively.
+fn absorb_records(mut state: UsageState, tariff: &[Fr], records: &[Slot]) -> Result<UsageState> {
+    let rated =
+        records.iter().map(|s| Ok((*s, native_billed(tariff, *s)?))).collect::<Result<Vec<_>>>()?;
+    state.absorb(&rated);
+    Ok(state)
 }
 
 /// Reads a field element that encodes a `u64`.
@@ -1044,14 +1057,7 @@ impl IntervalCircuit {
     /// The state after the interval's records, natively.
     pub fn state(&self) -> Result<UsageState> {
         let w = self.witness.as_ref().ok_or(Error::Synthesis(SynthesisError::AssignmentMissing))?;
-        let rated = w
-            .records
-            .iter()
-            .map(|s| Ok((*s, native_billed(&w.invoice.tariff, *s)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let mut state = UsageState::initial();
-        state.absorb(&rated);
-        Ok(state)
+        absorb_records(UsageState::initial(), &w.invoice.tariff, &w.records)
     }
 
     /// The public inputs, natively, in the order of the circuit.
@@ -1064,22 +1070,9 @@ impl IntervalCircuit {
     }
 
     fn check_shape(&self) -> Result<()> {
-        if !valid_chunk_size(self.chunk_size) {
-            return Err(Error::Unsupported(format!(
-                "chunk size {} is not a positive multiple of {SPONGE_RATE}",
-                self.chunk_size
-            )));
-        }
+        check_records(self.chunk_size, self.witness.as_ref().map(|w| &w.records[..]))?;
         if let Some(w) = &self.witness {
             w.invoice.check_shape()?;
-            if w.records.len() > self.chunk_size {
-                return Err(Error::Unsupported(format!(
-                    "{} records do not fit an interval circuit of {}",
-                    w.records.len(),
-                    self.chunk_size
-                )));
-            }
-            w.records.iter().try_for_each(Slot::check)?;
         }
         Ok(())
     }
