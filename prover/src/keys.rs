@@ -206,19 +206,21 @@ impl RatingKeys {
         let done = AtomicUsize::new(0);
         let step = || progress(done.fetch_add(1, Ordering::SeqCst) + 1, 3);
         progress(0, 3);
-        let setup = |what: &str, seed: [u8; 32], circuit: &dyn Fn() -> Blank| {
-            let keys = circuit().setup(&mut ChaCha20Rng::from_seed(seed));
+        let setup = |what: &str, seed: [u8; 32], circuit: Blank| {
+            let keys = circuit.setup(&mut ChaCha20Rng::from_seed(seed));
             step();
             keys.map_err(|e| Error::Proving(format!("{what} circuit setup: {e}")))
         };
         // The two chunk-sized setups side by side; the small final one after the interval's.
         let (chunk, (interval, final_)) = rayon::join(
-            || setup("chunk", seeds[0], &|| Blank::Chunk(UsageChunkCircuit::blank(chunk_size))),
+            || setup("chunk", seeds[0], Blank::Chunk(UsageChunkCircuit::blank(chunk_size))),
             || {
-                let interval = setup("interval", seeds[2], &|| {
-                    Blank::Interval(IntervalCircuit::blank(interval_size))
-                });
-                (interval, setup("final", seeds[1], &|| Blank::Final(FinalCircuit::default())))
+                let interval = setup(
+                    "interval",
+                    seeds[2],
+                    Blank::Interval(IntervalCircuit::blank(interval_size)),
+                );
+                (interval, setup("final", seeds[1], Blank::Final(FinalCircuit::default())))
             },
         );
         let manifest = KeyManifest {
