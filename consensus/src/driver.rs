@@ -289,10 +289,10 @@ impl Driver {
                 let built_tx = built_tx.clone();
                 // Built off the loop: while the proposer waits for transactions it keeps
                 // taking forwarded ones into its mempool.
-                let task = tokio::spawn(async move {
+                let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
                     let bytes = app.propose(height.0, wait).await;
                     let _ = built_tx.send(Built { height, round, bytes, reply }).await;
-                });
+                }));
                 if let Ok(mut building) = self.building.lock() {
                     building.retain(|task| !task.is_finished());
                     building.push(task);

@@ -20,6 +20,9 @@
 //!      └── WAL (home/wal), libp2p gossip and sync on `listen`, Ed25519 votes
 //! ```
 //!
+//! Malachite's requests reach the driver through our host actor (`host`), which never
+//! waits for one answer before passing on the next request.
+//!
 //! Consensus decides on a [`context::BlockId`], the hash of the block's bytes; the bytes
 //! travel in proposal parts and through value sync. Every block the driver has seen is
 //! kept in `home/blocks` until it is committed, so that a validator restarted from its WAL
@@ -31,10 +34,14 @@
 //!   votes, the validator set, Ed25519 signing, round-robin proposer selection.
 //! - [`codec`]: postcard wire and WAL format of every message.
 //! - `driver`: the app-channel loop between Malachite and the [`Application`].
+//! - `host`: our host actor between Malachite's engine and the driver. It passes requests
+//!   on without waiting for each answer, so a proposer building its block (waiting for
+//!   transactions) still receives the transactions its peers forward.
 
 pub mod codec;
 pub mod context;
 mod driver;
+mod host;
 
 use context::{Address, Ed25519Signer, Height, OmniContext, ValidatorSet};
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -334,13 +341,12 @@ impl Node for OmniNode {
         let address = Address::of(&self.config.key.verifying_key());
         let start_height = Height(self.app.committed_height() + 1);
         let codec = codec::WireCodec::new(self.config.byzantine.garbage);
-        let (mut channels, engine) = malachitebft_app_channel::start_engine(
-            OmniContext,
+        let (mut channels, engine) = host::start_engine(
             self.clone(),
             self.malachite.clone(),
             codec::WireCodec::new(false),
             codec,
-            Some(start_height),
+            start_height,
             set.clone(),
         )
         .await?;

@@ -29,7 +29,7 @@ use crate::{Error, Result};
 use rayon::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Most transactions waiting in one validator's mempool.
@@ -46,7 +46,13 @@ struct Pool {
     order: VecDeque<TxHash>,
     txs: HashMap<TxHash, Vec<u8>>,
     waiting: HashMap<TxHash, Vec<Reply>>,
+    /// When each of this validator's clients' transactions was last forwarded.
+    forwarded: HashMap<TxHash, Instant>,
 }
+
+/// How long a client's transaction may wait uncommitted before it is forwarded again
+/// ([`Mempool::to_forward_again`]).
+pub(crate) const FORWARD_AGAIN: Duration = Duration::from_secs(1);
 
 /// Transactions waiting for a block, in arrival order, with the `Submit` calls waiting
 /// for each.
@@ -82,6 +88,7 @@ impl Mempool {
                 }
                 pool.order.push_back(hash);
                 pool.txs.insert(hash, bytes.clone());
+                pool.forwarded.insert(hash, Instant::now());
             }
             pool.waiting.entry(hash).or_default().push(reply);
         }
@@ -105,6 +112,30 @@ impl Mempool {
         self.arrived.notify_one();
     }
 
+    /// This validator's clients' transactions still waiting [`FORWARD_AGAIN`] after they
+    /// were last forwarded, at most `max`, oldest first. A forward is best effort: a peer
+    /// that was not connected (starting, restarting, behind a partition) or whose check
+    /// queue was full never received it, and only a proposer that has a transaction can
+    /// put it in a block.
+    pub(crate) fn to_forward_again(&self, max: usize) -> Vec<Vec<u8>> {
+        let Ok(mut pool) = self.lock() else { return Vec::new() };
+        let now = Instant::now();
+        let Pool { order, txs, forwarded, .. } = &mut *pool;
+        let mut again = Vec::new();
+        for hash in order.iter() {
+            if again.len() >= max {
+                break;
+            }
+            if let (Some(at), Some(bytes)) = (forwarded.get_mut(hash), txs.get(hash)) {
+                if now.duration_since(*at) >= FORWARD_AGAIN {
+                    *at = now;
+                    again.push(bytes.clone());
+                }
+            }
+        }
+        again
+    }
+
     /// The oldest `max` transactions (they stay until committed).
     fn reap(&self, max: usize) -> Vec<Vec<u8>> {
         let Ok(pool) = self.lock() else { return Vec::new() };
@@ -120,6 +151,7 @@ impl Mempool {
         let Ok(mut pool) = self.lock() else { return };
         for (hash, result) in results {
             pool.txs.remove(&hash);
+            pool.forwarded.remove(&hash);
             for reply in pool.waiting.remove(&hash).unwrap_or_default() {
                 let _ = reply.send(result.clone());
             }
@@ -190,9 +222,11 @@ pub(crate) async fn run_checks(
             }
         }
         let Some(node) = node.upgrade() else { break };
+        let (txs, started, queued) = (batch.len(), Instant::now(), queue.len());
         if let Err(e) = tokio::task::spawn_blocking(move || admit(&node, batch)).await {
             tracing::error!("mempool check failed: {e}");
         }
+        tracing::debug!(txs, queued, ms = started.elapsed().as_millis() as u64, "mempool check");
     }
 }
 
@@ -342,6 +376,7 @@ impl omni_consensus::Application for RegistryApp {
         // A wake-up may be stale (a transaction that arrived, and was taken, before this
         // height): wait until there is something to propose or the time is up.
         let deadline = tokio::time::Instant::now() + max_wait;
+        let started = Instant::now();
         while self.node.mempool.is_empty() {
             let arrived = self.node.mempool.arrived.notified();
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
@@ -349,6 +384,8 @@ impl omni_consensus::Application for RegistryApp {
             }
         }
         let txs = self.node.mempool.reap(self.max_block_txs);
+        let waited_ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(height, txs = txs.len(), waited_ms, "proposing a block");
         let last_time = self.registry().map(|r| r.state().time()).unwrap_or(0);
         let block = Block { height, time: now_secs().max(last_time), txs };
         omni_core::encode(&block)
@@ -446,5 +483,27 @@ mod tests {
         }
         // The admitted one waits for its block.
         assert!(matches!(kept.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+    }
+
+    #[test]
+    fn a_clients_transaction_is_forwarded_again_until_committed_a_peers_never() {
+        let (forward, mut forwarded) = mpsc::unbounded_channel();
+        let mempool = Mempool::new(Some(forward));
+        let (mine, theirs) = (b"client transaction".to_vec(), b"forwarded to us".to_vec());
+        let (reply, _answer) = oneshot::channel();
+        mempool.submit(mine.clone(), reply);
+        mempool.add_forwarded(vec![theirs]);
+        assert_eq!(forwarded.try_recv().unwrap(), mine, "forwarded once on arrival");
+        assert!(mempool.to_forward_again(10).is_empty(), "not again before FORWARD_AGAIN");
+
+        let hash = SignedTx::hash_bytes(&mine);
+        let long_ago = Instant::now() - 2 * FORWARD_AGAIN;
+        mempool.lock().unwrap().forwarded.insert(hash, long_ago);
+        assert_eq!(mempool.to_forward_again(10), vec![mine], "only this validator's client's");
+        assert!(mempool.to_forward_again(10).is_empty(), "then not before FORWARD_AGAIN again");
+
+        mempool.lock().unwrap().forwarded.insert(hash, long_ago);
+        mempool.committed(vec![(hash, Err(Error::Server("refused".into())))]);
+        assert!(mempool.to_forward_again(10).is_empty(), "nothing once committed");
     }
 }

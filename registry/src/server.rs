@@ -19,7 +19,7 @@
 
 use crate::api::{proto, RegistryApi};
 use crate::block::Registry;
-use crate::consensus::{run_checks, CheckQueue, Mempool, RegistryApp};
+use crate::consensus::{run_checks, CheckQueue, Mempool, RegistryApp, FORWARD_AGAIN};
 use crate::proof::{ProofVerifier, RefuseAllProofs, RememberingVerifier};
 use crate::state::{Event, Genesis};
 use crate::store::Store;
@@ -33,6 +33,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Most transactions forwarded to the other validators in one message.
+const FORWARD_BATCH: usize = 512;
 
 /// One validator of a registry's fixed validator set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,7 +372,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         committed: Notify::new(),
     });
     let stop_checks = Arc::new(Notify::new());
-    let checker = tokio::spawn(run_checks(Arc::downgrade(&node), arrivals, stop_checks.clone()));
+    let checker = tokio::spawn(tracing::Instrument::instrument(
+        run_checks(Arc::downgrade(&node), arrivals, stop_checks.clone()),
+        tracing::info_span!("mempool", validator = %engine_config.moniker),
+    ));
     let app =
         Arc::new(RegistryApp { node: node.clone(), max_block_txs: config.max_block_txs.max(1) });
     let engine = omni_consensus::start(engine_config, app)
@@ -377,17 +383,33 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         .map_err(|e| Error::Server(e.to_string()))?;
     let forwarder = replicated.then(|| {
         let forward = engine.forwarder();
+        let node = Arc::downgrade(&node);
         tokio::spawn(async move {
-            // Batches what arrived meanwhile into one message to the other validators.
-            while let Some(first) = forward_rx.recv().await {
-                let mut batch = vec![first];
-                while let Ok(more) = forward_rx.try_recv() {
-                    batch.push(more);
-                    if batch.len() >= 512 {
-                        break;
+            let mut again = tokio::time::interval(FORWARD_AGAIN);
+            again.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    // Batches what arrived meanwhile into one message to the other validators.
+                    first = forward_rx.recv() => {
+                        let Some(first) = first else { break };
+                        let mut batch = vec![first];
+                        while let Ok(more) = forward_rx.try_recv() {
+                            batch.push(more);
+                            if batch.len() >= FORWARD_BATCH {
+                                break;
+                            }
+                        }
+                        forward.forward(batch);
+                    }
+                    _ = again.tick() => {
+                        let Some(node) = node.upgrade() else { break };
+                        let batch = node.mempool.to_forward_again(FORWARD_BATCH);
+                        if !batch.is_empty() {
+                            tracing::debug!(txs = batch.len(), "forwarding uncommitted transactions again");
+                            forward.forward(batch);
+                        }
                     }
                 }
-                forward.forward(batch);
             }
         })
     });
@@ -713,6 +735,62 @@ mod tests {
         assert_eq!(again.invoices, 1);
         drop(rpc);
         restarted.shutdown().await.unwrap();
+    }
+
+    fn free_addr() -> SocketAddr {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    }
+
+    /// A proposer waiting for transactions receives the ones other validators forward
+    /// while it waits. Malachite's channel connector held every later request back while
+    /// a proposer waited, forwarded transactions included, so a transaction given to
+    /// anyone but the proposer waited out the proposer's whole empty-block interval.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_proposer_receives_the_transactions_its_peers_forward() {
+        const EMPTY_BLOCK: Duration = Duration::from_secs(20);
+        let dir = tempfile::tempdir().unwrap();
+        let validators = (0..4)
+            .map(|i| {
+                let key = consensus_key(&dir.path().join(format!("v{i}"))).unwrap();
+                ValidatorEntry {
+                    name: format!("v{i}"),
+                    public_key: hex::encode(key.verifying_key().to_bytes()),
+                    consensus: free_addr(),
+                    api: free_addr(),
+                }
+            })
+            .collect::<Vec<_>>();
+        let set = ValidatorSetFile { genesis: genesis(), validators };
+        let mut servers = Vec::new();
+        for (i, v) in set.validators.iter().enumerate() {
+            let mut config = ServerConfig::new(dir.path().join(format!("v{i}")), v.api)
+                .with_validators(set.clone());
+            config.consensus.empty_block_interval = Some(EMPTY_BLOCK);
+            config.consensus.timeouts =
+                Some(Timeouts { propose: 2 * EMPTY_BLOCK, ..Timeouts::default() });
+            servers.push(start(config).await.unwrap());
+        }
+        let registry = servers[0].registry_id();
+        // One member admitted through each validator in turn: most of them are not the
+        // proposer of the height their transaction lands in.
+        for (i, server) in servers.iter().enumerate() {
+            let rpc =
+                RegistryClient::connect(format!("http://{}", server.local_addr())).await.unwrap();
+            let mut client = Client { rpc, registry };
+            let admit =
+                TxBody::AdmitMember { member: key(10 + i as u8).party(), role: Role::Member };
+            let sent = std::time::Instant::now();
+            let committed = client.submit(&key(1), admit).await.unwrap();
+            assert!(
+                sent.elapsed() < EMPTY_BLOCK / 2,
+                "a transaction through validator {i} took {:?} to commit (height {})",
+                sent.elapsed(),
+                committed.at.map_or(0, |a| a.height)
+            );
+        }
+        for server in servers {
+            server.shutdown().await.unwrap();
+        }
     }
 
     async fn reflected_services(addr: SocketAddr) -> Vec<String> {
