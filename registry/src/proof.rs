@@ -24,6 +24,8 @@ use omni_verifier::{
     VerifyError,
 };
 use rayon::prelude::*;
+use std::collections::HashSet;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// What one `SubmitInvoice` claims, for the verifier: the public inputs the registry
 /// knows from the transaction, and the proof bundle that must prove them.
@@ -217,15 +219,89 @@ pub const REMEMBERED_CLAIMS: usize = 2 * crate::consensus::MEMPOOL_CAPACITY;
 /// acceptances are remembered (a refused claim costs its sender a fee-less retry, nothing
 /// else), oldest forgotten first beyond [`REMEMBERED_CLAIMS`]. Each validator has its own:
 /// nothing is trusted from another.
+///
+/// A claim one caller is verifying is not verified by another at the same time: the
+/// second waits for the first's verdict. Under load a validator's mempool check and the
+/// execution of a block holding the same invoices overlap (the proposer's clients sent
+/// them; this validator was still checking the forwarded copies), and both verified the
+/// same proofs: a fifth of all verifications in the 4-validator benchmark.
 pub struct RememberingVerifier {
     inner: std::sync::Arc<dyn ProofVerifier>,
     accepted: crate::memory::DigestMemory,
+    /// Claims some caller is verifying now.
+    in_flight: Mutex<HashSet<Hash32>>,
+    /// Notified when claims leave `in_flight`.
+    settled: Condvar,
+}
+
+/// Takes a caller's claims out of [`RememberingVerifier`]'s in-flight set when it is done
+/// with them, verdicts remembered or not (a panicking verifier must not leave the others
+/// waiting).
+struct InFlight<'a> {
+    verifier: &'a RememberingVerifier,
+    digests: Vec<Hash32>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.verifier.in_flight();
+        for d in &self.digests {
+            in_flight.remove(d);
+        }
+        drop(in_flight);
+        self.verifier.settled.notify_all();
+    }
 }
 
 impl RememberingVerifier {
     /// Remembers `inner`'s acceptances.
     pub fn new(inner: std::sync::Arc<dyn ProofVerifier>) -> Self {
-        RememberingVerifier { inner, accepted: crate::memory::DigestMemory::new(REMEMBERED_CLAIMS) }
+        RememberingVerifier {
+            inner,
+            accepted: crate::memory::DigestMemory::new(REMEMBERED_CLAIMS),
+            in_flight: Mutex::default(),
+            settled: Condvar::new(),
+        }
+    }
+
+    fn in_flight(&self) -> MutexGuard<'_, HashSet<Hash32>> {
+        // A set of digests holds no invariant a panicking holder could break half-way.
+        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until no other caller is verifying any of `digests`.
+    fn wait_for(&self, digests: &[Hash32]) {
+        let mut in_flight = self.in_flight();
+        while digests.iter().any(|d| in_flight.contains(d)) {
+            in_flight = self.settled.wait(in_flight).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Verifies the claims at `which` with the inner verifier, sets their `verdicts` and
+    /// remembers the acceptances.
+    fn verify_now(
+        &self,
+        claims: &[InvoiceProofClaim<'_>],
+        digests: &[Hash32],
+        which: &[usize],
+        verdicts: &mut [Option<Result<(), String>>],
+    ) {
+        if which.is_empty() {
+            return;
+        }
+        let picked: Vec<InvoiceProofClaim<'_>> = which.iter().map(|&i| claims[i]).collect();
+        let mut fresh = self.inner.verify_batch(&picked);
+        if fresh.len() != picked.len() {
+            fresh = vec![
+                Err("the proof verifier returned a wrong number of verdicts".into());
+                picked.len()
+            ];
+        }
+        self.accepted
+            .insert(which.iter().zip(&fresh).filter(|(_, v)| v.is_ok()).map(|(&i, _)| digests[i]));
+        for (&i, verdict) in which.iter().zip(fresh) {
+            verdicts[i] = Some(verdict);
+        }
     }
 
     fn digest(claim: &InvoiceProofClaim<'_>) -> Hash32 {
@@ -241,32 +317,45 @@ impl RememberingVerifier {
 impl ProofVerifier for RememberingVerifier {
     fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
         let digests: Vec<Hash32> = claims.par_iter().map(Self::digest).collect();
-        let known = self.accepted.contains_each(&digests);
-        let unknown: Vec<InvoiceProofClaim<'_>> =
-            claims.iter().zip(&known).filter(|(_, k)| !**k).map(|(c, _)| *c).collect();
-        let fresh = if unknown.is_empty() { Vec::new() } else { self.inner.verify_batch(&unknown) };
-        if fresh.len() != unknown.len() {
-            return vec![
-                Err("the proof verifier returned a wrong number of verdicts".into());
-                claims.len()
-            ];
-        }
-        let mut fresh = fresh.into_iter();
-        let mut verdicts = Vec::with_capacity(claims.len());
-        let mut accepted = Vec::new();
-        for (digest, known) in digests.into_iter().zip(known) {
-            if known {
-                verdicts.push(Ok(()));
-                continue;
+        let mut verdicts: Vec<Option<Result<(), String>>> = self
+            .accepted
+            .contains_each(&digests)
+            .into_iter()
+            .map(|k| k.then_some(Ok(())))
+            .collect();
+        // The unknown claims nobody else is verifying are this caller's to verify; for the
+        // others it waits.
+        let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+        {
+            let mut in_flight = self.in_flight();
+            for (i, digest) in digests.iter().enumerate() {
+                if verdicts[i].is_none() {
+                    match in_flight.insert(*digest) {
+                        true => mine.push(i),
+                        false => theirs.push(i),
+                    }
+                }
             }
-            let verdict = fresh.next().unwrap_or_else(|| Err("missing verdict".into()));
-            if verdict.is_ok() {
-                accepted.push(digest);
-            }
-            verdicts.push(verdict);
         }
-        self.accepted.insert(accepted);
-        verdicts
+        let flying =
+            InFlight { verifier: self, digests: mine.iter().map(|&i| digests[i]).collect() };
+        self.verify_now(claims, &digests, &mine, &mut verdicts);
+        drop(flying);
+        if !theirs.is_empty() {
+            let their_digests: Vec<Hash32> = theirs.iter().map(|&i| digests[i]).collect();
+            self.wait_for(&their_digests);
+            // What the other caller accepted is remembered now; what it refused (or what
+            // was forgotten meanwhile) is verified here, for its own refusal.
+            let mut again = Vec::new();
+            for (&i, accepted) in theirs.iter().zip(self.accepted.contains_each(&their_digests)) {
+                match accepted {
+                    true => verdicts[i] = Some(Ok(())),
+                    false => again.push(i),
+                }
+            }
+            self.verify_now(claims, &digests, &again, &mut verdicts);
+        }
+        verdicts.into_iter().map(|v| v.unwrap_or_else(|| Err("missing verdict".into()))).collect()
     }
 
     fn describe(&self) -> String {
@@ -394,5 +483,64 @@ mod tests {
         let moved = InvoiceProofClaim { interval: &other, ..claim(good) };
         assert!(remembering.verify_batch(&[moved])[0].is_err());
         assert_eq!(inner.0.load(Ordering::SeqCst), 4);
+    }
+
+    /// The stub, counting claims; its first call takes a while.
+    #[derive(Default)]
+    struct SlowFirst {
+        claims: AtomicUsize,
+        entered: std::sync::atomic::AtomicBool,
+    }
+
+    impl ProofVerifier for SlowFirst {
+        fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
+            self.claims.fetch_add(claims.len(), Ordering::SeqCst);
+            if !self.entered.swap(true, Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+            StubRatingVerifier.verify_batch(claims)
+        }
+
+        fn describe(&self) -> String {
+            "slow stub".into()
+        }
+    }
+
+    #[test]
+    fn a_claim_being_verified_is_waited_for_not_verified_twice() {
+        let inner = Arc::new(SlowFirst::default());
+        let remembering = RememberingVerifier::new(inner.clone());
+        let (invoice, bilateral, interval) =
+            (InvoiceId(Hash32([1; 32])), Hash32([2; 32]), IntervalId("2026-10".into()));
+        let commitment = crate::commitment::encode(&crate::commitment::commit_signed(
+            5,
+            &crate::commitment::Scalar::from(7u64),
+        ));
+        let good = valid_bundle(&bilateral, &interval, &commitment);
+        let claim = |bundle: &[u8]| InvoiceProofClaim {
+            invoice: &invoice,
+            bilateral: &bilateral,
+            interval: &interval,
+            amount_commitment: &commitment,
+            bundle: bundle.to_vec().leak(),
+        };
+        let claims = [claim(&good), claim(b"not a proof")];
+        let (first, second) = std::thread::scope(|s| {
+            let first = s.spawn(|| remembering.verify_batch(&claims));
+            while !inner.entered.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            // The first caller is verifying both claims now.
+            let second = remembering.verify_batch(&claims);
+            (first.join().unwrap(), second)
+        });
+        for verdicts in [first, second] {
+            assert!(verdicts[0].is_ok(), "{verdicts:?}");
+            assert!(verdicts[1].is_err(), "{verdicts:?}");
+        }
+        // The accepted claim was verified once; the refused one again by the second
+        // caller, for its own refusal.
+        assert_eq!(inner.claims.load(Ordering::SeqCst), 3);
+        assert!(remembering.in_flight().is_empty());
     }
 }
