@@ -174,6 +174,7 @@ impl ProofVerifier for Groth16RatingVerifier {
             claims.par_iter().map(Self::bundle_for).collect();
         let well_formed: Vec<&RatingProofBundle> =
             decoded.iter().filter_map(|d| d.as_ref().ok()).collect();
+        tracing::debug!(bundles = well_formed.len(), "verifying rating proofs");
         let verdicts = if self.batched {
             self.verifier.verify_many(&well_formed)
         } else {
