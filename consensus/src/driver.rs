@@ -324,11 +324,17 @@ impl Driver {
                 let height = certificate.height;
                 let next = match self.keeper.blocks.get(&certificate.value_id) {
                     Some(kept) => {
-                        match self.app.commit(
-                            height.0,
-                            &kept.bytes,
-                            encode_certificate(&certificate),
-                        ) {
+                        // Executing a block is blocking work (it may verify proofs, or wait
+                        // for the mempool check verifying them, and writes RocksDB): off the
+                        // async workers, which other validators' tasks share in one process.
+                        let (app, bytes) = (self.app.clone(), kept.bytes.clone());
+                        let encoded = encode_certificate(&certificate);
+                        let committed = tokio::task::spawn_blocking(move || {
+                            app.commit(height.0, &bytes, encoded)
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(format!("the commit task failed: {e}")));
+                        match committed {
                             Ok(()) => {
                                 tracing::debug!(%height, round = %certificate.round, block = %certificate.value_id, "committed");
                                 self.keeper.prune(height.0);
