@@ -4,7 +4,8 @@
 //! block is committed), throughput, and whether every validator committed the same state
 //! root at every height.
 //!
-//! Two loads, one after the other on the same validators: members anchoring bilateral
+//! With several validators the loads start once each has committed a block (they are
+//! connected then). Two loads, one after the other on the same validators: members anchoring bilateral
 //! heads for `--seconds`, then sellers submitting `--invoices` invoices with real rating
 //! proofs (each validator verifies every proof itself — once, in batches, when the
 //! transaction reaches its mempool — and executes every block). Proving is not measured:
@@ -160,6 +161,20 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
     let mut apis = Vec::new();
     for s in &servers {
         apis.push(connect(s.local_addr()).await?);
+    }
+    // With several validators, the loads start once every one has committed a block
+    // (empty, after the empty-block interval): they are connected by then (a proposal
+    // streamed before a peer connected never reaches it, and that round times out), so
+    // the figures are of the running network, not of its start. A single validator
+    // makes no empty blocks and has no peers to wait for.
+    let connected = Instant::now() + Duration::from_secs(60);
+    for api in apis.iter_mut().filter(|_| args.validators > 1) {
+        while height(api).await? == 0 {
+            if Instant::now() > connected {
+                bail!("the validators committed no block within a minute of starting");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     let start_height = height(&mut apis[0]).await?;
 
