@@ -433,16 +433,24 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::{valid_bundle, StubRatingVerifier};
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    /// The stub, counting the claims it is asked about.
+    /// The stub, counting the claims it is asked about; with `slow_first`, its first call
+    /// takes a while.
     #[derive(Default)]
-    struct Counting(AtomicUsize);
+    struct Counting {
+        claims: AtomicUsize,
+        slow_first: bool,
+        entered: AtomicBool,
+    }
 
     impl ProofVerifier for Counting {
         fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
-            self.0.fetch_add(claims.len(), Ordering::SeqCst);
+            self.claims.fetch_add(claims.len(), Ordering::SeqCst);
+            if !self.entered.swap(true, Ordering::SeqCst) && self.slow_first {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
             StubRatingVerifier.verify_batch(claims)
         }
 
@@ -451,81 +459,64 @@ mod tests {
         }
     }
 
+    /// What the tests claim: an invoice's statement, and a bundle the stub accepts for it.
+    struct Statement {
+        invoice: InvoiceId,
+        bilateral: Hash32,
+        interval: IntervalId,
+        commitment: AmountCommitment,
+        good: Vec<u8>,
+    }
+
+    impl Statement {
+        fn new() -> Self {
+            let (bilateral, interval) = (Hash32([2; 32]), IntervalId("2026-10".into()));
+            let commitment = crate::commitment::encode(&crate::commitment::commit_signed(
+                5,
+                &crate::commitment::Scalar::from(7u64),
+            ));
+            let good = valid_bundle(&bilateral, &interval, &commitment);
+            Statement { invoice: InvoiceId(Hash32([1; 32])), bilateral, interval, commitment, good }
+        }
+
+        fn claim<'a>(&'a self, bundle: &'a [u8]) -> InvoiceProofClaim<'a> {
+            InvoiceProofClaim {
+                invoice: &self.invoice,
+                bilateral: &self.bilateral,
+                interval: &self.interval,
+                amount_commitment: &self.commitment,
+                bundle,
+            }
+        }
+    }
+
     #[test]
     fn an_accepted_claim_is_not_verified_again_but_a_changed_or_refused_one_is() {
         let inner = Arc::new(Counting::default());
         let remembering = RememberingVerifier::new(inner.clone());
-        let (invoice, bilateral, interval) =
-            (InvoiceId(Hash32([1; 32])), Hash32([2; 32]), IntervalId("2026-10".into()));
-        let commitment = crate::commitment::encode(&crate::commitment::commit_signed(
-            5,
-            &crate::commitment::Scalar::from(7u64),
-        ));
-        let good = valid_bundle(&bilateral, &interval, &commitment);
-        let claim = |bundle: &'static [u8]| InvoiceProofClaim {
-            invoice: &invoice,
-            bilateral: &bilateral,
-            interval: &interval,
-            amount_commitment: &commitment,
-            bundle,
-        };
-        let good: &'static [u8] = good.leak();
-        let bad: &'static [u8] = b"not a proof";
+        let statement = Statement::new();
+        let (good, bad) = (statement.claim(&statement.good), statement.claim(b"not a proof"));
 
-        assert_eq!(remembering.verify_batch(&[claim(good), claim(bad)]).len(), 2);
-        assert_eq!(inner.0.load(Ordering::SeqCst), 2);
-        let again = remembering.verify_batch(&[claim(good), claim(bad)]);
+        assert_eq!(remembering.verify_batch(&[good, bad]).len(), 2);
+        assert_eq!(inner.claims.load(Ordering::SeqCst), 2);
+        let again = remembering.verify_batch(&[good, bad]);
         assert!(again[0].is_ok() && again[1].is_err());
         // Only the refused claim went to the inner verifier again.
-        assert_eq!(inner.0.load(Ordering::SeqCst), 3);
+        assert_eq!(inner.claims.load(Ordering::SeqCst), 3);
 
         // The same bundle for another interval is another claim: verified (and refused).
         let other = IntervalId("2026-11".into());
-        let moved = InvoiceProofClaim { interval: &other, ..claim(good) };
+        let moved = InvoiceProofClaim { interval: &other, ..good };
         assert!(remembering.verify_batch(&[moved])[0].is_err());
-        assert_eq!(inner.0.load(Ordering::SeqCst), 4);
-    }
-
-    /// The stub, counting claims; its first call takes a while.
-    #[derive(Default)]
-    struct SlowFirst {
-        claims: AtomicUsize,
-        entered: std::sync::atomic::AtomicBool,
-    }
-
-    impl ProofVerifier for SlowFirst {
-        fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
-            self.claims.fetch_add(claims.len(), Ordering::SeqCst);
-            if !self.entered.swap(true, Ordering::SeqCst) {
-                std::thread::sleep(std::time::Duration::from_millis(300));
-            }
-            StubRatingVerifier.verify_batch(claims)
-        }
-
-        fn describe(&self) -> String {
-            "slow stub".into()
-        }
+        assert_eq!(inner.claims.load(Ordering::SeqCst), 4);
     }
 
     #[test]
     fn a_claim_being_verified_is_waited_for_not_verified_twice() {
-        let inner = Arc::new(SlowFirst::default());
+        let inner = Arc::new(Counting { slow_first: true, ..Counting::default() });
         let remembering = RememberingVerifier::new(inner.clone());
-        let (invoice, bilateral, interval) =
-            (InvoiceId(Hash32([1; 32])), Hash32([2; 32]), IntervalId("2026-10".into()));
-        let commitment = crate::commitment::encode(&crate::commitment::commit_signed(
-            5,
-            &crate::commitment::Scalar::from(7u64),
-        ));
-        let good = valid_bundle(&bilateral, &interval, &commitment);
-        let claim = |bundle: &[u8]| InvoiceProofClaim {
-            invoice: &invoice,
-            bilateral: &bilateral,
-            interval: &interval,
-            amount_commitment: &commitment,
-            bundle: bundle.to_vec().leak(),
-        };
-        let claims = [claim(&good), claim(b"not a proof")];
+        let statement = Statement::new();
+        let claims = [statement.claim(&statement.good), statement.claim(b"not a proof")];
         let (first, second) = std::thread::scope(|s| {
             let first = s.spawn(|| remembering.verify_batch(&claims));
             while !inner.entered.load(Ordering::SeqCst) {
