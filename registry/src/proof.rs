@@ -270,7 +270,9 @@ impl RememberingVerifier {
         self.in_flight.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits until no other caller is verifying any of `digests`.
+    /// Waits until no other caller is verifying any of `digests`. The callers (a
+    /// validator's mempool check, its block execution) are never rayon workers, so the
+    /// verification waited for always has the pool's threads to finish on.
     fn wait_for(&self, digests: &[Hash32]) {
         let mut in_flight = self.in_flight();
         while digests.iter().any(|d| in_flight.contains(d)) {
