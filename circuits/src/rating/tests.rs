@@ -12,8 +12,9 @@ fn salts() -> impl FnMut() -> Fr {
     }
 }
 
-/// Synthesizes `circuit` with values; returns (satisfied, constraints).
-fn check(circuit: UsageChunkCircuit) -> (bool, usize) {
+/// Synthesizes `circuit` (chunk, final or interval) with values; returns (satisfied,
+/// constraints).
+fn check(circuit: impl ConstraintSynthesizer<Fr>) -> (bool, usize) {
     let cs = ConstraintSystem::<Fr>::new_ref();
     circuit.generate_constraints(cs.clone()).unwrap();
     (cs.is_satisfied().unwrap(), cs.num_constraints())
@@ -247,12 +248,6 @@ fn final_for(
     (chunks, fin)
 }
 
-fn final_satisfied(circuit: FinalCircuit) -> (bool, usize) {
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    circuit.generate_constraints(cs.clone()).unwrap();
-    (cs.is_satisfied().unwrap(), cs.num_constraints())
-}
-
 fn with_total(mut circuit: FinalCircuit, delta: i64) -> FinalCircuit {
     if let Some(w) = circuit.witness.as_mut() {
         w.invoice.total = w.invoice.total.wrapping_add_signed(delta);
@@ -269,12 +264,6 @@ fn interval_for(
     let (blinding, pseudonym, interval) =
         (Scalar::from(424_242u64), Fr::from(77u64), Fr::from(202_611_u64));
     build_interval(t, records, options, chunk_size, blinding, pseudonym, interval).unwrap()
-}
-
-fn interval_satisfied(circuit: IntervalCircuit) -> (bool, usize) {
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    circuit.generate_constraints(cs.clone()).unwrap();
-    (cs.is_satisfied().unwrap(), cs.num_constraints())
 }
 
 fn interval_with_total(mut circuit: IntervalCircuit, delta: i64) -> IntervalCircuit {
@@ -298,13 +287,13 @@ fn interval_circuit_is_the_chunk_and_final_circuits_in_one() {
             (whole.public_inputs().unwrap(), fin.public_inputs().unwrap());
         assert_eq!(publics[0], final_publics[0]);
         assert_eq!(publics[1..], final_publics[2..]);
-        let (ok, constraints) = interval_satisfied(whole.clone());
+        let (ok, constraints) = check(whole.clone());
         assert!(ok, "{n} records");
         // The initial state is a constant and no state is committed: fewer constraints
         // than a chunk proof and a final proof.
         assert!(constraints < setup_constraints(8) + FINAL_CONSTRAINTS, "{constraints}");
-        assert!(!interval_satisfied(interval_with_total(whole.clone(), 1)).0);
-        assert!(!interval_satisfied(interval_with_total(whole.clone(), -1)).0);
+        assert!(!check(interval_with_total(whole.clone(), 1)).0);
+        assert!(!check(interval_with_total(whole.clone(), -1)).0);
     }
     // More records than the circuit holds are refused.
     let records = usage(&t, "r", 0, 9);
@@ -324,11 +313,11 @@ fn final_circuit_matches_the_rating_engine() {
         let records = usage(&t, "r", 0, n);
         let options = RatingOptions { include_one_time_fees: one_time };
         let (_, fin) = final_for(&t, &records, &options, 8);
-        let (ok, constraints) = final_satisfied(fin.clone());
+        let (ok, constraints) = check(fin.clone());
         assert_eq!(constraints, FINAL_CONSTRAINTS);
         assert!(ok, "{n} records");
-        assert!(!final_satisfied(with_total(fin.clone(), 1)).0);
-        assert!(!final_satisfied(with_total(fin, -1)).0);
+        assert!(!check(with_total(fin.clone(), 1)).0);
+        assert!(!check(with_total(fin, -1)).0);
     }
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_mode(SynthesisMode::Setup);
@@ -424,11 +413,11 @@ proptest! {
         for chunk in chunks {
             prop_assert!(check(chunk).0);
         }
-        prop_assert!(final_satisfied(fin.clone()).0, "{t:?} {records:?}");
-        prop_assert!(!final_satisfied(with_total(fin, 1)).0);
+        prop_assert!(check(fin.clone()).0, "{t:?} {records:?}");
+        prop_assert!(!check(with_total(fin, 1)).0);
         let whole = interval_for(&t, &records, &options, 12);
-        prop_assert!(interval_satisfied(whole.clone()).0, "{t:?} {records:?}");
-        prop_assert!(!interval_satisfied(interval_with_total(whole, 1)).0);
+        prop_assert!(check(whole.clone()).0, "{t:?} {records:?}");
+        prop_assert!(!check(interval_with_total(whole, 1)).0);
     }
 }
 
@@ -495,7 +484,7 @@ fn groth16_two_chunks_and_final() {
     wrong[2] = usage_commitment(&changed).unwrap();
     assert!(!Groth16::<Bn254>::verify_with_processed_vk(&final_pvk, &wrong, &proof).unwrap());
     // A prover claiming a wrong total cannot even synthesize a satisfied system.
-    assert!(!final_satisfied(with_total(fin, 1)).0);
+    assert!(!check(with_total(fin, 1)).0);
 }
 
 #[test]
