@@ -21,6 +21,20 @@ use std::sync::OnceLock;
 const BILATERAL: [u8; 32] = [7; 32];
 const INTERVAL: &str = "2026-10";
 
+/// The claim of `records` under `tariff` for this file's bilateral and interval, and the
+/// total they rate to.
+fn rated_claim<'a>(
+    tariff: &'a omni_core::tariff::Tariff,
+    records: &'a [omni_core::usage::UsageRecord],
+    include_one_time_fees: bool,
+) -> (RatingClaim<'a>, u64) {
+    let options = RatingOptions { include_one_time_fees };
+    let total = omni_core::rating::rate(tariff, records, &options).unwrap().0.total as u64;
+    let claim =
+        RatingClaim { tariff, records, options, bilateral_id: BILATERAL, interval_id: INTERVAL };
+    (claim, total)
+}
+
 struct Fixture {
     keys: RatingKeys,
     bundle: RatingProofBundle,
@@ -35,16 +49,8 @@ fn fixture() -> &'static Fixture {
         let keys = RatingKeys::setup_development(4, &mut rng, &omni_prover::no_progress).unwrap();
         let tariff = interconnect_tariff();
         let records = usage(&tariff, "p", 0, 7);
-        let options = RatingOptions { include_one_time_fees: true };
-        let total = omni_core::rating::rate(&tariff, &records, &options).unwrap().0.total as u64;
+        let (claim, total) = rated_claim(&tariff, &records, true);
         let blinding = Scalar::from(99_991u64);
-        let claim = RatingClaim {
-            tariff: &tariff,
-            records: &records,
-            options,
-            bilateral_id: BILATERAL,
-            interval_id: INTERVAL,
-        };
         let bundle =
             prove_rating(&keys, &claim, &blinding, &mut rng, &omni_prover::no_progress).unwrap();
         Fixture { keys, bundle, total, blinding }
@@ -266,15 +272,7 @@ fn an_interval_that_fits_one_chunk_is_one_proof() {
     let v = verifier();
     let tariff = interconnect_tariff();
     let records = usage(&tariff, "p", 0, 3);
-    let options = RatingOptions { include_one_time_fees: false };
-    let total = omni_core::rating::rate(&tariff, &records, &options).unwrap().0.total as u64;
-    let claim = RatingClaim {
-        tariff: &tariff,
-        records: &records,
-        options,
-        bilateral_id: BILATERAL,
-        interval_id: INTERVAL,
-    };
+    let (claim, total) = rated_claim(&tariff, &records, false);
     let mut rng = ChaCha20Rng::from_seed([5; 32]);
     let one =
         prove_rating(&f.keys, &claim, &f.blinding, &mut rng, &omni_prover::no_progress).unwrap();
