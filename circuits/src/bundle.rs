@@ -334,6 +334,17 @@ impl RatingProofBundle {
         self.chunks.len() + 1
     }
 
+    /// Of a key set's final and interval keys (verifying or prepared), the one this
+    /// bundle's final proof is checked against: the interval key when it has no chunk
+    /// proofs.
+    pub fn final_proof_key<'k, K>(&self, final_: &'k K, interval: &'k K) -> &'k K {
+        if self.is_one_proof() {
+            interval
+        } else {
+            final_
+        }
+    }
+
     /// Refuses an oversized chunk list.
     pub fn check_shape(&self) -> Result<()> {
         if self.chunks.len() > MAX_CHUNKS {
@@ -431,11 +442,7 @@ impl RatingKeySet {
     /// The key a bundle's final proof is checked against: the interval key when the
     /// bundle has no chunk proofs, else the final key.
     pub fn final_key_of(&self, bundle: &RatingProofBundle) -> &VerifyingKey<Bn254> {
-        if bundle.is_one_proof() {
-            &self.interval
-        } else {
-            &self.final_
-        }
+        bundle.final_proof_key(&self.final_, &self.interval)
     }
 
     /// Decodes [`RatingKeySet::to_bytes`], checking every point (on the curve, in the

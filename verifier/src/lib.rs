@@ -171,11 +171,7 @@ impl RatingVerifier {
     /// The prepared key of `bundle`'s final proof: the interval key when it has no chunk
     /// proofs, else the final key.
     pub fn final_key(&self, bundle: &RatingProofBundle) -> &PreparedKey {
-        if bundle.is_one_proof() {
-            &self.interval
-        } else {
-            &self.final_
-        }
+        bundle.final_proof_key(&self.final_, &self.interval)
     }
 
     /// Decodes every proof of `bundle` and derives its public inputs, refusing a bundle
