@@ -44,7 +44,7 @@ pub struct KeyManifest {
     /// Constraints of the interval proof; absent (0) in the manifests of older key sets.
     #[serde(default)]
     pub interval_constraints: usize,
-    /// Records the interval circuit holds ([`interval_records`]); absent (0) in the
+    /// Records the interval circuit holds ([`interval_fit`]); absent (0) in the
     /// manifests of older key sets.
     #[serde(default)]
     pub interval_records: usize,
@@ -104,25 +104,37 @@ fn domain(constraints: usize, inputs: usize) -> usize {
     (constraints + inputs + 1).next_power_of_two()
 }
 
+/// The interval circuit's size for chunks of `chunk_size` ([`interval_fit`]), with the
+/// constraint counts found on the way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntervalFit {
+    /// Records of the interval circuit.
+    pub records: usize,
+    /// Its constraints.
+    pub constraints: usize,
+    /// Constraints of the chunk circuit.
+    pub chunk_constraints: usize,
+}
+
 /// Records of the interval circuit for chunks of `chunk_size`: as many as a chunk, less
 /// whole blocks of 4 while that makes it fit the chunk circuit's evaluation domain, so
 /// that proving an invoice in one proof costs no more than proving one chunk (the prover's
 /// FFTs work on the whole domain: 500 records would need 2^18 where a chunk takes 2^17;
 /// 496 fit). All of a chunk when no smaller size fits.
-pub fn interval_records(chunk_size: usize) -> Result<usize> {
-    let room = domain(
-        count_constraints(UsageChunkCircuit::blank(chunk_size))?,
-        omni_circuits::bundle::CHUNK_PUBLIC_INPUTS,
-    );
-    let interval = |n| {
-        count_constraints(IntervalCircuit::blank(n))
-            .map(|c| domain(c, omni_circuits::rating::INTERVAL_PUBLIC_INPUTS))
-    };
-    let mut n = chunk_size;
-    while n > 4 && interval(n)? > room {
-        n -= 4;
+pub fn interval_fit(chunk_size: usize) -> Result<IntervalFit> {
+    let chunk_constraints = count_constraints(UsageChunkCircuit::blank(chunk_size))?;
+    let room = domain(chunk_constraints, omni_circuits::bundle::CHUNK_PUBLIC_INPUTS);
+    let fits = |c| domain(c, omni_circuits::rating::INTERVAL_PUBLIC_INPUTS) <= room;
+    let constraints = |n| count_constraints(IntervalCircuit::blank(n));
+    let (mut records, mut count) = (chunk_size, constraints(chunk_size)?);
+    while records > 4 && !fits(count) {
+        records -= 4;
+        count = constraints(records)?;
     }
-    Ok(if interval(n)? <= room { n } else { chunk_size })
+    if !fits(count) {
+        (records, count) = (chunk_size, constraints(chunk_size)?);
+    }
+    Ok(IntervalFit { records, constraints: count, chunk_constraints })
 }
 
 /// The proving keys of the chunk, final and interval circuits, in that order.
@@ -198,7 +210,7 @@ impl RatingKeys {
                 "chunk size {chunk_size}: a positive multiple of 4 is needed"
             )));
         }
-        let interval_size = interval_records(chunk_size)?;
+        let fit = interval_fit(chunk_size)?;
         let mut seeds = [[0u8; 32]; 3];
         for s in &mut seeds {
             rng.fill_bytes(s);
@@ -218,7 +230,7 @@ impl RatingKeys {
                 let interval = setup(
                     "interval",
                     seeds[2],
-                    Blank::Interval(IntervalCircuit::blank(interval_size)),
+                    Blank::Interval(IntervalCircuit::blank(fit.records)),
                 );
                 (interval, setup("final", seeds[1], Blank::Final(FinalCircuit::default())))
             },
@@ -229,10 +241,10 @@ impl RatingKeys {
             proving_key_sha256: String::new(),
             verifying_key_sha256: String::new(),
             setup: DEVELOPMENT_SETUP.into(),
-            chunk_constraints: count_constraints(UsageChunkCircuit::blank(chunk_size))?,
+            chunk_constraints: fit.chunk_constraints,
             final_constraints: count_constraints(FinalCircuit::default())?,
-            interval_constraints: count_constraints(IntervalCircuit::blank(interval_size))?,
-            interval_records: interval_size,
+            interval_constraints: fit.constraints,
+            interval_records: fit.records,
         };
         let mut keys = Self::assemble(chunk_size, [chunk?, final_?, interval?], manifest);
         keys.manifest.verifying_keys_hash = hex::encode(keys.verifying.hash().0);
@@ -393,9 +405,9 @@ mod tests {
     #[test]
     fn the_interval_circuit_fits_the_chunk_circuits_domain() {
         // 500 records would need 2^18; 496 fit the chunk's 2^17.
-        assert_eq!(interval_records(500).unwrap(), 496);
+        assert_eq!(interval_fit(500).unwrap().records, 496);
         // No smaller size fits a 4-record chunk's domain: all 4.
-        assert_eq!(interval_records(4).unwrap(), 4);
+        assert_eq!(interval_fit(4).unwrap().records, 4);
     }
 
     #[test]
