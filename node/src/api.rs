@@ -1,15 +1,20 @@
-//! The node's billing API: gRPC (`proto/node.proto`, service `omni.node.v1.Billing`) for an
-//! organisation's own billing systems, with server reflection so that `grpcurl` can
-//! explore it.
+//! The node's API: gRPC (`proto/node.proto`, package `omni.node.v1`) for an organisation's
+//! own billing systems and the `omni` commands, with server reflection so that `grpcurl`
+//! can explore it. Three services:
 //!
-//! | call | does | MEF 114 |
+//! | service · call | does | MEF 114 |
 //! |---|---|---|
-//! | `ListBilaterals` | the bilaterals kept, counterparty, contract status, head | — |
-//! | `SubmitUsage` | TMF635 records → de-duplicated, rated, appended as usage batches | R63–R65 |
-//! | `ListBills`, `GetBill` | invoices as TMF678 `CustomerBill`s | R73 |
-//! | `AcceptBill` | the buyer's acceptance of an issued bill | CR20 |
-//! | `DisputeBill` | the buyer's dispute of bill items | CR21, O3 |
-//! | `NotifyPayment` | the payer's payment notice | R87–R88 |
+//! | `Billing.ListBilaterals` | the bilaterals kept, counterparty, contract status, head | — |
+//! | `Billing.SubmitUsage` | TMF635 records → de-duplicated, rated, appended as usage batches | R63–R65 |
+//! | `Billing.ImportUsage` | a usage file (CSV, NDJSON): good lines ingested, bad ones reported by line and field | R63–R65 |
+//! | `Billing.IssueBill`, `GetBillProof` | Option 1 (proven in the background by [`crate::proving`]) or Option 2 | §7.7, CR3, CR5 |
+//! | `Billing.ListBills`, `GetBill`, `RenderBill` | invoices as TMF678 `CustomerBill`s; the human-readable invoice, text or HTML | R73 |
+//! | `Billing.AcceptBill` | the buyer's acceptance of an issued bill | CR20 |
+//! | `Billing.DisputeBill` | the buyer's dispute of bill items | CR21, O3 |
+//! | `Billing.NotifyPayment`, `ConfirmReceipt` | the payer's payment notice, the payee's receipt | R87–R89 |
+//! | `Billing.ExportBillOpening` | the opening of a proven bill's amount commitment, for a financier | — |
+//! | `Lifecycle.*` ([`lifecycle`]) | contract, orders, ratings, dispute resolution, final invoices, credit notes, bilateral netting | R4–R8, R30, R65–R67, R76–R81, §8.6.3 |
+//! | `Node.GetStatus` ([`status`]) | bilaterals and heads, registry outbox, proving queue, peers | — |
 //!
 //! Every call runs against the [`Ledger`] under one lock, on tokio's blocking pool (ingest
 //! and signing are CPU work). A request the ledger refuses changes nothing and answers
@@ -17,9 +22,21 @@
 //! unknown bilateral or bill, `FAILED_PRECONDITION` for a step the lifecycle does not allow
 //! now, `INTERNAL` for storage faults.
 
+pub mod lifecycle;
+pub mod status;
+
+use crate::invoice::invoice_from_rating;
 use crate::invoice::{Dispute, DisputedItem};
+use crate::invoice_document::InvoiceDocument;
+use crate::network::SyncNode;
+use crate::proving::{JobState, JobStatus, KeysError, NodeKeys, Prover};
+use crate::registry_client::registry_invoice_id;
+use crate::registry_client::RegistryClient;
+use crate::settlement::PaymentReceipt;
 use crate::settlement::{PaymentNotice, SettlementRef};
+use crate::state::RatingStatus;
 use crate::state::{ContractStatus, InvoiceState};
+use crate::usage_file::UsageFormat;
 use crate::{BilateralId, Entry, EntryBody, Error, Ledger};
 use omni_core::{Currency, Hash32, IntervalId, Micros};
 use proto::billing_server::{Billing, BillingServer};
@@ -45,25 +62,46 @@ pub fn status_of(e: &Error) -> Status {
         Error::Store(_) | Error::Corrupt(_) | Error::ReplayMismatch { .. } => {
             Status::internal(message)
         }
-        Error::Usage { .. } | Error::Core(_) => Status::invalid_argument(message),
+        Error::Usage { .. } | Error::UsageFile(_) | Error::Core(_) => {
+            Status::invalid_argument(message)
+        }
         _ => Status::failed_precondition(message),
     }
 }
 
-/// The billing service over one node's ledger.
+/// What a node's API serves: its ledger and, when the node runs them, its prover, rating
+/// keys, registry outbox and sync.
 #[derive(Clone)]
-pub struct BillingApi {
-    ledger: Arc<Mutex<Ledger>>,
+pub struct NodeContext {
+    /// The ledger.
+    pub ledger: Arc<Mutex<Ledger>>,
+    /// The node's name (configuration).
+    pub name: String,
+    /// The rating keys, if configured.
+    pub keys: Option<Arc<NodeKeys>>,
+    /// The background prover of Option 1 invoices.
+    pub prover: Option<Prover>,
+    /// The registry outbox, if the node reports to a registry.
+    pub outbox: Option<RegistryClient>,
+    /// The bilateral sync, if running.
+    pub sync: Option<Arc<SyncNode>>,
 }
 
-impl BillingApi {
-    /// Serves `ledger`.
-    pub fn new(ledger: Arc<Mutex<Ledger>>) -> Self {
-        BillingApi { ledger }
+impl NodeContext {
+    /// A context of just `ledger` (no keys, prover, registry or sync).
+    pub fn of(ledger: Arc<Mutex<Ledger>>) -> NodeContext {
+        NodeContext {
+            ledger,
+            name: String::new(),
+            keys: None,
+            prover: None,
+            outbox: None,
+            sync: None,
+        }
     }
 
     /// Runs `f` on the ledger, on the blocking pool.
-    async fn with_ledger<T, F>(&self, f: F) -> Result<T, Status>
+    pub(crate) async fn with_ledger<T, F>(&self, f: F) -> Result<T, Status>
     where
         T: Send + 'static,
         F: FnOnce(&mut Ledger) -> Result<T, Status> + Send + 'static,
@@ -77,19 +115,59 @@ impl BillingApi {
         .await
         .map_err(|e| Status::internal(format!("ledger task failed: {e}")))?
     }
+
+    /// Pushes what was appended to the counterparties now.
+    pub(crate) fn appended(&self) {
+        if let Some(sync) = &self.sync {
+            sync.wake();
+        }
+    }
+
+    /// Refuses an Option 1 step when the node has no rating keys (names the setting).
+    pub(crate) fn keys(&self) -> Result<&Arc<NodeKeys>, Status> {
+        self.keys
+            .as_ref()
+            .ok_or_else(|| Status::failed_precondition(KeysError::NotConfigured.to_string()))
+    }
 }
 
-fn bilateral(hex: &str) -> Result<BilateralId, Status> {
+/// The billing service over one node's ledger.
+#[derive(Clone)]
+pub struct BillingApi {
+    node: NodeContext,
+}
+
+impl BillingApi {
+    /// Serves `ledger`.
+    pub fn new(ledger: Arc<Mutex<Ledger>>) -> Self {
+        BillingApi { node: NodeContext::of(ledger) }
+    }
+
+    /// Serves a node.
+    pub fn with(node: NodeContext) -> Self {
+        BillingApi { node }
+    }
+
+    async fn with_ledger<T, F>(&self, f: F) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ledger) -> Result<T, Status> + Send + 'static,
+    {
+        self.node.with_ledger(f).await
+    }
+}
+
+pub(crate) fn bilateral(hex: &str) -> Result<BilateralId, Status> {
     Hash32::from_hex(hex)
         .map(BilateralId)
         .map_err(|e| Status::invalid_argument(format!("bilateral {hex:?}: {e}")))
 }
 
-fn ack(entry: &Entry) -> proto::EntryAck {
+pub(crate) fn ack(entry: &Entry) -> proto::EntryAck {
     proto::EntryAck { seq: entry.seq, hash: entry.hash().to_hex() }
 }
 
-fn money(currency: Currency, micros: Micros) -> Option<proto::Money> {
+pub(crate) fn money(currency: Currency, micros: Micros) -> Option<proto::Money> {
     Some(proto::Money { unit: currency.code().to_string(), micros })
 }
 
@@ -137,7 +215,7 @@ pub fn customer_bill(inv: &InvoiceState) -> proto::CustomerBill {
     }
 }
 
-fn contract_status(s: ContractStatus) -> &'static str {
+pub(crate) fn contract_status(s: ContractStatus) -> &'static str {
     match s {
         ContractStatus::Proposed => "proposed",
         ContractStatus::Active => "active",
@@ -146,7 +224,7 @@ fn contract_status(s: ContractStatus) -> &'static str {
     }
 }
 
-fn bill<'a>(
+pub(crate) fn bill<'a>(
     ledger: &'a Ledger,
     id: &BilateralId,
     number: &str,
@@ -156,6 +234,65 @@ fn bill<'a>(
         .map_err(|e| status_of(&e))?
         .invoice(number)
         .ok_or_else(|| Status::not_found(format!("bilateral {id} has no bill {number:?}")))
+}
+
+/// An Option 1 bill: the agreed rating's invoice, issued only when this node can prove
+/// it (its tariff within the rating circuit's limits); the proof follows in the background.
+fn issue_option1(
+    ledger: &mut Ledger,
+    id: &BilateralId,
+    order: &str,
+    interval: &IntervalId,
+    number: &str,
+) -> Result<Entry, Status> {
+    let state = ledger.state(id).map_err(|e| status_of(&e))?;
+    let rating = match state.account(order, interval).map(|a| &a.rating) {
+        Some(RatingStatus::Agreed { rating, .. }) => rating.clone(),
+        _ => {
+            return Err(Status::failed_precondition(format!(
+                "order {order:?} in interval {interval} has no agreed rating (MEF 114 R66): the \
+                 seller proposes it (`omni rating propose`), the buyer agrees it (`omni rating \
+                 agree`)"
+            )))
+        }
+    };
+    let tariff = state
+        .order(order)
+        .and_then(|o| state.contract().tariff(&o.order.tariff))
+        .ok_or_else(|| Status::failed_precondition(format!("order {order:?} has no tariff")))?;
+    if let Err(e) = omni_circuits::rating::tariff_to_fields(tariff) {
+        return Err(Status::failed_precondition(format!(
+            "tariff {} cannot be covered by a rating proof: the rating circuit supports at most \
+             {} products, {} price tiers, {} volume discounts and no per-record rounding ({e}); \
+             issue this bill as an Option 2 invoice, which the ledger generates (--option 2)",
+            tariff.id,
+            omni_circuits::rating::MAX_PRODUCTS,
+            omni_circuits::rating::MAX_TIERS,
+            omni_circuits::rating::MAX_DISCOUNTS,
+        )));
+    }
+    let invoice = invoice_from_rating(number, order, interval, state.contract().currency, &rating);
+    ledger.append(id, EntryBody::Invoice(invoice)).map_err(|e| status_of(&e))
+}
+
+/// A bill's proof status from its job on this node, if any, and the proof on the ledger.
+pub(crate) fn bill_proof(job: Option<&JobStatus>, attached: &str) -> proto::BillProof {
+    let mut out = proto::BillProof { rating_proof: attached.to_string(), ..Default::default() };
+    match job {
+        Some(j) => {
+            out.state = j.state.name().to_string();
+            out.done = j.done as u64;
+            out.total = j.total as u64;
+            out.records = j.records as u64;
+            out.seconds = j.seconds;
+            if let JobState::Failed(e) = &j.state {
+                out.error = e.clone();
+            }
+        }
+        None if !attached.is_empty() => out.state = "proven".into(),
+        None => out.state = "none".into(),
+    }
+    out
 }
 
 #[tonic::async_trait]
@@ -248,10 +385,19 @@ impl Billing for BillingApi {
         let id = bilateral(&r.bilateral)?;
         let entry = self
             .with_ledger(move |ledger| {
-                let seq = bill(ledger, &id, &r.bill_no)?.seq;
+                let inv = bill(ledger, &id, &r.bill_no)?;
+                if !inv.generated && !ledger.verifies_rating_proofs() {
+                    return Err(Status::failed_precondition(format!(
+                        "bill {}: {}",
+                        r.bill_no,
+                        KeysError::NotConfigured
+                    )));
+                }
+                let seq = inv.seq;
                 ledger.accept(&id, seq).map_err(|e| status_of(&e))
             })
             .await?;
+        self.node.appended();
         Ok(Response::new(ack(&entry)))
     }
 
@@ -286,10 +432,15 @@ impl Billing for BillingApi {
         let id = bilateral(&r.bilateral)?;
         let entry = self
             .with_ledger(move |ledger| {
-                bill(ledger, &id, &r.bill_no)?;
+                let target = if r.netting.is_empty() {
+                    bill(ledger, &id, &r.bill_no)?;
+                    SettlementRef::Invoice(r.bill_no)
+                } else {
+                    SettlementRef::Netting(r.netting)
+                };
                 let notice = PaymentNotice {
                     payment: r.payment,
-                    target: SettlementRef::Invoice(r.bill_no),
+                    target,
                     amount: r.micros,
                     reference: r.reference,
                 };
@@ -297,6 +448,200 @@ impl Billing for BillingApi {
             })
             .await?;
         Ok(Response::new(ack(&entry)))
+    }
+
+    async fn import_usage(
+        &self,
+        request: Request<proto::ImportUsageRequest>,
+    ) -> Result<Response<proto::ImportReport>, Status> {
+        let r = request.into_inner();
+        let id = bilateral(&r.bilateral)?;
+        let format = UsageFormat::from_name(&r.format).ok_or_else(|| {
+            Status::invalid_argument(format!("usage file format {:?}: csv or ndjson", r.format))
+        })?;
+        let report = self
+            .with_ledger(move |ledger| {
+                let interval = IntervalId(r.interval.clone());
+                ledger
+                    .import_usage_file(&id, &r.order, &interval, format, &r.content)
+                    .map_err(|e| status_of(&e))
+            })
+            .await?;
+        self.node.appended();
+        Ok(Response::new(proto::ImportReport {
+            received: report.received as u64,
+            accepted: report.accepted as u64,
+            duplicates: report.duplicates as u64,
+            refused: report
+                .refused
+                .into_iter()
+                .map(|l| proto::RefusedLine {
+                    line: l.line as u64,
+                    field: l.field.unwrap_or_default(),
+                    reason: l.reason,
+                })
+                .collect(),
+            entries: report.entries,
+        }))
+    }
+
+    async fn issue_bill(
+        &self,
+        request: Request<proto::IssueBillRequest>,
+    ) -> Result<Response<proto::IssueBillResponse>, Status> {
+        let r = request.into_inner();
+        let id = bilateral(&r.bilateral)?;
+        let option = r.option;
+        if option != 1 && option != 2 {
+            return Err(Status::invalid_argument(format!(
+                "option {option}: 1 (issued with a rating proof) or 2 (generated by the ledger)"
+            )));
+        }
+        let prover = match option {
+            1 => {
+                self.node.keys()?;
+                Some(self.node.prover.clone().ok_or_else(|| {
+                    Status::failed_precondition("this node runs no rating prover")
+                })?)
+            }
+            _ => None,
+        };
+        let number = r.bill_no.clone();
+        let (entry, bill) = self
+            .with_ledger(move |ledger| {
+                let interval = IntervalId(r.interval.clone());
+                let entry = if option == 1 {
+                    issue_option1(ledger, &id, &r.order, &interval, &r.bill_no)?
+                } else {
+                    ledger
+                        .generate_invoice(&id, &r.bill_no, &r.order, &interval)
+                        .map_err(|e| status_of(&e))?
+                };
+                Ok((entry, customer_bill(bill(ledger, &id, &r.bill_no)?)))
+            })
+            .await?;
+        let proof = prover.map(|p| {
+            p.enqueue(id, &number);
+            bill_proof(p.status(&id, &number).as_ref(), &bill.rating_proof)
+        });
+        self.node.appended();
+        Ok(Response::new(proto::IssueBillResponse {
+            bill: Some(bill),
+            entry: Some(ack(&entry)),
+            proof,
+        }))
+    }
+
+    async fn get_bill_proof(
+        &self,
+        request: Request<proto::BillRef>,
+    ) -> Result<Response<proto::BillProof>, Status> {
+        let r = request.into_inner();
+        let id = bilateral(&r.bilateral)?;
+        let number = r.bill_no.clone();
+        let attached = self
+            .with_ledger(move |ledger| {
+                Ok(bill(ledger, &id, &r.bill_no)?
+                    .rating_proof
+                    .map(|h| h.to_hex())
+                    .unwrap_or_default())
+            })
+            .await?;
+        let job = self.node.prover.as_ref().and_then(|p| p.status(&id, &number));
+        Ok(Response::new(bill_proof(job.as_ref(), &attached)))
+    }
+
+    async fn confirm_receipt(
+        &self,
+        request: Request<proto::ConfirmReceiptRequest>,
+    ) -> Result<Response<proto::EntryAck>, Status> {
+        let r = request.into_inner();
+        let id = bilateral(&r.bilateral)?;
+        let entry = self
+            .with_ledger(move |ledger| {
+                let state = ledger.state(&id).map_err(|e| status_of(&e))?;
+                let payment = state.payment(&r.payment).ok_or_else(|| {
+                    Status::not_found(format!("bilateral {id} has no payment {:?}", r.payment))
+                })?;
+                let receipt = PaymentReceipt {
+                    payment: r.payment.clone(),
+                    target: payment.notice.target.clone(),
+                    amount: payment.notice.amount,
+                };
+                ledger.append(&id, EntryBody::PaymentReceipt(receipt)).map_err(|e| status_of(&e))
+            })
+            .await?;
+        self.node.appended();
+        Ok(Response::new(ack(&entry)))
+    }
+
+    async fn render_bill(
+        &self,
+        request: Request<proto::RenderBillRequest>,
+    ) -> Result<Response<proto::BillDocument>, Status> {
+        let r = request.into_inner();
+        let id = bilateral(&r.bilateral)?;
+        let format = match r.format.as_str() {
+            "" | "text" => "text",
+            "html" => "html",
+            other => {
+                return Err(Status::invalid_argument(format!(
+                    "document format {other:?}: text or html"
+                )))
+            }
+        };
+        let content = self
+            .with_ledger(move |ledger| {
+                let state = ledger.state(&id).map_err(|e| status_of(&e))?;
+                let doc = InvoiceDocument::of(state, &r.bill_no).ok_or_else(|| {
+                    Status::not_found(format!("bilateral {id} has no bill {:?}", r.bill_no))
+                })?;
+                Ok(if format == "html" { doc.to_html() } else { doc.to_text() })
+            })
+            .await?;
+        Ok(Response::new(proto::BillDocument { format: format.to_string(), content }))
+    }
+
+    async fn export_bill_opening(
+        &self,
+        request: Request<proto::BillRef>,
+    ) -> Result<Response<proto::BillOpening>, Status> {
+        let r = request.into_inner();
+        let id = bilateral(&r.bilateral)?;
+        let opening = self
+            .with_ledger(move |ledger| {
+                let me = ledger.party(&id).map_err(|e| status_of(&e))?;
+                let state = ledger.state(&id).map_err(|e| status_of(&e))?;
+                let inv = bill(ledger, &id, &r.bill_no)?;
+                if inv.seller != me {
+                    return Err(Status::permission_denied(format!(
+                        "bill {}: only its seller holds the opening of its amount",
+                        r.bill_no
+                    )));
+                }
+                let attachment = ledger.rating_proof(&id, &r.bill_no).map_err(|e| status_of(&e))?;
+                let attachment = attachment.ok_or_else(|| {
+                    Status::failed_precondition(format!(
+                        "bill {} has no rating proof (yet): only a proven Option 1 bill has an \
+                         amount commitment to open",
+                        r.bill_no
+                    ))
+                })?;
+                let target = SettlementRef::Invoice(r.bill_no.clone());
+                Ok(proto::BillOpening {
+                    bilateral: id.0.to_hex(),
+                    bill_no: r.bill_no.clone(),
+                    registry_invoice: registry_invoice_id(&id, &r.bill_no).0.to_hex(),
+                    currency: inv.invoice.currency.code().to_string(),
+                    micros: inv.invoice.total,
+                    blinding: hex::encode(attachment.blinding),
+                    payer: inv.buyer.to_hex(),
+                    payee: inv.seller.to_hex(),
+                    due_date: state.due_date(&target).map(rfc3339).unwrap_or_default(),
+                })
+            })
+            .await?;
+        Ok(Response::new(opening))
     }
 }
 
@@ -337,18 +682,29 @@ pub async fn serve_billing(
     ledger: Arc<Mutex<Ledger>>,
     listen: SocketAddr,
 ) -> std::io::Result<RunningBillingApi> {
+    serve(NodeContext::of(ledger), listen).await
+}
+
+/// Serves a node's whole API (`Billing`, `Bilateral`, `Node`, with reflection) on
+/// `listen`; returns once it is listening.
+pub async fn serve(node: NodeContext, listen: SocketAddr) -> std::io::Result<RunningBillingApi> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let local_addr = listener.local_addr()?;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| std::io::Error::other(format!("reflection service: {e}")))?;
-    let api = BillingServer::new(BillingApi::new(ledger));
+    let api = BillingServer::new(BillingApi::with(node.clone()));
+    let lifecycle =
+        proto::lifecycle_server::LifecycleServer::new(lifecycle::LifecycleApi::new(node.clone()));
+    let status = proto::node_server::NodeServer::new(status::NodeApi::new(node));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(reflection)
             .add_service(api)
+            .add_service(lifecycle)
+            .add_service(status)
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(listener),
                 async {

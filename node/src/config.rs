@@ -8,7 +8,8 @@
 //!   "billing_api": "127.0.0.1:7600",
 //!   "sync_listen": "127.0.0.1:7700",
 //!   "peers": [{ "party": "5f1c…64 hex digits", "address": "127.0.0.1:7701" }],
-//!   "registry": "http://127.0.0.1:7800"
+//!   "registry": "http://127.0.0.1:7800",
+//!   "rating_keys": { "verifying_key": "keys/rating-500.vk", "hash": "1c0f…64 hex digits" }
 //! }
 //! ```
 //!
@@ -16,9 +17,19 @@
 //! generate`); relative paths are relative to the configuration file. `sync_listen` is
 //! where the node's libp2p sync listens (default `127.0.0.1:0`, any free port); `peers`
 //! are the counterparties' nodes: each one's signing key (its libp2p identity) and sync
-//! address; `registry` is the omni-lateral registry's gRPC endpoint, if the node reports
-//! to one ([`crate::registry_reporter`], through the outbox in `<data_dir>/registry-outbox`). Unknown fields are refused, so that a misspelt setting is an error rather than
-//! a silent default.
+//! address; `registry` is the omni-lateral registry's gRPC endpoint — or a list of its
+//! validators' endpoints, tried in turn when one does not answer — if the node reports
+//! to one ([`crate::registry_reporter`], through the outbox in `<data_dir>/registry-outbox`).
+//!
+//! `rating_keys` names the rating circuits' verifying keys (`rating-K.vk`) and the hash
+//! they must have (the one the registry publishes): with them the node checks the rating
+//! proof of every Option 1 invoice it receives, and — when the proving keys
+//! (`rating-K.pk` and the manifest `rating-K.json`) lie beside the verifying keys —
+//! proves its own. Without `rating_keys` the node refuses to issue or accept an Option 1
+//! invoice, naming this setting; Option 2 invoices need no keys.
+//!
+//! Unknown fields are refused, so that a misspelt setting is an error rather than a
+//! silent default.
 
 use crate::network::Peer;
 use omni_core::{Keypair, PartyId};
@@ -66,10 +77,53 @@ pub struct NodeConfig {
     /// The counterparties' nodes.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
-    /// The registry's gRPC endpoint (e.g. `http://127.0.0.1:7800`).
+    /// The registry's gRPC endpoint (e.g. `http://127.0.0.1:7800`), or a list of them
+    /// (its validators' APIs), tried in turn when one does not answer.
     #[serde(default)]
-    pub registry: Option<String>,
+    pub registry: Option<RegistryEndpoints>,
+    /// The rating circuits' keys (module docs).
+    #[serde(default)]
+    pub rating_keys: Option<RatingKeysConfig>,
 }
+
+/// One registry endpoint or several.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum RegistryEndpoints {
+    /// One endpoint.
+    One(String),
+    /// Several, tried in turn.
+    Many(Vec<String>),
+}
+
+impl RegistryEndpoints {
+    /// The endpoints, in the order they are tried.
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            RegistryEndpoints::One(e) => vec![e.clone()],
+            RegistryEndpoints::Many(list) => list.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for RegistryEndpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.list().join(", "))
+    }
+}
+
+/// Where a node's rating keys are and what they must hash to.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RatingKeysConfig {
+    /// The verifying keys file (`rating-K.vk`); proving keys, if any, lie beside it.
+    pub verifying_key: PathBuf,
+    /// The hash the verifying keys must have (hex), as the registry publishes it.
+    pub hash: String,
+}
+
+/// The name of the setting, for errors that ask for it.
+pub const RATING_KEYS_SETTING: &str = "rating_keys";
 
 fn any_local_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
@@ -96,6 +150,9 @@ impl NodeConfig {
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         config.key_file = base.join(&config.key_file);
         config.data_dir = base.join(&config.data_dir);
+        if let Some(keys) = &mut config.rating_keys {
+            keys.verifying_key = base.join(&keys.verifying_key);
+        }
         config
             .sync_peers()
             .map_err(|reason| ConfigError::Invalid { path: path.to_path_buf(), reason })?;
@@ -179,7 +236,18 @@ mod tests {
         .unwrap();
         let config = NodeConfig::load(&path).unwrap();
         assert_eq!(config.sync_peers().unwrap()[0].party, peer);
-        assert_eq!(config.registry.as_deref(), Some("http://127.0.0.1:7800"));
+        assert_eq!(
+            config.registry.map(|r| r.list()),
+            Some(vec!["http://127.0.0.1:7800".to_string()])
+        );
+        std::fs::write(
+            &path,
+            r#"{"key_file":"a.key","data_dir":"d","billing_api":"127.0.0.1:1",
+            "registry":["http://127.0.0.1:7800","http://127.0.0.1:7801"]}"#,
+        )
+        .unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.registry.map(|r| r.list().len()), Some(2));
         std::fs::write(
             &path,
             r#"{"key_file":"a.key","data_dir":"d","billing_api":"127.0.0.1:1",

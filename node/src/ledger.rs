@@ -23,6 +23,7 @@ use crate::entry::{
 use crate::rating_proof::{self, InvoiceClaim};
 use crate::state::{Applied, BilateralState, Subject};
 use crate::store::{Store, StoreOptions};
+use crate::usage_file::{parse_usage_file, RefusedLine, UsageFormat};
 use crate::{Error, Refusal, Result};
 use omni_circuits::compliance::{ComplianceMap, ComplianceVerifier};
 use omni_core::{Hash32, IntervalId, Keypair, PartyId, UsageRecord};
@@ -116,6 +117,21 @@ pub struct IngestReport {
     pub entries: Vec<u64>,
 }
 
+/// What a usage file import did ([`Ledger::import_usage_file`]).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct FileImportReport {
+    /// Records read (good and refused lines).
+    pub received: usize,
+    /// Records appended.
+    pub accepted: usize,
+    /// Records dropped as already recorded or repeated in the file.
+    pub duplicates: usize,
+    /// Lines refused, in file order, with why.
+    pub refused: Vec<RefusedLine>,
+    /// Sequence numbers of the usage-batch entries appended.
+    pub entries: Vec<u64>,
+}
+
 /// One organisation's bilateral ledger node.
 pub struct Ledger {
     store: Store,
@@ -151,6 +167,12 @@ impl Ledger {
     /// This node's signing key.
     pub fn key(&self) -> PartyId {
         self.signer.party()
+    }
+
+    /// Whether this node holds rating verifying keys, without which it can neither check
+    /// nor accept an Option 1 invoice's rating proof.
+    pub fn verifies_rating_proofs(&self) -> bool {
+        self.options.rating_verifier.is_some()
     }
 
     /// The clock entries are stamped with.
@@ -294,6 +316,27 @@ impl Ledger {
             .map_err(|e| refuse(e.to_string()))
     }
 
+    /// The rating proof attached to `invoice` (both nodes verified it before storing it),
+    /// if there is one.
+    pub fn rating_proof(
+        &self,
+        id: &BilateralId,
+        invoice: &str,
+    ) -> Result<Option<crate::entry::RatingProofAttachment>> {
+        let state = self.state(id)?;
+        let Some(inv) = state.invoice(invoice).filter(|i| i.rating_proof.is_some()) else {
+            return Ok(None);
+        };
+        for seq in inv.seq + 1..=state.head().seq {
+            if let Some(EntryBody::RatingProof(a)) = self.store.entry(id, seq)?.map(|e| e.body) {
+                if a.invoice == invoice {
+                    return Ok(Some(a));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// The ledger's claim for `invoice`'s rating proof: what its seller proves.
     pub fn invoice_claim(&self, id: &BilateralId, invoice: &str) -> Result<InvoiceClaim> {
         rating_proof::invoice_claim(&self.store, id, self.state(id)?, invoice)
@@ -417,6 +460,56 @@ impl Ledger {
         // Every slot is filled: this drops the `Option`s in place, reusing the allocation.
         let records: Vec<UsageRecord> = parsed.into_iter().flatten().collect();
         self.ingest_keyed(id, order, interval, records, keys)
+    }
+
+    /// Imports a usage file (CSV or NDJSON, [`crate::usage_file`]) into `order`'s usage in
+    /// `interval`: every line is checked on its own, each refused line is reported with
+    /// its line number, field and reason, and the good lines are ingested as
+    /// [`Ledger::ingest_usage`] does (duplicates counted, not appended). Faults of the
+    /// whole file or of the whole import (an order that is not this node's to bill, an
+    /// interval already rated) refuse it, and nothing is appended.
+    pub fn import_usage_file(
+        &mut self,
+        id: &BilateralId,
+        order: &str,
+        interval: &IntervalId,
+        format: UsageFormat,
+        bytes: &[u8],
+    ) -> Result<FileImportReport> {
+        let parsed =
+            parse_usage_file(format, bytes).map_err(|e| Error::UsageFile(e.to_string()))?;
+        let party = self.party(id)?;
+        let state = self.state(id)?;
+        let (lines, records): (Vec<usize>, Vec<UsageRecord>) = parsed.records.into_iter().unzip();
+        let checks = state.check_usage_records(order, interval, party, &records, &lines).map_err(
+            |reason| Error::Refused { seq: state.head().seq + 1, kind: "usage import", reason },
+        )?;
+        let mut refused = parsed.refused;
+        let mut good = Vec::with_capacity(records.len());
+        for ((line, record), check) in lines.iter().zip(records).zip(checks) {
+            let line = *line;
+            match check {
+                None => good.push(record),
+                Some(reason) => refused.push(RefusedLine {
+                    line,
+                    field: reason.field().map(str::to_string),
+                    reason: reason.to_string(),
+                }),
+            }
+        }
+        refused.sort_by_key(|r| r.line);
+        let ingest = if good.is_empty() {
+            IngestReport::default()
+        } else {
+            self.ingest_usage(id, order, interval, good)?
+        };
+        Ok(FileImportReport {
+            received: ingest.received + refused.len(),
+            accepted: ingest.accepted,
+            duplicates: ingest.duplicates,
+            refused,
+            entries: ingest.entries,
+        })
     }
 
     /// Ingests usage records into `order`'s usage in `interval`. Records whose id was

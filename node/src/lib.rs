@@ -60,8 +60,10 @@ pub mod config;
 pub mod contract;
 pub mod entry;
 pub mod invoice;
+pub mod invoice_document;
 pub mod ledger;
 pub mod network;
+pub mod proving;
 pub mod rating_proof;
 pub mod registry_client;
 pub mod registry_reporter;
@@ -69,6 +71,8 @@ pub mod sample;
 pub mod settlement;
 pub mod state;
 pub mod store;
+pub mod terms;
+pub mod usage_file;
 
 pub use contract::{
     BillingCycle, Contract, DisputeThreshold, EarlyPayment, Order, OrderItem, Party, PaymentTerms,
@@ -166,6 +170,10 @@ pub enum Error {
         /// What was wrong with it.
         source: omni_core::Error,
     },
+    /// A usage file could not be read as a whole (not UTF-8, a CSV header without a
+    /// required column, too many lines).
+    #[error("usage file: {0}")]
+    UsageFile(String),
     /// An invoice's rating proof is missing, malformed, or does not prove the ledger's
     /// claim (MEF 114 §7.7 Option 1); the reason says which.
     #[error("invoice {invoice}: rating proof refused: {reason}")]
@@ -551,4 +559,24 @@ pub enum Refusal {
         /// Its maximum length.
         max: usize,
     },
+}
+
+impl Refusal {
+    /// The usage record field a refusal of one record is about, if it is one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Refusal::RecordOutsideInterval { .. } | Refusal::RecordOutsideOrder { .. } => {
+                Some("usageDate")
+            }
+            Refusal::ProductNotOrdered { .. } => Some("usageType"),
+            Refusal::DuplicateRecord { .. } => Some("id"),
+            Refusal::Record { source: omni_core::Error::UnknownProduct { .. }, .. } => {
+                Some("usageType")
+            }
+            Refusal::Record { source: omni_core::Error::InvalidUsage { reason, .. }, .. } => {
+                ["unit", "quantity", "usageDate"].into_iter().find(|f| reason.contains(f))
+            }
+            _ => None,
+        }
+    }
 }

@@ -329,6 +329,8 @@ struct Shared {
     /// (bilateral, counterparty node) → what it holds, as last acknowledged.
     acknowledged: Mutex<HashMap<(BilateralId, PartyId), u64>>,
     refusals: Mutex<Vec<Refusal>>,
+    /// Counterparty nodes with an open connection, by the number of connections.
+    connected: Mutex<BTreeMap<PartyId, u32>>,
     /// Bumped whenever something was applied or acknowledged, for waiters.
     progress: watch::Sender<u64>,
 }
@@ -424,6 +426,7 @@ impl SyncNode {
             ledger,
             acknowledged: Mutex::new(HashMap::new()),
             refusals: Mutex::new(Vec::new()),
+            connected: Mutex::new(BTreeMap::new()),
             progress: watch::channel(0).0,
         });
         let (commands, rx) = mpsc::unbounded_channel();
@@ -477,6 +480,11 @@ impl SyncNode {
     /// The next sequence number `peer` acknowledged holding of `bilateral`, if it did.
     pub fn acknowledged(&self, bilateral: &BilateralId, peer: &PartyId) -> Option<u64> {
         lock(&self.shared.acknowledged).get(&(*bilateral, *peer)).copied()
+    }
+
+    /// The nodes this node has a connection with now.
+    pub fn connected(&self) -> Vec<PartyId> {
+        lock(&self.shared.connected).keys().copied().collect()
     }
 
     /// Refusals so far (most recent last, at most 1 024 kept).
@@ -708,7 +716,22 @@ impl Driver {
             SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
                 tracing::warn!(from = %send_back_addr, %error, "incoming connection refused");
             }
-            SwarmEvent::ConnectionClosed { peer_id, cause: Some(cause), .. } => {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                if let Some(party) = party_of(&peer_id) {
+                    *lock(&self.shared.connected).entry(party).or_default() += 1;
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+                if let Some(party) = party_of(&peer_id) {
+                    let mut connected = lock(&self.shared.connected);
+                    if let Some(n) = connected.get_mut(&party) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            connected.remove(&party);
+                        }
+                    }
+                }
+                let Some(cause) = cause else { return };
                 tracing::debug!(%peer_id, %cause, "connection closed");
                 // What the peer holds may have changed while we were apart: ask again.
                 self.links

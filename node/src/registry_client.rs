@@ -412,7 +412,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Outbox {
     db: DB,
     key: Keypair,
-    endpoint: Endpoint,
+    /// The registry's endpoints (its validators), tried in turn when one does not answer.
+    endpoints: Vec<Endpoint>,
+    /// The endpoint in use.
+    current: std::sync::atomic::AtomicUsize,
     options: DeliveryOptions,
     /// Serialises submissions so that ids follow the order of `submit` calls.
     next_id: Mutex<u64>,
@@ -426,6 +429,40 @@ struct Outbox {
 }
 
 impl Outbox {
+    /// The endpoint in use.
+    fn endpoint(&self) -> &Endpoint {
+        let i = self.current.load(Ordering::Relaxed) % self.endpoints.len();
+        &self.endpoints[i]
+    }
+
+    /// Connects to the endpoint in use, or else to the others in turn; the first that
+    /// answers becomes the one in use.
+    async fn connect(&self) -> Result<Channel> {
+        let first = self.current.load(Ordering::Relaxed);
+        let mut failures = Vec::new();
+        for k in 0..self.endpoints.len() {
+            let i = (first + k) % self.endpoints.len();
+            match self.endpoints[i].connect().await {
+                Ok(channel) => {
+                    if k > 0 {
+                        tracing::info!(endpoint = %self.endpoints[i].uri(), "registry endpoint in use");
+                    }
+                    self.current.store(i, Ordering::Relaxed);
+                    return Ok(channel);
+                }
+                Err(e) => failures.push(format!("{}: {e}", self.endpoints[i].uri())),
+            }
+        }
+        Err(Error::Rpc { call: "connect", code: Code::Unavailable, message: failures.join("; ") })
+    }
+
+    /// Moves on to the next endpoint (the one in use stopped answering).
+    fn next_endpoint(&self) {
+        if self.endpoints.len() > 1 {
+            self.current.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn write(&self, batch: WriteBatch) -> Result<()> {
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
@@ -510,7 +547,7 @@ impl fmt::Debug for RegistryClient {
         write!(
             f,
             "RegistryClient({}, member {}, {} pending)",
-            o.endpoint.uri(),
+            o.endpoint().uri(),
             o.key.party(),
             *o.pending.borrow()
         )
@@ -529,6 +566,11 @@ impl RegistryClient {
         Self::open_with(dir, keypair, registry_endpoint, DeliveryOptions::default())
     }
 
+    /// The registry endpoint the outbox delivers to now.
+    pub fn endpoint(&self) -> String {
+        self.outbox().endpoint().uri().to_string()
+    }
+
     /// [`RegistryClient::open`] with explicit timeouts and backoff.
     pub fn open_with(
         dir: impl AsRef<Path>,
@@ -536,16 +578,38 @@ impl RegistryClient {
         registry_endpoint: String,
         options: DeliveryOptions,
     ) -> Result<RegistryClient> {
-        let invalid =
-            |reason: String| Error::Endpoint { endpoint: registry_endpoint.clone(), reason };
-        let endpoint =
-            Endpoint::from_shared(registry_endpoint.clone()).map_err(|e| invalid(e.to_string()))?;
-        match endpoint.uri().scheme_str() {
-            Some("http") | Some("https") if endpoint.uri().host().is_some() => {}
-            _ => return Err(invalid("expected http://HOST:PORT or https://HOST:PORT".into())),
+        Self::open_endpoints(dir, keypair, &[registry_endpoint], options)
+    }
+
+    /// [`RegistryClient::open_with`] for a registry reached at several endpoints (its
+    /// validators' APIs): delivery uses one and moves on to the next, in turn, when it
+    /// does not answer. All must serve the same registry (the outbox pins its id).
+    pub fn open_endpoints(
+        dir: impl AsRef<Path>,
+        keypair: Keypair,
+        registry_endpoints: &[String],
+        options: DeliveryOptions,
+    ) -> Result<RegistryClient> {
+        if registry_endpoints.is_empty() {
+            return Err(Error::Endpoint {
+                endpoint: String::new(),
+                reason: "no registry endpoint given".into(),
+            });
         }
-        let endpoint =
-            endpoint.connect_timeout(options.connect_timeout).timeout(options.rpc_timeout);
+        let mut endpoints = Vec::with_capacity(registry_endpoints.len());
+        for registry_endpoint in registry_endpoints {
+            let invalid =
+                |reason: String| Error::Endpoint { endpoint: registry_endpoint.clone(), reason };
+            let endpoint = Endpoint::from_shared(registry_endpoint.clone())
+                .map_err(|e| invalid(e.to_string()))?;
+            match endpoint.uri().scheme_str() {
+                Some("http") | Some("https") if endpoint.uri().host().is_some() => {}
+                _ => return Err(invalid("expected http://HOST:PORT or https://HOST:PORT".into())),
+            }
+            endpoints.push(
+                endpoint.connect_timeout(options.connect_timeout).timeout(options.rpc_timeout),
+            );
+        }
         let dir: PathBuf = dir.as_ref().into();
         let mut db_options = Options::default();
         db_options.create_if_missing(true);
@@ -561,7 +625,8 @@ impl RegistryClient {
         let outbox = Outbox {
             db,
             key: keypair,
-            endpoint,
+            endpoints,
+            current: std::sync::atomic::AtomicUsize::new(0),
             options,
             next_id: Mutex::new(next.0),
             pending,
@@ -632,7 +697,7 @@ impl RegistryClient {
     /// A gRPC client of the registry behind the outbox's endpoint, for queries (it
     /// connects on first use).
     pub fn query_client(&self) -> RegistryRpc<Channel> {
-        RegistryRpc::new(self.outbox().endpoint.connect_lazy())
+        RegistryRpc::new(self.outbox().endpoint().connect_lazy())
     }
 
     fn queue(&self, fact: Option<&Hash32>, body: TxBody) -> Result<(OutboxId, bool)> {
@@ -927,6 +992,12 @@ async fn deliver(outbox: Arc<Outbox>, mut stop: watch::Receiver<bool>) {
             Err(e) => {
                 tracing::warn!(%id, "registry delivery: {e}; retrying in {backoff:?}");
                 outbox.set_last_error(Some(e.to_string()));
+                if matches!(&e, Error::Rpc { code: Code::Unavailable | Code::DeadlineExceeded, .. })
+                {
+                    // The endpoint in use stopped answering: the next attempt starts at the
+                    // next one (`Outbox::connect` still tries them all).
+                    outbox.next_endpoint();
+                }
                 delivery.link = None;
                 delivery.next_nonce = None;
                 tokio::select! {
@@ -997,11 +1068,7 @@ impl Delivery<'_> {
     /// on first contact).
     async fn link(&mut self) -> Result<&mut Link> {
         if self.link.is_none() {
-            let channel = self.outbox.endpoint.connect().await.map_err(|e| Error::Rpc {
-                call: "connect",
-                code: Code::Unavailable,
-                message: format!("{}: {e}", self.outbox.endpoint.uri()),
-            })?;
+            let channel = self.outbox.connect().await?;
             let mut rpc = RegistryRpc::new(channel);
             let status = rpc
                 .get_status(proto::GetStatusRequest {})

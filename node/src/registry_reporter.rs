@@ -11,7 +11,9 @@
 //! | a supply-chain map recorded on an order (R15) | the seller | `SubmitComplianceMap` (the same hop proofs) | — |
 //! | the buyer accepted it | the buyer | `AcceptInvoice` | the invoice *verified* |
 //! | the buyer disputed it | the buyer | `DisputeInvoice` (reason: the dispute entry's hash) | *verified* or *accepted* |
+//! | both agreed its final invoice (no item open) | the buyer | `AcceptInvoice` | *disputed* |
 //! | it is paid in full | the payer | `PaymentNotice` (value date: the notice's; reference: its entry hash) | *accepted* |
+//! | it is settled by a bilateral netting | the payer | `PaymentNotice` (value date and reference: the netting's net payment, or its agreement when the documents cancel out) | *accepted* |
 //! | the payee confirmed that payment | the payee | `PaymentReceipt` (the same reference) | the payer's notice |
 //!
 //! Each fact is queued with [`RegistryClient::submit_once`] under a hash that names it, so
@@ -116,6 +118,8 @@ enum Needs {
     Verified,
     /// The invoice verified or accepted.
     Open,
+    /// The invoice disputed.
+    Disputed,
     /// The invoice accepted.
     Accepted,
     /// The payer's notice of this payment.
@@ -307,32 +311,28 @@ impl Reporter {
                 let reason = entry_hash(dispute.seq)?;
                 let body = TxBody::DisputeInvoice { invoice, reason };
                 push(Kind::Dispute, fact_name("dispute", &invoice), body, Needs::Open)?;
+                // MEF 114 R78, R81: once both agreed the final invoice (no item open), the
+                // buyer accepts it again, so that it can be paid and attested.
+                if inv.revision.as_ref().is_some_and(|r| r.open_items == 0) {
+                    let body = TxBody::AcceptInvoice { invoice };
+                    let name = fact_name("accept-final", &invoice);
+                    push(Kind::Acceptance, name, body, Needs::Disputed)?;
+                }
             } else if inv.accepted {
                 let body = TxBody::AcceptInvoice { invoice };
                 push(Kind::Acceptance, fact_name("accept", &invoice), body, Needs::Verified)?;
             }
         }
-        if inv.status() != InvoiceStatus::Paid {
-            return Ok(());
-        }
-        // The payment that completed it: the latest one on the invoice.
-        let target = SettlementRef::Invoice(number.clone());
-        let Some(payment) = state
-            .snapshot()
-            .payments
-            .values()
-            .filter(|p| p.notice.target == target)
-            .max_by_key(|p| p.seq)
-        else {
+        let Some(settlement) = settlement_of(state, inv) else {
             return Ok(());
         };
-        let payment_ref = entry_hash(payment.seq)?;
-        let name = |what| fact_name(what, &(invoice, payment.seq));
-        if payment.payer == me {
-            let body = TxBody::PaymentNotice { invoice, paid_at: payment.notified_at, payment_ref };
+        let payment_ref = entry_hash(settlement.seq)?;
+        let name = |what| fact_name(what, &(invoice, settlement.seq));
+        if inv.buyer == me {
+            let body = TxBody::PaymentNotice { invoice, paid_at: settlement.at, payment_ref };
             push(Kind::Notice, name("notice"), body, Needs::Accepted)?;
         }
-        if payment.payee == me && payment.receipt_seq.is_some() {
+        if inv.seller == me && settlement.confirmed {
             let body = TxBody::PaymentReceipt { invoice, payment_ref };
             push(Kind::Receipt, name("receipt"), body, Needs::Notice(payment_ref))?;
         }
@@ -351,16 +351,7 @@ impl Reporter {
         let number = &inv.invoice.number;
         let missing =
             || ReportError::Ledger(format!("{number}: its rating proof is not on the ledger"));
-        let mut bundle = None;
-        for seq in inv.seq + 1..=state.head().seq {
-            if let Some(EntryBody::RatingProof(a)) = ledger.store().entry(&id, seq)?.map(|e| e.body)
-            {
-                if &a.invoice == number {
-                    bundle = Some(a.bundle);
-                    break;
-                }
-            }
-        }
+        let bundle = ledger.rating_proof(&id, number)?.map(|a| a.bundle);
         let bundle = RatingProofBundle::from_bytes(&bundle.ok_or_else(missing)?)
             .map_err(|e| ReportError::Ledger(format!("{number}: rating proof: {e}")))?;
         let due_date =
@@ -375,6 +366,42 @@ impl Reporter {
             due_date,
         };
         Ok(invoice_submission(record, &bundle)?)
+    }
+}
+
+/// How an invoice was settled on the ledger, as the registry attests it: the entry that
+/// settled it (its hash is the payment reference both parties report), its value date,
+/// and whether the payee confirmed it.
+struct Settlement {
+    seq: u64,
+    at: u64,
+    confirmed: bool,
+}
+
+/// The settlement of `inv`, if it is settled: paid in full (the latest payment on it), or
+/// netted (MEF 114 §8.6.3) — by the net payment of the netting once notified, or by the
+/// netting's agreement itself when the documents cancel out and nothing is paid.
+fn settlement_of(state: &BilateralState, inv: &InvoiceState) -> Option<Settlement> {
+    let payments = &state.snapshot().payments;
+    let latest = |target: &SettlementRef| {
+        payments.values().filter(|p| p.notice.target == *target).max_by_key(|p| p.seq)
+    };
+    match inv.status() {
+        InvoiceStatus::Paid => {
+            let p = latest(&SettlementRef::Invoice(inv.invoice.number.clone()))?;
+            Some(Settlement { seq: p.seq, at: p.notified_at, confirmed: p.receipt_seq.is_some() })
+        }
+        InvoiceStatus::Netted => {
+            let id = inv.netting.as_ref()?;
+            let netting = state.netting(id)?;
+            if netting.netting.payer.is_none() {
+                let at = netting.agreed_at?;
+                return Some(Settlement { seq: netting.seq, at, confirmed: true });
+            }
+            let p = latest(&SettlementRef::Netting(id.clone()))?;
+            Some(Settlement { seq: p.seq, at: p.notified_at, confirmed: p.receipt_seq.is_some() })
+        }
+        _ => None,
     }
 }
 
@@ -396,6 +423,7 @@ async fn registry_shows(
         Needs::Nothing => true,
         Needs::Verified => inv.status == "verified",
         Needs::Open => inv.status == "verified" || inv.status == "accepted",
+        Needs::Disputed => inv.status == "disputed",
         Needs::Accepted => inv.status == "accepted",
         Needs::Notice(reference) => {
             inv.status == "accepted" && inv.notice_payment_ref == reference.0.to_vec()

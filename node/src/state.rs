@@ -955,15 +955,16 @@ impl BilateralState {
         }
     }
 
-    /// The order, tariff, interval and account of a usage batch, after checking every record.
+    /// The order, tariff, interval and account usage of `order_id` in `interval_id`
+    /// signed for `party` goes to, if usage may still be added there.
     #[allow(clippy::type_complexity)]
-    fn usage_context(
+    fn usage_target(
         &self,
         order_id: &str,
         interval_id: &IntervalId,
         party: PartyId,
-        records: &[UsageRecord],
-    ) -> std::result::Result<(&Tariff, BillingInterval, Option<&UsageAccount>), Refusal> {
+    ) -> std::result::Result<(&Order, &Tariff, BillingInterval, Option<&UsageAccount>), Refusal>
+    {
         self.not_terminated()?;
         let (order, tariff) = self.seller_order(order_id, party)?;
         let interval = self.order_interval(order, interval_id)?;
@@ -978,6 +979,41 @@ impl BilateralState {
             }
             _ => {}
         }
+        Ok((order, tariff, interval, account))
+    }
+
+    /// Checks each record on its own as a usage batch would check it (what a file import
+    /// reports line by line): `Err` when no usage may be added to `order` in `interval`
+    /// at all, else each record's refusal, if any, naming the record by its `lines`
+    /// entry (its line in the file).
+    pub fn check_usage_records(
+        &self,
+        order: &str,
+        interval: &IntervalId,
+        party: PartyId,
+        records: &[UsageRecord],
+        lines: &[usize],
+    ) -> std::result::Result<Vec<Option<Refusal>>, Refusal> {
+        self.active()?;
+        let (o, tariff, interval, _) = self.usage_target(order, interval, party)?;
+        Ok(records
+            .par_iter()
+            .zip(lines)
+            .with_min_len(1024)
+            .map(|(r, &line)| check_record(line, r, tariff, o, &interval).err())
+            .collect())
+    }
+
+    /// The order, tariff, interval and account of a usage batch, after checking every record.
+    #[allow(clippy::type_complexity)]
+    fn usage_context(
+        &self,
+        order_id: &str,
+        interval_id: &IntervalId,
+        party: PartyId,
+        records: &[UsageRecord],
+    ) -> std::result::Result<(&Tariff, BillingInterval, Option<&UsageAccount>), Refusal> {
+        let (order, tariff, interval, account) = self.usage_target(order_id, interval_id, party)?;
         let n = records.len();
         if n == 0 || n > MAX_BATCH_RECORDS {
             return Err(Refusal::BatchSize { records: n, max: MAX_BATCH_RECORDS });

@@ -178,6 +178,7 @@ async fn billing_systems_drive_the_lifecycle_over_grpc() {
         payment: "PAY-1".into(),
         micros: due.micros,
         reference: "SEPA 2026-12-01".into(),
+        netting: String::new(),
     };
     let paid = b.client.notify_payment(payment).await.unwrap().into_inner();
     assert_eq!(paid.seq, accepted.seq + 1);

@@ -539,3 +539,25 @@ async fn invoices_with_real_proofs_go_from_submission_to_netting_through_the_out
     drop(rpc);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_does_not_answer_is_passed_over_for_the_next() {
+    let (dir, registry_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (dead, live) = (free_addr(), free_addr());
+    let server = start_registry(registry_dir.path(), live).await;
+    // The first endpoint has nobody listening; the admission goes through the second.
+    let endpoints = [format!("http://{dead}"), format!("http://{live}")];
+    let client =
+        RegistryClient::open_endpoints(dir.path(), admin(), &endpoints, options()).unwrap();
+    client.start().unwrap();
+    client.submit(TxBody::AdmitMember { member: seller().party(), role: Role::Member }).unwrap();
+    client.flush(FLUSH).await.unwrap();
+    assert!(client.refusals().unwrap().is_empty());
+    assert_eq!(client.endpoint(), format!("http://{live}/"));
+    assert_eq!(member(live, seller().party()).await.role, "member");
+    client.close().await.unwrap();
+    server.shutdown().await.unwrap();
+    // No endpoint at all is refused when the outbox is opened.
+    let empty = tempfile::tempdir().unwrap();
+    assert!(RegistryClient::open_endpoints(empty.path(), admin(), &[], options()).is_err());
+}

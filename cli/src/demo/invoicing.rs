@@ -88,6 +88,7 @@ impl World {
                     payment,
                     micros,
                     reference,
+                    netting: String::new(),
                 })
                 .await
             })?;

@@ -488,6 +488,7 @@ impl World {
                     payment: pay,
                     micros,
                     reference: refer,
+                    netting: String::new(),
                 })
                 .await
             })?;
