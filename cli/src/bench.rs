@@ -24,6 +24,9 @@ pub enum Bench {
     /// A registry validator set on 127.0.0.1 under load: commit latency, throughput,
     /// agreement of state roots.
     Consensus(crate::consensus_bench::ConsensusBenchArgs),
+    /// A bilateral's life through `omni` commands and real processes: usage import to the
+    /// invoice verified on the registry, each step's share, against proving alone.
+    Lifecycle(crate::lifecycle_bench::LifecycleBenchArgs),
 }
 
 /// Arguments of `omni bench netting`.
@@ -68,6 +71,7 @@ pub fn run(b: Bench) -> Result<()> {
         Bench::Registry(args) => crate::registry_bench::run(args),
         Bench::Compliance(args) => crate::compliance_cmd::bench(args),
         Bench::Consensus(args) => crate::consensus_bench::run(args),
+        Bench::Lifecycle(args) => crate::lifecycle_bench::run(args),
     }
 }
 

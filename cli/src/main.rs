@@ -15,13 +15,22 @@
 //! * `omni bench compliance` — supply-chain hop proofs and map verification (halo2);
 //! * `omni verify compliance MAP` — check a supply-chain map as a regulator;
 //! * `omni registry compliance` — orders' compliance per embargo list version;
-//! * `omni keys generate` — a new Ed25519 party key.
+//! * `omni keys generate` — a new Ed25519 party key; `omni keys rating-setup` — rating
+//!   circuit keys from a development-only setup;
+//! * `omni node init|start|status` — a carrier's node;
+//! * `omni contract`, `omni order`, `omni usage import`, `omni rating`, `omni invoice`,
+//!   `omni payment`, `omni netting` — a carrier's billing team, through its node's API;
+//! * `omni member admit` — the registry's membership administrator.
 
 mod bench;
 mod bench_fixtures;
 mod compliance_cmd;
 mod consensus_bench;
 mod demo;
+mod lifecycle_bench;
+mod lifecycle_cmd;
+mod member_cmd;
+mod node_client;
 mod node_cmd;
 mod proofs;
 mod registry_bench;
@@ -53,9 +62,61 @@ enum Command {
     /// Verify proofs independently of any node or registry (regulators, financiers).
     #[command(subcommand)]
     Verify(VerifyCommand),
-    /// Manage party keys.
+    /// Manage party keys and rating keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Contracts: propose, accept, reject, show, list (through the node).
+    Contract {
+        #[command(flatten)]
+        common: lifecycle_cmd::Common,
+        #[command(subcommand)]
+        command: lifecycle_cmd::ContractCommand,
+    },
+    /// Orders: place, accept, list.
+    Order {
+        #[command(flatten)]
+        common: lifecycle_cmd::Common,
+        #[command(subcommand)]
+        command: lifecycle_cmd::OrderCommand,
+    },
+    /// Usage: import a file.
+    Usage {
+        #[command(flatten)]
+        common: lifecycle_cmd::Common,
+        #[command(subcommand)]
+        command: lifecycle_cmd::UsageCommand,
+    },
+    /// Ratings: propose (seller), agree (buyer).
+    Rating {
+        #[command(flatten)]
+        common: lifecycle_cmd::Common,
+        #[command(subcommand)]
+        command: lifecycle_cmd::RatingCommand,
+    },
+    /// Invoices: issue, list, show, accept, dispute, resolve, final, credit-note, proof, opening.
+    Invoice {
+        #[command(flatten)]
+        common: lifecycle_cmd::Common,
+        #[command(subcommand)]
+        command: lifecycle_cmd::InvoiceCommand,
+    },
+    /// Payments: notify (payer), receipt (payee).
+    Payment {
+        #[command(flatten)]
+        common: lifecycle_cmd::Common,
+        #[command(subcommand)]
+        command: lifecycle_cmd::PaymentCommand,
+    },
+    /// Bilateral netting: propose, accept.
+    Netting {
+        #[command(flatten)]
+        common: lifecycle_cmd::Common,
+        #[command(subcommand)]
+        command: lifecycle_cmd::NettingCommand,
+    },
+    /// The registry's members (the membership administrator).
+    #[command(subcommand)]
+    Member(member_cmd::MemberCommand),
 }
 
 #[derive(Subcommand)]
@@ -74,9 +135,30 @@ enum KeysCommand {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Rating circuit keys from a single-party DEVELOPMENT-ONLY setup (whoever runs it can
+    /// forge proofs): writes rating-K.pk, rating-K.vk and rating-K.json in DIR and prints
+    /// the verifying keys' hash that nodes and the registry are configured with.
+    RatingSetup {
+        /// Directory of the keys.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Records per chunk proof (a multiple of 4).
+        #[arg(long, default_value_t = omni_prover::DEFAULT_CHUNK_SIZE)]
+        chunk_size: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(node_client::exit_status(&e));
+    }
+}
+
+fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -91,6 +173,17 @@ fn main() -> Result<()> {
         Command::Verify(VerifyCommand::Rating(args)) => proofs::verify_rating(args),
         Command::Verify(VerifyCommand::Compliance(args)) => compliance_cmd::verify(args),
         Command::Keys(KeysCommand::Generate { out }) => keys_generate(&out),
+        Command::Keys(KeysCommand::RatingSetup { out, chunk_size, json }) => {
+            rating_setup(&out, chunk_size, json)
+        }
+        Command::Contract { common, command } => lifecycle_cmd::contract(&common, command),
+        Command::Order { common, command } => lifecycle_cmd::order(&common, command),
+        Command::Usage { common, command } => lifecycle_cmd::usage(&common, command),
+        Command::Rating { common, command } => lifecycle_cmd::rating(&common, command),
+        Command::Invoice { common, command } => lifecycle_cmd::invoice(&common, command),
+        Command::Payment { common, command } => lifecycle_cmd::payment(&common, command),
+        Command::Netting { common, command } => lifecycle_cmd::netting(&common, command),
+        Command::Member(command) => member_cmd::run(command),
     }
 }
 
@@ -105,5 +198,21 @@ fn keys_generate(out: &std::path::Path) -> Result<()> {
     writeln!(f, "{}", hex::encode(key.seed()))
         .with_context(|| format!("cannot write key file {}", out.display()))?;
     println!("{}", key.party());
+    Ok(())
+}
+
+fn rating_setup(out: &std::path::Path, chunk_size: usize, json: bool) -> Result<()> {
+    let (keys, seconds) = proofs::load_keys(out, chunk_size, json)?;
+    let (_, vk, _) = omni_prover::RatingKeys::paths(out, chunk_size);
+    let hash = hex::encode(keys.verifying.hash().0);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "verifying_key": vk, "hash": hash, "chunk_size": chunk_size,
+                                "development": keys.is_development(), "setup_s": seconds })
+        );
+    } else {
+        println!("verifying keys {} (hash {hash})", vk.display());
+    }
     Ok(())
 }

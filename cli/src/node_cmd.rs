@@ -1,14 +1,20 @@
+//! `omni node init`: a new node's key, configuration and data directory.
+//!
 //! `omni node start --config FILE`: one organisation's node — its RocksDB ledger, the
-//! libp2p sync with its counterparties' nodes, the gRPC billing API its own systems
-//! call and, when the configuration names a registry, the reporter that tells the
-//! registry what it must know through a persistent outbox (`<data_dir>/registry-outbox`)
-//! — until Ctrl-C.
+//! libp2p sync with its counterparties' nodes, the gRPC API its own systems and the `omni`
+//! commands call, the background prover of its Option 1 invoices and, when the
+//! configuration names a registry, the reporter that tells the registry what it must know
+//! through a persistent outbox (`<data_dir>/registry-outbox`) — until Ctrl-C.
+//!
+//! `omni node status`: what a running node is doing.
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use omni_core::Keypair;
-use omni_node::config::NodeConfig;
+use omni_node::api::NodeContext;
+use omni_node::config::{NodeConfig, RegistryEndpoints};
 use omni_node::network::SyncNode;
+use omni_node::proving::{NodeKeys, Prover};
 use omni_node::registry_client::RegistryClient;
 use omni_node::registry_reporter::{Reporter, ReporterOptions};
 use omni_node::{Ledger, LedgerOptions};
@@ -19,8 +25,50 @@ use std::sync::{Arc, Mutex};
 /// `omni node …`.
 #[derive(Subcommand)]
 pub enum NodeCommand {
+    /// Write a new node's key, configuration and data directory; prints its party key.
+    Init(Box<InitArgs>),
     /// Start a node from its configuration file (see `omni_node::config`).
     Start(StartArgs),
+    /// What a running node is doing: bilaterals and heads, registry outbox, proving, peers.
+    Status(crate::lifecycle_cmd::Common),
+}
+
+/// Arguments of `omni node init`.
+#[derive(Args)]
+pub struct InitArgs {
+    /// Directory to create the node in (key `node.key`, configuration `node.json`, data
+    /// directory `data/`); must not hold a node already.
+    #[arg(long)]
+    dir: PathBuf,
+    /// A name for logs and reports.
+    #[arg(long, default_value = "node")]
+    name: String,
+    /// Where the node's API listens.
+    #[arg(long, default_value = "127.0.0.1:7600")]
+    api: std::net::SocketAddr,
+    /// Where the node's sync with its counterparties listens.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    sync_listen: std::net::SocketAddr,
+    /// A counterparty's node: PARTY_KEY@HOST:PORT (repeatable).
+    #[arg(long = "peer")]
+    peers: Vec<String>,
+    /// The registry's gRPC endpoint, e.g. http://127.0.0.1:7400 (repeatable: its
+    /// validators' endpoints, tried in turn).
+    #[arg(long)]
+    registry: Vec<String>,
+    /// The rating verifying keys (rating-K.vk); proving keys are looked for beside them.
+    #[arg(long)]
+    rating_keys: Option<PathBuf>,
+    /// The hash the rating verifying keys must have (hex, as the registry publishes it).
+    #[arg(long)]
+    rating_keys_hash: Option<String>,
+    /// Use this key (a file from `omni keys generate`) instead of a new one, e.g. when
+    /// its party key was already given to the counterparty.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `omni node start`.
@@ -34,7 +82,9 @@ pub struct StartArgs {
 /// Runs `omni node …`.
 pub fn run(command: NodeCommand) -> Result<()> {
     match command {
+        NodeCommand::Init(args) => init(&args),
         NodeCommand::Start(args) => start(&args),
+        NodeCommand::Status(common) => status(&common),
     }
 }
 
@@ -47,14 +97,29 @@ fn start(args: &StartArgs) -> Result<()> {
     let sync_key = Keypair::from_seed(key_seed);
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let ledger = Ledger::open(&config.data_dir, key, LedgerOptions::default())
+    let keys = match &config.rating_keys {
+        Some(k) => Some(Arc::new(NodeKeys::load(k)?)),
+        None => None,
+    };
+    let options = LedgerOptions {
+        rating_verifier: keys.as_ref().map(|k| k.verifier()),
+        // The buyer's answer to an Option 1 invoice waits for its verified proof.
+        require_rating_proofs: true,
+        ..LedgerOptions::default()
+    };
+    let ledger = Ledger::open(&config.data_dir, key, options)
         .with_context(|| format!("opening the ledger in {}", config.data_dir.display()))?;
     let party = ledger.key();
     let outbox = match &config.registry {
         Some(endpoint) => {
             let dir = config.data_dir.join("registry-outbox");
-            let client = RegistryClient::open(&dir, Keypair::from_seed(key_seed), endpoint.clone())
-                .with_context(|| format!("opening the registry outbox in {}", dir.display()))?;
+            let client = RegistryClient::open_endpoints(
+                &dir,
+                Keypair::from_seed(key_seed),
+                &endpoint.list(),
+                omni_node::registry_client::DeliveryOptions::default(),
+            )
+            .with_context(|| format!("opening the registry outbox in {}", dir.display()))?;
             Some(client)
         }
         None => None,
@@ -76,7 +141,17 @@ fn start(args: &StartArgs) -> Result<()> {
             }
             None => None,
         };
-        let api = omni_node::api::serve_billing(ledger, config.billing_api)
+        let prover = Prover::start(ledger.clone(), keys.clone());
+        let sync = Arc::new(sync);
+        let node = NodeContext {
+            ledger,
+            name: config.name.clone(),
+            keys: keys.clone(),
+            prover: Some(prover),
+            outbox: outbox.clone(),
+            sync: Some(sync.clone()),
+        };
+        let api = omni_node::api::serve(node, config.billing_api)
             .await
             .with_context(|| format!("serving the billing API on {}", config.billing_api))?;
         let name = if config.name.is_empty() { "node" } else { config.name.as_str() };
@@ -98,7 +173,10 @@ fn start(args: &StartArgs) -> Result<()> {
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
         eprintln!("{name}: stopping");
         api.shutdown().await?;
-        sync.shutdown().await;
+        match Arc::try_unwrap(sync) {
+            Ok(sync) => sync.shutdown().await,
+            Err(_) => tracing::warn!("the sync is still in use; it stops with the process"),
+        }
         let _ = stop.send(true);
         if let Some(task) = reporter {
             task.await.context("stopping the registry reporter")?;
@@ -114,4 +192,184 @@ fn start(args: &StartArgs) -> Result<()> {
         }
         Ok(())
     })
+}
+
+fn init(args: &InitArgs) -> Result<()> {
+    use crate::node_client::CannotAsk;
+    let config_path = args.dir.join("node.json");
+    let key_path = args.dir.join("node.key");
+    if config_path.exists() || key_path.exists() {
+        return Err(CannotAsk(format!(
+            "{} already holds a node (node.json or node.key); choose another --dir",
+            args.dir.display()
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(args.dir.join("data"))
+        .map_err(|e| CannotAsk(format!("cannot create {}: {e}", args.dir.display())))?;
+    let mut peers = Vec::new();
+    for p in &args.peers {
+        let (party, address) = p
+            .split_once('@')
+            .ok_or_else(|| CannotAsk(format!("--peer {p:?}: PARTY_KEY@HOST:PORT")))?;
+        let address =
+            address.parse().map_err(|e| CannotAsk(format!("--peer {p:?}: address: {e}")))?;
+        omni_core::PartyId::from_hex(party)
+            .map_err(|e| CannotAsk(format!("--peer {p:?}: party key: {e}")))?;
+        peers.push(omni_node::config::PeerConfig { party: party.to_string(), address });
+    }
+    let rating_keys = match (&args.rating_keys, &args.rating_keys_hash) {
+        (Some(vk), Some(hash)) => {
+            let vk = std::path::absolute(vk)
+                .map_err(|e| CannotAsk(format!("--rating-keys {}: {e}", vk.display())))?;
+            Some(omni_node::config::RatingKeysConfig { verifying_key: vk, hash: hash.clone() })
+        }
+        (None, None) => None,
+        _ => return Err(CannotAsk(
+            "--rating-keys and --rating-keys-hash go together (the hash says which keys to trust)"
+                .into(),
+        )
+        .into()),
+    };
+    let config = NodeConfig {
+        name: args.name.clone(),
+        key_file: "node.key".into(),
+        data_dir: "data".into(),
+        billing_api: args.api,
+        sync_listen: args.sync_listen,
+        peers,
+        registry: match args.registry.len() {
+            0 => None,
+            1 => Some(RegistryEndpoints::One(args.registry[0].clone())),
+            _ => Some(RegistryEndpoints::Many(args.registry.clone())),
+        },
+        rating_keys,
+    };
+    // The configuration is checked as `omni node start` will read it before anything is
+    // written that would make the directory look like a node.
+    if let Some(k) = &config.rating_keys {
+        NodeKeys::load(k).map_err(|e| CannotAsk(e.to_string()))?;
+    }
+    let key = match &args.key {
+        Some(path) => {
+            let probe = NodeConfig { key_file: path.clone(), ..config.clone() };
+            probe.keypair().map_err(|e| CannotAsk(e.to_string()))?
+        }
+        None => Keypair::generate(),
+    };
+    write_private(&key_path, &format!("{}\n", hex::encode(key.seed())))?;
+    let text = serde_json::to_string_pretty(&config)?;
+    std::fs::write(&config_path, format!("{text}\n"))
+        .map_err(|e| CannotAsk(format!("cannot write {}: {e}", config_path.display())))?;
+    let party = key.party();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "party": party.to_hex(), "config": config_path, "key_file": key_path,
+                                "data_dir": args.dir.join("data"), "api": format!("http://{}", args.api) })
+        );
+    } else {
+        println!(
+            "node {} initialised in {}: party {party}\nstart it with `omni node start --config {}`",
+            args.name,
+            args.dir.display(),
+            config_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes a secret readable by its owner only.
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).map_err(|e| {
+        crate::node_client::CannotAsk(format!("cannot create {}: {e}", path.display()))
+    })?;
+    f.write_all(text.as_bytes()).map_err(|e| {
+        crate::node_client::CannotAsk(format!("cannot write {}: {e}", path.display()))
+    })?;
+    Ok(())
+}
+
+fn status(common: &crate::lifecycle_cmd::Common) -> Result<()> {
+    use omni_node::api::proto;
+    let api = crate::node_client::NodeApi::connect(common.node.as_deref())?;
+    let mut c = api.node.clone();
+    let s = api.call("GetStatus", c.get_status(proto::GetStatusRequest {}))?;
+    if common.json {
+        let bilaterals: Vec<_> = s
+            .bilaterals
+            .iter()
+            .map(|b| {
+                serde_json::json!({ "bilateral": b.bilateral, "counterparty": b.counterparty,
+                    "status": b.status, "head_seq": b.head_seq, "head_hash": b.head_hash,
+                    "counterparty_holds": b.counterparty_holds })
+            })
+            .collect();
+        let proving: Vec<_> = s
+            .proving
+            .iter()
+            .map(|j| {
+                let p = j.proof.clone().unwrap_or_default();
+                serde_json::json!({ "bilateral": j.bilateral, "number": j.bill_no, "state": p.state,
+                    "done": p.done, "total": p.total, "error": p.error })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "party": s.party, "name": s.name, "bilaterals": bilaterals,
+                "registry": s.registry, "outbox_pending": s.outbox_pending,
+                "outbox_refused": s.outbox_refused, "outbox_delivered": s.outbox_delivered,
+                "outbox_last_error": s.outbox_last_error, "proving": proving, "peers": s.peers,
+                "rating_keys": s.rating_keys })
+        );
+        return Ok(());
+    }
+    println!("node {} ({}), party {}", s.name, api.endpoint(), s.party);
+    println!(
+        "rating keys: {}",
+        if s.rating_keys.is_empty() {
+            "none (Option 2 invoices only)".into()
+        } else {
+            s.rating_keys.clone()
+        }
+    );
+    println!("connected counterparty nodes: {}", s.peers.len());
+    for b in &s.bilaterals {
+        println!(
+            "  bilateral {} {:<9} head {} (counterparty holds up to {})",
+            b.bilateral,
+            b.status,
+            b.head_seq,
+            b.counterparty_holds.saturating_sub(1)
+        );
+    }
+    if s.registry.is_empty() {
+        println!("registry: none");
+    } else {
+        println!(
+            "registry {}: {} pending, {} delivered, {} refused{}",
+            s.registry,
+            s.outbox_pending,
+            s.outbox_delivered,
+            s.outbox_refused,
+            if s.outbox_last_error.is_empty() {
+                String::new()
+            } else {
+                format!(" (last error: {})", s.outbox_last_error)
+            }
+        );
+    }
+    for j in &s.proving {
+        let p = j.proof.clone().unwrap_or_default();
+        println!("  proving {}: {} {}/{}", j.bill_no, p.state, p.done, p.total);
+    }
+    Ok(())
 }

@@ -22,6 +22,31 @@ pub enum RegistryCommand {
     Testnet(TestnetArgs),
     /// Orders' supply-chain compliance per embargo list version (a regulator's query).
     Compliance(crate::compliance_cmd::RegistryComplianceArgs),
+    /// What the registry shows of an invoice (its status, due date, settlement) and the
+    /// payer's reputation.
+    Invoice(InvoiceArgs),
+}
+
+/// Arguments of `omni registry invoice`.
+#[derive(Args)]
+pub struct InvoiceArgs {
+    /// The registry's gRPC endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:7400")]
+    registry: String,
+    /// The registry invoice id (hex; `omni invoice opening` and `omni invoice show --json`
+    /// name it).
+    #[arg(long)]
+    invoice: String,
+    /// Wait until the registry shows the invoice in this status (verified, accepted,
+    /// disputed, paid); exit 1 if it does not within --timeout.
+    #[arg(long)]
+    wait_for: Option<String>,
+    /// Seconds --wait-for waits.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `omni registry start`.
@@ -216,7 +241,95 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             Ok(())
         }
         RegistryCommand::Compliance(args) => crate::compliance_cmd::registry_status(args),
+        RegistryCommand::Invoice(args) => invoice(&args),
     }
+}
+
+fn invoice(args: &InvoiceArgs) -> Result<()> {
+    use crate::node_client::{status_error, CannotAsk, Refused};
+    use omni_registry::api::proto::{registry_client::RegistryClient, GetInvoiceRequest};
+    let id = hex::decode(&args.invoice)
+        .ok()
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| CannotAsk(format!("--invoice {:?}: 64 hex digits", args.invoice)))?;
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let ask = || {
+        rt.block_on(async {
+            let mut rpc = RegistryClient::connect(args.registry.clone())
+                .await
+                .map_err(|e| CannotAsk(format!("no registry answers at {}: {e}", args.registry)))?;
+            rpc.get_invoice(GetInvoiceRequest { invoice_id: id.clone() })
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(|s| status_error("GetInvoice", s))
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.timeout);
+    let (inv, answer) = loop {
+        let answer = ask()?;
+        let found = answer.invoice.clone().filter(|_| answer.found);
+        let wanted = match (&found, &args.wait_for) {
+            (Some(inv), Some(status)) => inv.status == *status,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if wanted {
+            break (found.unwrap_or_default(), answer);
+        }
+        if args.wait_for.is_none() || std::time::Instant::now() > deadline {
+            return Err(Refused(match (found, &args.wait_for) {
+                (None, _) => format!("the registry holds no invoice {}", args.invoice),
+                (Some(inv), w) => format!(
+                    "invoice {} is {} on the registry, not {}, after {} s",
+                    args.invoice,
+                    inv.status,
+                    w.as_deref().unwrap_or("-"),
+                    args.timeout
+                ),
+            })
+            .into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    let r = answer.payer_reputation.unwrap_or_default();
+    let date = |t: Option<u64>| t.map(omni_node::api::rfc3339);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "invoice": args.invoice, "status": inv.status, "currency": inv.currency,
+                "interval": inv.interval, "payer": hex::encode(&inv.payer),
+                "payee": hex::encode(&inv.payee), "due_date": omni_node::api::rfc3339(inv.due_date),
+                "accepted_at": date(inv.accepted_at), "paid_at": date(inv.paid_at),
+                "paid_by": inv.paid_by, "proof_hash": hex::encode(&inv.proof_hash),
+                "payer_reputation": {
+                    "invoices": r.invoices, "paid_on_time": r.paid_on_time, "paid_late": r.paid_late,
+                    "overdue": r.overdue, "open": r.open, "disputed": r.disputed,
+                    "on_time_ratio_bp": r.on_time_ratio_bp, "paydex": r.paydex,
+                },
+            })
+        );
+    } else {
+        println!(
+            "invoice {}: {} ({}, interval {}), due {}{}",
+            args.invoice,
+            inv.status,
+            inv.currency,
+            inv.interval,
+            omni_node::api::rfc3339(inv.due_date),
+            date(inv.paid_at).map(|d| format!(", paid {d} by {}", inv.paid_by)).unwrap_or_default()
+        );
+        println!(
+            "payer {}: {} invoices, {} paid on time, {} late, {} overdue, {} open",
+            hex::encode(&inv.payer),
+            r.invoices,
+            r.paid_on_time,
+            r.paid_late,
+            r.overdue,
+            r.open
+        );
+    }
+    Ok(())
 }
 
 fn start(args: StartArgs) -> Result<()> {
