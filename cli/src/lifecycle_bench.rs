@@ -45,38 +45,39 @@ struct Omni {
 }
 
 impl Omni {
-    fn run(&self, args: &[&str]) -> Result<(Option<i32>, Value, String)> {
-        let out = Command::new(&self.exe).args(args).output()?;
+    /// Runs `omni` with the words of `line` (none holds a space).
+    fn run(&self, line: &str) -> Result<(Option<i32>, Value, String)> {
+        let out = Command::new(&self.exe).args(line.split_whitespace()).output()?;
         let value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         Ok((out.status.code(), value, String::from_utf8_lossy(&out.stderr).to_string()))
     }
 
-    fn ok(&self, args: &[&str]) -> Result<Value> {
-        match self.run(args)? {
+    fn ok(&self, line: &str) -> Result<Value> {
+        match self.run(line)? {
             (Some(0), v, _) => Ok(v),
-            (code, _, err) => bail!("omni {} failed ({code:?}): {err}", args.join(" ")),
+            (code, _, err) => bail!("omni {line} failed ({code:?}): {err}"),
         }
     }
 
     /// Retries while the node refuses (exit 1): the counterparty's step is on its way.
-    fn eventually(&self, args: &[&str]) -> Result<Value> {
+    fn eventually(&self, line: &str) -> Result<Value> {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
-            match self.run(args)? {
+            match self.run(line)? {
                 (Some(0), v, _) => return Ok(v),
                 (Some(1), _, err) if Instant::now() < deadline => {
                     tracing::debug!("waiting: {err}");
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                (code, _, err) => bail!("omni {} failed ({code:?}): {err}", args.join(" ")),
+                (code, _, err) => bail!("omni {line} failed ({code:?}): {err}"),
             }
         }
     }
 
-    fn spawn(&self, args: &[&str], log: &Path) -> Result<Running> {
+    fn spawn(&self, line: &str, log: &Path) -> Result<Running> {
         let log = std::fs::File::create(log)?;
         let child = Command::new(&self.exe)
-            .args(args)
+            .args(line.split_whitespace())
             .stdout(log.try_clone()?)
             .stderr(log)
             .stdin(Stdio::null())
@@ -111,21 +112,12 @@ pub fn run(args: LifecycleBenchArgs) -> Result<()> {
     let admin_party = generate("admin.key")?;
     let registry_at = free_port()?;
     let registry = format!("http://{registry_at}");
+    let registry_data = d("registry");
     let _registry = omni.spawn(
-        &[
-            "registry",
-            "start",
-            "--data",
-            &d("registry"),
-            "--listen",
-            &registry_at.to_string(),
-            "--admin",
-            &admin_party,
-            "--rating-keys",
-            &vk,
-            "--rating-keys-hash",
-            &hash,
-        ],
+        &format!(
+            "registry start --data {registry_data} --listen {registry_at} --admin {admin_party} \
+             --rating-keys {vk} --rating-keys-hash {hash}"
+        ),
         &dir.path().join("registry.log"),
     )?;
     let parties = [generate("a.key")?, generate("b.key")?];
@@ -134,91 +126,40 @@ pub fn run(args: LifecycleBenchArgs) -> Result<()> {
     for (name, api, sync, peer, peer_sync) in
         [("a", api_a, sync_a, &parties[1], sync_b), ("b", api_b, sync_b, &parties[0], sync_a)]
     {
-        omni.ok(&[
-            "node",
-            "init",
-            "--dir",
-            &d(name),
-            "--name",
-            name,
-            "--key",
-            &d(&format!("{name}.key")),
-            "--api",
-            &api.to_string(),
-            "--sync-listen",
-            &sync.to_string(),
-            "--peer",
-            &format!("{peer}@{peer_sync}"),
-            "--registry",
-            &registry,
-            "--rating-keys",
-            &vk,
-            "--rating-keys-hash",
-            &hash,
-            "--json",
-        ])?;
+        let (node_dir, key) = (d(name), d(&format!("{name}.key")));
+        omni.ok(&format!(
+            "node init --dir {node_dir} --name {name} --key {key} --api {api} --sync-listen {sync} \
+             --peer {peer}@{peer_sync} --registry {registry} --rating-keys {vk} \
+             --rating-keys-hash {hash} --json"
+        ))?;
         let config = d(&format!("{name}/node.json"));
         nodes.push(omni.spawn(
-            &["node", "start", "--config", &config],
+            &format!("node start --config {config}"),
             &dir.path().join(format!("{name}.log")),
         )?);
     }
     let (na, nb) = (format!("http://{api_a}"), format!("http://{api_b}"));
     let (na, nb) = (na.as_str(), nb.as_str());
     for party in &parties {
-        omni.eventually(&[
-            "member",
-            "admit",
-            "--registry",
-            &registry,
-            "--key",
-            &d("admin.key"),
-            "--member",
-            party,
-            "--json",
-        ])?;
+        omni.eventually(&format!(
+            "member admit --registry {registry} --key {} --member {party} --json",
+            d("admin.key")
+        ))?;
     }
     let terms = include_str!("../../examples/terms.toml")
         .replace("CARRIER_A_KEY", &parties[0])
         .replace("CARRIER_B_KEY", &parties[1]);
     std::fs::write(d("terms.toml"), &terms)?;
     let contract = omni_node::terms::parse_terms(&terms)?;
-    let bilateral = omni.eventually(&[
-        "contract",
-        "propose",
-        "--terms",
-        &d("terms.toml"),
-        "--node",
-        na,
-        "--json",
-    ])?;
+    let bilateral = omni
+        .eventually(&format!("contract propose --terms {} --node {na} --json", d("terms.toml")))?;
     let bilateral = bilateral["bilateral"].as_str().context("bilateral id")?.to_string();
     let bl = bilateral.as_str();
-    omni.eventually(&["contract", "accept", "--bilateral", bl, "--node", nb, "--json"])?;
-    omni.eventually(&[
-        "order",
-        "place",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--tariff",
-        "ic-2026",
-        "--node",
-        na,
-        "--json",
-    ])?;
-    omni.eventually(&[
-        "order",
-        "accept",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--node",
-        nb,
-        "--json",
-    ])?;
+    omni.eventually(&format!("contract accept --bilateral {bl} --node {nb} --json"))?;
+    omni.eventually(&format!(
+        "order place --bilateral {bl} --order O-AB --tariff ic-2026 --node {na} --json"
+    ))?;
+    omni.eventually(&format!("order accept --bilateral {bl} --order O-AB --node {nb} --json"))?;
     let tariff = contract.tariff("ic-2026").context("the example tariff")?.clone();
     let interval = omni_core::BillingInterval::month(2026, 11)?;
     let records = omni_core::sample::usage(&tariff, "cdr-", interval.start, args.records);
@@ -237,7 +178,7 @@ pub fn run(args: LifecycleBenchArgs) -> Result<()> {
     // The order must be agreed on A's node before its usage can be imported.
     let order_agreed = |v: &Value| v["orders"][0]["status"] == "agreed";
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !order_agreed(&omni.ok(&["order", "list", "--bilateral", bl, "--node", na, "--json"])?) {
+    while !order_agreed(&omni.ok(&format!("order list --bilateral {bl} --node {na} --json"))?) {
         if Instant::now() > deadline {
             bail!("the order was not agreed on the seller's node");
         }
@@ -246,105 +187,31 @@ pub fn run(args: LifecycleBenchArgs) -> Result<()> {
 
     // Measured: usage import → the invoice shown verified on the registry.
     let t0 = Instant::now();
-    let imported = omni.ok(&[
-        "usage",
-        "import",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--file",
-        &d("usage.csv"),
-        "--node",
-        na,
-        "--json",
-    ])?;
+    let imported = omni.ok(&format!("usage import --bilateral {bl} --order O-AB --interval 2026-11 --file {} --node {na} --json", d("usage.csv")))?;
     if imported["accepted"].as_u64() != Some(args.records as u64) {
         bail!("the import did not accept every record: {imported}");
     }
     let t_import = t0.elapsed();
-    omni.ok(&[
-        "rating",
-        "propose",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--node",
-        na,
-        "--json",
-    ])?;
-    omni.eventually(&[
-        "rating",
-        "agree",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--node",
-        nb,
-        "--json",
-    ])?;
+    omni.ok(&format!(
+        "rating propose --bilateral {bl} --order O-AB --interval 2026-11 --node {na} --json"
+    ))?;
+    omni.eventually(&format!(
+        "rating agree --bilateral {bl} --order O-AB --interval 2026-11 --node {nb} --json"
+    ))?;
     let t_rating = t0.elapsed();
-    let issued = omni.eventually(&[
-        "invoice",
-        "issue",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--number",
-        "INV-1",
-        "--node",
-        na,
-        "--json",
-    ])?;
+    let issued = omni.eventually(&format!("invoice issue --bilateral {bl} --order O-AB --interval 2026-11 --number INV-1 --node {na} --json"))?;
     let t_proving = t0.elapsed();
-    omni.eventually(&[
-        "invoice",
-        "accept",
-        "--bilateral",
-        bl,
-        "--number",
-        "INV-1",
-        "--node",
-        nb,
-        "--json",
-    ])?;
+    omni.eventually(&format!("invoice accept --bilateral {bl} --number INV-1 --node {nb} --json"))?;
     let t_buyer = t0.elapsed();
-    let opening = omni.ok(&[
-        "invoice",
-        "opening",
-        "--bilateral",
-        bl,
-        "--number",
-        "INV-1",
-        "--out",
-        &d("opening.json"),
-        "--node",
-        na,
-        "--json",
-    ])?;
+    let opening = omni.ok(&format!(
+        "invoice opening --bilateral {bl} --number INV-1 --out {} --node {na} --json",
+        d("opening.json")
+    ))?;
     let ri = opening["registry_invoice"].as_str().context("registry invoice id")?.to_string();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (code, v, err) = omni.run(&[
-            "registry",
-            "invoice",
-            "--registry",
-            &registry,
-            "--invoice",
-            &ri,
-            "--json",
-        ])?;
+        let (code, v, err) =
+            omni.run(&format!("registry invoice --registry {registry} --invoice {ri} --json"))?;
         if code == Some(0) && (v["status"] == "verified" || v["status"] == "accepted") {
             break;
         }

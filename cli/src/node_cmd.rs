@@ -132,25 +132,38 @@ fn start(args: &StartArgs) -> Result<()> {
             .await
             .with_context(|| format!("starting the sync on {}", config.sync_listen))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let reporter = match &outbox {
+        let (reporter, reporter_wake) = match &outbox {
             Some(client) => {
                 client.start()?;
                 let reporter =
                     Reporter::new(ledger.clone(), client.clone(), ReporterOptions::default());
-                Some(tokio::spawn(reporter.run(stopped)))
+                let wake = reporter.waker();
+                (Some(tokio::spawn(reporter.run(stopped))), Some(wake))
             }
-            None => None,
+            None => (None, None),
         };
-        let prover = Prover::start(ledger.clone(), keys.clone());
         let sync = Arc::new(sync);
-        let node = NodeContext {
-            ledger,
+        let mut node = NodeContext {
+            ledger: ledger.clone(),
             name: config.name.clone(),
             keys: keys.clone(),
-            prover: Some(prover),
+            prover: None,
             outbox: outbox.clone(),
             sync: Some(sync.clone()),
+            reporter: reporter_wake,
         };
+        // The prover's proof entries go to the counterparty and the registry at once; it
+        // holds the sync weakly, so that the sync can still be shut down on its own.
+        let (weak_sync, wake_reporter) = (Arc::downgrade(&sync), node.reporter.clone());
+        let attached = move || {
+            if let Some(sync) = weak_sync.upgrade() {
+                sync.wake();
+            }
+            if let Some(reporter) = &wake_reporter {
+                reporter.notify_one();
+            }
+        };
+        node.prover = Some(Prover::start(ledger, keys.clone(), Arc::new(attached)));
         let api = omni_node::api::serve(node, config.billing_api)
             .await
             .with_context(|| format!("serving the billing API on {}", config.billing_api))?;

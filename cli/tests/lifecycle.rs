@@ -39,79 +39,75 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
-fn omni(args: &[&str]) -> Output {
-    Command::new(OMNI).args(args).output().unwrap()
+/// The words of a command line: split at spaces, except inside single quotes.
+fn words(line: &str) -> Vec<String> {
+    let (mut out, mut word, mut quoted) = (Vec::new(), String::new(), false);
+    for c in line.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+fn omni(line: &str) -> Output {
+    Command::new(OMNI).args(words(line)).output().unwrap()
 }
 
 /// Runs a command that must succeed and returns its JSON answer.
-fn ok(args: &[&str]) -> Value {
-    let out = omni(args);
+fn ok(line: &str) -> Value {
+    let out = omni(line);
     assert!(
         out.status.success(),
-        "omni {} failed ({:?}): {}{}",
-        args.join(" "),
+        "omni {line} failed ({:?}): {}{}",
         out.status.code(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("omni {}: not JSON ({e}): {}", args.join(" "), String::from_utf8_lossy(&out.stdout))
+        panic!("omni {line}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
     })
 }
 
 /// Runs a command that must be refused by the node (exit 1) and returns its error text.
-fn refused(args: &[&str]) -> String {
-    let out = omni(args);
+fn refused(line: &str) -> String {
+    let out = omni(line);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "omni {}: {err}", args.join(" "));
+    assert_eq!(out.status.code(), Some(1), "omni {line}: {err}");
     err
 }
 
 /// Runs a command until it succeeds: it waits for the counterparty's step to arrive over
 /// the sync (refused meanwhile, exit 1), or for the registry to catch up.
-fn eventually(args: &[&str]) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let out = omni(args);
-        if out.status.success() {
-            return serde_json::from_slice(&out.stdout).unwrap();
-        }
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "omni {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            Instant::now() < deadline,
-            "omni {} still refused: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+fn eventually(line: &str) -> Value {
+    until(line, |_| true)
 }
 
-/// Polls a JSON answer until `done` holds.
-fn until(args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
+/// Polls a command's JSON answer until it succeeds and `done` holds; the command may be
+/// refused meanwhile (exit 1), never fail otherwise.
+fn until(line: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let out = omni(args);
+        let out = omni(line);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "omni {line}: {err}");
         if out.status.success() {
             let v: Value = serde_json::from_slice(&out.stdout).unwrap();
             if done(&v) {
                 return v;
             }
-            assert!(Instant::now() < deadline, "omni {}: {v}", args.join(" "));
-        } else {
-            assert!(
-                Instant::now() < deadline,
-                "omni {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(Instant::now() < deadline, "omni {line}: {v}");
         }
+        assert!(Instant::now() < deadline, "omni {line} still refused: {err}");
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -142,10 +138,10 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     let d = |p: &str| dir.path().join(p).display().to_string();
 
     // Rating keys (development setup, small chunks) and a registry that verifies with them.
-    let keys = ok(&["keys", "rating-setup", "--out", &d("keys"), "--chunk-size", "32", "--json"]);
+    let keys = ok(&format!("keys rating-setup --out {} --chunk-size 32 --json", d("keys")));
     let (vk, hash) = (keys["verifying_key"].as_str().unwrap(), keys["hash"].as_str().unwrap());
     let admin_key = dir.path().join("admin.key");
-    let admin = String::from_utf8(omni(&["keys", "generate", "--out", &d("admin.key")]).stdout)
+    let admin = String::from_utf8(omni(&format!("keys generate --out {}", d("admin.key"))).stdout)
         .unwrap()
         .trim()
         .to_string();
@@ -164,7 +160,7 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
 
     // Each carrier makes its key; they exchange party keys and sync addresses.
     let generate = |file: &str| {
-        let out = omni(&["keys", "generate", "--out", &d(file)]);
+        let out = omni(&format!("keys generate --out {}", d(file)));
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
@@ -172,29 +168,11 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     let (sync_a, sync_b) = (free_port(), free_port());
     let init = |name: &str, key: &str, sync: SocketAddr, peer: String| -> Carrier {
         let api = free_port();
-        let v = ok(&[
-            "node",
-            "init",
-            "--dir",
-            &d(name),
-            "--name",
-            name,
-            "--key",
-            &d(key),
-            "--api",
-            &api.to_string(),
-            "--sync-listen",
-            &sync.to_string(),
-            "--peer",
-            &peer,
-            "--registry",
-            &registry,
-            "--rating-keys",
-            vk,
-            "--rating-keys-hash",
-            hash,
-            "--json",
-        ]);
+        let (dir, key) = (d(name), d(key));
+        let v = ok(&format!(
+            "node init --dir {dir} --name {name} --key {key} --api {api} --sync-listen {sync} \
+             --peer {peer} --registry {registry} --rating-keys {vk} --rating-keys-hash {hash} --json"
+        ));
         Carrier {
             party: v["party"].as_str().unwrap().to_string(),
             api: format!("http://{api}"),
@@ -205,23 +183,15 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     let b = init("carrier-b", "b.key", sync_b, format!("{key_a}@{sync_a}"));
     assert_eq!((a.party.as_str(), b.party.as_str()), (key_a.as_str(), key_b.as_str()));
     // A second init in the same directory could not be done, and keeps the first key.
-    let again = omni(&["node", "init", "--dir", &d("carrier-a"), "--json"]);
+    let again = omni(&format!("node init --dir {} --json", d("carrier-a")));
     assert_eq!(again.status.code(), Some(2));
     let node_a = start_node(&a.config);
     let _node_b = start_node(&b.config);
     let admin_key = admin_key.display().to_string();
     for party in [&a.party, &b.party] {
-        ok(&[
-            "member",
-            "admit",
-            "--registry",
-            &registry,
-            "--key",
-            &admin_key,
-            "--member",
-            party,
-            "--json",
-        ]);
+        ok(&format!(
+            "member admit --registry {registry} --key {admin_key} --member {party} --json"
+        ));
     }
 
     // The contract: A proposes the example terms, B accepts.
@@ -233,35 +203,23 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     let (na, nb) = (a.api.as_str(), b.api.as_str());
     bad_terms(dir.path(), &terms, na);
     let proposed =
-        ok(&["contract", "propose", "--terms", &d("terms.toml"), "--node", na, "--json"]);
+        ok(&format!("contract propose --terms {} --node {} --json", d("terms.toml"), na));
     let bilateral = proposed["bilateral"].as_str().unwrap().to_string();
     let bl = bilateral.as_str();
-    eventually(&["contract", "accept", "--bilateral", bl, "--node", nb, "--json"]);
-    until(&["contract", "show", "--bilateral", bl, "--node", na, "--json"], |v| {
+    eventually(&format!("contract accept --bilateral {bl} --node {nb} --json"));
+    until(&format!("contract show --bilateral {} --node {} --json", bl, na), |v| {
         v["status"] == "active"
     });
 
     // A node that is not party to a bilateral refuses it by name.
     let other = "00".repeat(32);
-    let err = refused(&["contract", "show", "--bilateral", &other, "--node", na, "--json"]);
+    let err = refused(&format!("contract show --bilateral {other} --node {na} --json"));
     assert!(err.contains("unknown bilateral"), "{err}");
 
     // A's order of interconnect, which B accepts.
-    ok(&[
-        "order",
-        "place",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--tariff",
-        "ic-2026",
-        "--node",
-        na,
-        "--json",
-    ]);
-    eventually(&["order", "accept", "--bilateral", bl, "--order", "O-AB", "--node", nb, "--json"]);
-    until(&["order", "list", "--bilateral", bl, "--node", na, "--json"], |v| {
+    ok(&format!("order place --bilateral {bl} --order O-AB --tariff ic-2026 --node {na} --json"));
+    eventually(&format!("order accept --bilateral {bl} --order O-AB --node {nb} --json"));
+    until(&format!("order list --bilateral {} --node {} --json", bl, na), |v| {
         v["orders"][0]["status"] == "agreed"
     });
 
@@ -272,21 +230,12 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
                bad-date,2026-12-02T10:00:00Z,sms-mt,3,msg\n\
                bad-product,2026-11-02T10:00:00Z,roaming,3,msg\n";
     std::fs::write(dir.path().join("bad.csv"), bad).unwrap();
-    let report = ok(&[
-        "usage",
-        "import",
-        "--bilateral",
+    let report = ok(&format!(
+        "usage import --bilateral {} --order O-AB --interval 2026-11 --file {} --node {} --json",
         bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--file",
-        &d("bad.csv"),
-        "--node",
-        na,
-        "--json",
-    ]);
+        d("bad.csv"),
+        na
+    ));
     assert_eq!(report["accepted"], 1, "{report}");
     let lines: Vec<(u64, String)> = report["refused"]
         .as_array()
@@ -300,294 +249,100 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
         "{report}"
     );
     let usage = examples().join("usage-ab-2026-11.csv").display().to_string();
-    let report = ok(&[
-        "usage",
-        "import",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--file",
-        &usage,
-        "--node",
-        na,
-        "--json",
-    ]);
+    let report = ok(&format!("usage import --bilateral {bl} --order O-AB --interval 2026-11 --file {usage} --node {na} --json"));
     assert_eq!(
         (report["accepted"].as_u64(), report["refused"].as_array().map(Vec::len)),
         (Some(40), Some(0))
     );
-    let again = ok(&[
-        "usage",
-        "import",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--file",
-        &usage,
-        "--node",
-        na,
-        "--json",
-    ]);
+    let again = ok(&format!("usage import --bilateral {bl} --order O-AB --interval 2026-11 --file {usage} --node {na} --json"));
     assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(40)));
 
     // No invoice before the rating is agreed.
-    let err = refused(&[
-        "invoice",
-        "issue",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--number",
-        "INV-AB-2026-11",
-        "--node",
-        na,
-        "--json",
-    ]);
+    let err = refused(&format!("invoice issue --bilateral {bl} --order O-AB --interval 2026-11 --number INV-AB-2026-11 --node {na} --json"));
     assert!(err.contains("no agreed rating"), "{err}");
 
-    ok(&[
-        "rating",
-        "propose",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--node",
-        na,
-        "--json",
-    ]);
-    eventually(&[
-        "rating",
-        "agree",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--node",
-        nb,
-        "--json",
-    ]);
+    ok(&format!(
+        "rating propose --bilateral {bl} --order O-AB --interval 2026-11 --node {na} --json"
+    ));
+    eventually(&format!(
+        "rating agree --bilateral {bl} --order O-AB --interval 2026-11 --node {nb} --json"
+    ));
 
     // Option 1: A's node proves the invoice (the command waits for the proof); B's node
     // verifies the proof before B can accept; the registry verifies it too.
     // (The agreement reaches A over the sync: issuing waits for it.)
-    let issued = eventually(&[
-        "invoice",
-        "issue",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-11",
-        "--number",
-        "INV-AB-2026-11",
-        "--node",
-        na,
-        "--json",
-    ]);
+    let issued = eventually(&format!("invoice issue --bilateral {bl} --order O-AB --interval 2026-11 --number INV-AB-2026-11 --node {na} --json"));
     assert_eq!(issued["proof"]["state"], "proven", "{issued}");
     let number = "INV-AB-2026-11";
-    eventually(&[
-        "invoice",
-        "accept",
-        "--bilateral",
-        bl,
-        "--number",
-        number,
-        "--node",
-        nb,
-        "--json",
-    ]);
+    eventually(&format!("invoice accept --bilateral {bl} --number {number} --node {nb} --json"));
     let seen_by_b =
-        ok(&["invoice", "show", "--bilateral", bl, "--number", number, "--node", nb, "--json"]);
+        ok(&format!("invoice show --bilateral {bl} --number {number} --node {nb} --json"));
     assert_eq!(seen_by_b["rating_proof"], issued["proof"]["rating_proof"], "{seen_by_b}");
-    let text = omni(&["invoice", "show", "--bilateral", bl, "--number", number, "--node", nb]);
+    let text = omni(&format!("invoice show --bilateral {bl} --number {number} --node {nb}"));
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains(number) && text.contains("Carrier A") && text.contains("EUR"), "{text}");
 
-    let opening = ok(&[
-        "invoice",
-        "opening",
-        "--bilateral",
+    let opening = ok(&format!(
+        "invoice opening --bilateral {} --number {} --out {} --node {} --json",
         bl,
-        "--number",
         number,
-        "--out",
-        &d("opening.json"),
-        "--node",
-        na,
-        "--json",
-    ]);
+        d("opening.json"),
+        na
+    ));
     let registry_invoice = opening["registry_invoice"].as_str().unwrap().to_string();
     let ri = registry_invoice.as_str();
-    until(&["registry", "invoice", "--registry", &registry, "--invoice", ri, "--json"], |v| {
+    until(&format!("registry invoice --registry {} --invoice {} --json", registry, ri), |v| {
         v["status"] == "accepted"
     });
 
     // B pays what it owes; A confirms the receipt; the registry attests it paid on time.
-    ok(&[
-        "payment",
-        "notify",
-        "--bilateral",
-        bl,
-        "--number",
-        number,
-        "--payment",
-        "PAY-1",
-        "--node",
-        nb,
-        "--json",
-    ]);
-    eventually(&[
-        "payment",
-        "receipt",
-        "--bilateral",
-        bl,
-        "--payment",
-        "PAY-1",
-        "--node",
-        na,
-        "--json",
-    ]);
+    ok(&format!(
+        "payment notify --bilateral {bl} --number {number} --payment PAY-1 --node {nb} --json"
+    ));
+    eventually(&format!("payment receipt --bilateral {bl} --payment PAY-1 --node {na} --json"));
     let paid =
-        until(&["registry", "invoice", "--registry", &registry, "--invoice", ri, "--json"], |v| {
+        until(&format!("registry invoice --registry {} --invoice {} --json", registry, ri), |v| {
             v["status"] == "paid"
         });
     assert_eq!(paid["payer"], b.party.as_str(), "{paid}");
     assert_eq!(paid["payer_reputation"]["paid_on_time"], 1, "{paid}");
     assert_eq!(paid["payer_reputation"]["paid_late"], 0, "{paid}");
 
-    let status = ok(&["node", "status", "--node", na, "--json"]);
+    let status = ok(&format!("node status --node {na} --json"));
     assert_eq!(status["outbox_refused"], 0, "{status}");
     assert_eq!(status["bilaterals"][0]["bilateral"], bl, "{status}");
 
     // October, invoiced late: A's node is killed (SIGKILL) while it proves, and proves the
     // invoice once after its restart.
     let usage = examples().join("usage-ab-2026-10.csv").display().to_string();
-    ok(&[
-        "usage",
-        "import",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-10",
-        "--file",
-        &usage,
-        "--node",
-        na,
-        "--json",
-    ]);
-    ok(&[
-        "rating",
-        "propose",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-10",
-        "--node",
-        na,
-        "--json",
-    ]);
-    eventually(&[
-        "rating",
-        "agree",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-10",
-        "--node",
-        nb,
-        "--json",
-    ]);
+    ok(&format!("usage import --bilateral {bl} --order O-AB --interval 2026-10 --file {usage} --node {na} --json"));
+    ok(&format!(
+        "rating propose --bilateral {bl} --order O-AB --interval 2026-10 --node {na} --json"
+    ));
+    eventually(&format!(
+        "rating agree --bilateral {bl} --order O-AB --interval 2026-10 --node {nb} --json"
+    ));
     let october = "INV-AB-2026-10";
-    let issued = eventually(&[
-        "invoice",
-        "issue",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-10",
-        "--number",
-        october,
-        "--no-wait",
-        "--node",
-        na,
-        "--json",
-    ]);
+    let issued = eventually(&format!("invoice issue --bilateral {bl} --order O-AB --interval 2026-10 --number {october} --no-wait --node {na} --json"));
     assert!(
         issued["proof"]["state"] == "queued" || issued["proof"]["state"] == "proving",
         "{issued}"
     );
     drop(node_a);
     let node_a = start_node(&a.config);
-    let proof = ok(&[
-        "invoice",
-        "proof",
-        "--bilateral",
-        bl,
-        "--number",
-        october,
-        "--wait",
-        "--node",
-        na,
-        "--json",
-    ]);
+    let proof =
+        ok(&format!("invoice proof --bilateral {bl} --number {october} --wait --node {na} --json"));
     assert_eq!(proof["state"], "proven", "{proof}");
-    let issued_again = refused(&[
-        "invoice",
-        "issue",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-AB",
-        "--interval",
-        "2026-10",
-        "--number",
-        "INV-AB-2026-10-BIS",
-        "--node",
-        na,
-        "--json",
-    ]);
+    let issued_again = refused(&format!("invoice issue --bilateral {bl} --order O-AB --interval 2026-10 --number INV-AB-2026-10-BIS --node {na} --json"));
     assert!(issued_again.contains("already invoiced"), "{issued_again}");
-    let invoices = ok(&["invoice", "list", "--bilateral", bl, "--node", na, "--json"]);
+    let invoices = ok(&format!("invoice list --bilateral {bl} --node {na} --json"));
     assert_eq!(invoices["invoices"].as_array().map(Vec::len), Some(2), "{invoices}");
 
     // B disputes the largest item; A resolves it without adjustment and credits half of
     // the disputed amount with a credit note; the final invoice is agreed; the registry
     // shows the invoice accepted again.
-    let shown = eventually(&[
-        "invoice",
-        "show",
-        "--bilateral",
-        bl,
-        "--number",
-        october,
-        "--node",
-        nb,
-        "--json",
-    ]);
+    let shown =
+        eventually(&format!("invoice show --bilateral {bl} --number {october} --node {nb} --json"));
     let item = shown["items"]
         .as_array()
         .unwrap()
@@ -598,281 +353,74 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     let (item_no, disputed) =
         (item["item"].as_u64().unwrap(), item["micros"].as_i64().unwrap() / 5);
     let dispute = format!("{item_no}:{}:records double-counted", micros_text(disputed));
-    eventually(&[
-        "invoice",
-        "dispute",
-        "--bilateral",
-        bl,
-        "--number",
-        october,
-        "--item",
-        &dispute,
-        "--node",
-        nb,
-        "--json",
-    ]);
+    eventually(&format!(
+        "invoice dispute --bilateral {bl} --number {october} --item '{dispute}' --node {nb} --json"
+    ));
     let resolution = format!("{item_no}:0:half agreed, credited by CN-1");
-    eventually(&[
-        "invoice",
-        "resolve",
-        "--bilateral",
-        bl,
-        "--number",
-        october,
-        "--item",
-        &resolution,
-        "--node",
-        na,
-        "--json",
-    ]);
-    ok(&[
-        "invoice",
-        "credit-note",
-        "--bilateral",
-        bl,
-        "--number",
-        october,
-        "--credit-note",
-        "CN-1",
-        "--amount",
-        &micros_text(disputed / 2),
-        "--reason",
-        "half of the double-counted records",
-        "--node",
-        na,
-        "--json",
-    ]);
-    let accepted = eventually(&[
-        "invoice",
-        "accept",
-        "--bilateral",
-        bl,
-        "--number",
-        october,
-        "--node",
-        nb,
-        "--json",
-    ]);
+    eventually(&format!("invoice resolve --bilateral {bl} --number {october} --item '{resolution}' --node {na} --json"));
+    ok(&format!("invoice credit-note --bilateral {} --number {} --credit-note CN-1 --amount {} --reason 'half of the double-counted records' --node {} --json", bl, october, micros_text(disputed / 2), na));
+    let accepted = eventually(&format!(
+        "invoice accept --bilateral {bl} --number {october} --node {nb} --json"
+    ));
     assert_eq!(accepted["accepted"].as_array().map(Vec::len), Some(2), "{accepted}");
-    eventually(&[
-        "invoice",
-        "final",
-        "--bilateral",
-        bl,
-        "--number",
-        october,
-        "--node",
-        na,
-        "--json",
-    ]);
-    eventually(&[
-        "invoice",
-        "accept",
-        "--bilateral",
-        bl,
-        "--number",
-        october,
-        "--node",
-        nb,
-        "--json",
-    ]);
+    eventually(&format!("invoice final --bilateral {bl} --number {october} --node {na} --json"));
+    eventually(&format!("invoice accept --bilateral {bl} --number {october} --node {nb} --json"));
     let october_ri = issued["registry_invoice"].as_str().unwrap().to_string();
-    ok(&[
-        "registry",
-        "invoice",
-        "--registry",
-        &registry,
-        "--invoice",
-        &october_ri,
-        "--wait-for",
-        "accepted",
-        "--json",
-    ]);
+    ok(&format!(
+        "registry invoice --registry {registry} --invoice {october_ri} --wait-for accepted --json"
+    ));
 
     // B sells voice to A in October (Option 1 too); A accepts. The two invoices and the
     // credit note fall due in the same month and are netted; the net payer pays, and the
     // registry shows both invoices settled.
-    ok(&[
-        "order",
-        "place",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-BA",
-        "--tariff",
-        "voice-2026",
-        "--node",
-        nb,
-        "--json",
-    ]);
-    eventually(&["order", "accept", "--bilateral", bl, "--order", "O-BA", "--node", na, "--json"]);
+    ok(&format!(
+        "order place --bilateral {bl} --order O-BA --tariff voice-2026 --node {nb} --json"
+    ));
+    eventually(&format!("order accept --bilateral {bl} --order O-BA --node {na} --json"));
     let usage = examples().join("usage-ba-2026-10.csv").display().to_string();
-    eventually(&[
-        "usage",
-        "import",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-BA",
-        "--interval",
-        "2026-10",
-        "--file",
-        &usage,
-        "--node",
-        nb,
-        "--json",
-    ]);
-    ok(&[
-        "rating",
-        "propose",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-BA",
-        "--interval",
-        "2026-10",
-        "--node",
-        nb,
-        "--json",
-    ]);
-    eventually(&[
-        "rating",
-        "agree",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-BA",
-        "--interval",
-        "2026-10",
-        "--node",
-        na,
-        "--json",
-    ]);
-    let voice = eventually(&[
-        "invoice",
-        "issue",
-        "--bilateral",
-        bl,
-        "--order",
-        "O-BA",
-        "--interval",
-        "2026-10",
-        "--number",
-        "INV-BA-2026-10",
-        "--node",
-        nb,
-        "--json",
-    ]);
-    eventually(&[
-        "invoice",
-        "accept",
-        "--bilateral",
-        bl,
-        "--number",
-        "INV-BA-2026-10",
-        "--node",
-        na,
-        "--json",
-    ]);
+    eventually(&format!("usage import --bilateral {bl} --order O-BA --interval 2026-10 --file {usage} --node {nb} --json"));
+    ok(&format!(
+        "rating propose --bilateral {bl} --order O-BA --interval 2026-10 --node {nb} --json"
+    ));
+    eventually(&format!(
+        "rating agree --bilateral {bl} --order O-BA --interval 2026-10 --node {na} --json"
+    ));
+    let voice = eventually(&format!("invoice issue --bilateral {bl} --order O-BA --interval 2026-10 --number INV-BA-2026-10 --node {nb} --json"));
+    eventually(&format!(
+        "invoice accept --bilateral {bl} --number INV-BA-2026-10 --node {na} --json"
+    ));
     let voice_ri = voice["registry_invoice"].as_str().unwrap().to_string();
-    ok(&[
-        "registry",
-        "invoice",
-        "--registry",
-        &registry,
-        "--invoice",
-        &voice_ri,
-        "--wait-for",
-        "accepted",
-        "--json",
-    ]);
+    ok(&format!(
+        "registry invoice --registry {registry} --invoice {voice_ri} --wait-for accepted --json"
+    ));
 
-    let due =
-        ok(&["registry", "invoice", "--registry", &registry, "--invoice", &voice_ri, "--json"]);
+    let due = ok(&format!("registry invoice --registry {registry} --invoice {voice_ri} --json"));
     let period = due["due_date"].as_str().unwrap()[..7].to_string();
-    let netting = eventually(&[
-        "netting",
-        "propose",
-        "--bilateral",
-        bl,
-        "--netting",
-        "NET-1",
-        "--period",
-        &period,
-        "--node",
-        na,
-        "--json",
-    ]);
+    let netting = eventually(&format!(
+        "netting propose --bilateral {bl} --netting NET-1 --period {period} --node {na} --json"
+    ));
     let documents = netting["documents"].as_array().unwrap().len();
     assert_eq!(documents, 3, "{netting}");
-    eventually(&[
-        "netting",
-        "accept",
-        "--bilateral",
-        bl,
-        "--netting",
-        "NET-1",
-        "--node",
-        nb,
-        "--json",
-    ]);
+    eventually(&format!("netting accept --bilateral {bl} --netting NET-1 --node {nb} --json"));
     let (payer_node, payee_node) =
         if netting["payer"] == a.party.as_str() { (na, nb) } else { (nb, na) };
     let amount = micros_text(netting["micros"].as_i64().unwrap());
-    eventually(&[
-        "payment",
-        "notify",
-        "--bilateral",
-        bl,
-        "--netting",
-        "NET-1",
-        "--payment",
-        "PAY-NET-1",
-        "--amount",
-        &amount,
-        "--node",
-        payer_node,
-        "--json",
-    ]);
-    eventually(&[
-        "payment",
-        "receipt",
-        "--bilateral",
-        bl,
-        "--payment",
-        "PAY-NET-1",
-        "--node",
-        payee_node,
-        "--json",
-    ]);
-    let settled = ok(&[
-        "registry",
-        "invoice",
-        "--registry",
-        &registry,
-        "--invoice",
-        &october_ri,
-        "--wait-for",
-        "paid",
-        "--json",
-    ]);
+    eventually(&format!("payment notify --bilateral {bl} --netting NET-1 --payment PAY-NET-1 --amount {amount} --node {payer_node} --json"));
+    eventually(&format!(
+        "payment receipt --bilateral {bl} --payment PAY-NET-1 --node {payee_node} --json"
+    ));
+    let settled = ok(&format!(
+        "registry invoice --registry {registry} --invoice {october_ri} --wait-for paid --json"
+    ));
     assert_eq!(settled["payer_reputation"]["paid_on_time"], 2, "{settled}");
     assert_eq!(settled["payer_reputation"]["paid_late"], 0, "{settled}");
-    let settled = ok(&[
-        "registry",
-        "invoice",
-        "--registry",
-        &registry,
-        "--invoice",
-        &voice_ri,
-        "--wait-for",
-        "paid",
-        "--json",
-    ]);
+    let settled = ok(&format!(
+        "registry invoice --registry {registry} --invoice {voice_ri} --wait-for paid --json"
+    ));
     assert_eq!(settled["payer"], a.party.as_str(), "{settled}");
     assert_eq!(settled["payer_reputation"]["paid_on_time"], 1, "{settled}");
     for node in [na, nb] {
-        let status = ok(&["node", "status", "--node", node, "--json"]);
+        let status = ok(&format!("node status --node {node} --json"));
         assert_eq!(status["outbox_refused"], 0, "{status}");
     }
     drop(node_a);
@@ -896,16 +444,9 @@ fn bad_terms(dir: &Path, good: &str, node: &str) {
     for (text, named) in cases {
         let path = dir.join("bad-terms.toml");
         std::fs::write(&path, text).unwrap();
-        let err = refused(&[
-            "contract",
-            "propose",
-            "--terms",
-            &path.display().to_string(),
-            "--node",
-            node,
-        ]);
+        let err = refused(&format!("contract propose --terms {} --node {node}", path.display()));
         assert!(err.contains(named), "{named}: {err}");
     }
-    let list = ok(&["contract", "list", "--node", node, "--json"]);
+    let list = ok(&format!("contract list --node {node} --json"));
     assert_eq!(list["bilaterals"].as_array().map(Vec::len), Some(0), "{list}");
 }

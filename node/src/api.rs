@@ -85,6 +85,8 @@ pub struct NodeContext {
     pub outbox: Option<RegistryClient>,
     /// The bilateral sync, if running.
     pub sync: Option<Arc<SyncNode>>,
+    /// Wakes the registry reporter, if the node runs one.
+    pub reporter: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl NodeContext {
@@ -97,6 +99,7 @@ impl NodeContext {
             prover: None,
             outbox: None,
             sync: None,
+            reporter: None,
         }
     }
 
@@ -116,10 +119,14 @@ impl NodeContext {
         .map_err(|e| Status::internal(format!("ledger task failed: {e}")))?
     }
 
-    /// Pushes what was appended to the counterparties now.
-    pub(crate) fn appended(&self) {
+    /// Pushes what was appended to the counterparties, and reports it to the registry,
+    /// now rather than at the next tick.
+    pub fn appended(&self) {
         if let Some(sync) = &self.sync {
             sync.wake();
+        }
+        if let Some(reporter) = &self.reporter {
+            reporter.notify_one();
         }
     }
 

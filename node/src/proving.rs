@@ -13,7 +13,8 @@
 //! under the ledger's lock, so nothing is issued or attached twice.
 //!
 //! Proving runs on one thread of its own (each proof already uses every core through
-//! rayon); [`Prover::status`] says where each job stands, with the prover's progress.
+//! rayon), which first loads the proving keys when they lie beside the verifying keys;
+//! [`Prover::status`] says where each job stands, with the prover's progress.
 
 use crate::config::{RatingKeysConfig, RATING_KEYS_SETTING};
 use crate::entry::{BilateralId, EntryBody};
@@ -98,6 +99,12 @@ impl NodeKeys {
     /// The verifying keys' hash.
     pub fn hash(&self) -> FieldBytes {
         self.hash
+    }
+
+    /// Whether proving keys lie beside the verifying keys (a node that only verifies
+    /// needs none).
+    pub fn has_proving_keys(&self) -> bool {
+        RatingKeys::paths(&self.dir, self.chunk_size).0.exists()
     }
 
     /// The proving keys (`rating-K.pk` and its manifest beside the verifying keys),
@@ -196,7 +203,12 @@ pub fn unproven(ledger: &Ledger) -> Vec<JobKey> {
 impl Prover {
     /// Starts the prover of `ledger`'s Option 1 invoices with `keys` (none: every job
     /// fails, naming the setting) and queues the invoices the ledger shows unproven.
-    pub fn start(ledger: Arc<Mutex<Ledger>>, keys: Option<Arc<NodeKeys>>) -> Prover {
+    /// `attached` is called after each proof entry is appended (to push it on at once).
+    pub fn start(
+        ledger: Arc<Mutex<Ledger>>,
+        keys: Option<Arc<NodeKeys>>,
+        attached: Arc<dyn Fn() + Send + Sync>,
+    ) -> Prover {
         let (queue, jobs_rx) = mpsc::channel::<JobKey>();
         let prover = Prover { jobs: Arc::new(Mutex::new(BTreeMap::new())), queue };
         let pending = match ledger.lock() {
@@ -207,8 +219,16 @@ impl Prover {
         std::thread::Builder::new()
             .name("rating-prover".into())
             .spawn(move || {
+                // A node given proving keys proves: load them now, not when the first
+                // invoice waits for them (a node without them only verifies).
+                if let Some(keys) = keys.as_deref().filter(|k| k.has_proving_keys()) {
+                    if let Err(e) = keys.proving() {
+                        tracing::warn!("rating proving keys: {e}");
+                    }
+                }
                 while let Ok(job) = jobs_rx.recv() {
                     worker.run(&ledger, keys.as_deref(), &job);
+                    attached();
                 }
             })
             .map_err(|e| tracing::error!("cannot start the rating prover: {e}"))

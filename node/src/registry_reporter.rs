@@ -1,7 +1,8 @@
 //! What a node reports to the omni-lateral registry on its own, read off its ledger.
 //!
 //! `omni node start` with a `registry` in its configuration runs a [`Reporter`]: every
-//! [`ReporterOptions::interval`] it looks at the ledger and queues, through the node's
+//! [`ReporterOptions::interval`], and at once when woken ([`Reporter::waker`]: the node
+//! wakes it when its API or its prover appended an entry), it looks at the ledger and queues, through the node's
 //! [`RegistryClient`] outbox, each fact the registry should know and has not been told:
 //!
 //! | fact on the ledger | who reports it | registry transaction | waits until the registry shows |
@@ -38,7 +39,7 @@ use omni_verifier::RatingProofBundle;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 /// Result alias of this module.
 pub type Result<T> = std::result::Result<T, ReportError>;
@@ -156,6 +157,7 @@ pub struct Reporter {
     client: RegistryClient,
     options: ReporterOptions,
     anchored: HashMap<BilateralId, Instant>,
+    wake: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Reporter {
@@ -171,7 +173,19 @@ impl Reporter {
         client: RegistryClient,
         options: ReporterOptions,
     ) -> Reporter {
-        Reporter { ledger, client, options, anchored: HashMap::new() }
+        Reporter {
+            ledger,
+            client,
+            options,
+            anchored: HashMap::new(),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// What wakes the reporter for a look before its interval is over: notify it when
+    /// the ledger changed (an entry appended here or received from the counterparty).
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// Looks at the ledger once and queues what is new (module docs).
@@ -215,6 +229,7 @@ impl Reporter {
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.options.interval) => {}
+                _ = self.wake.notified() => {}
                 // Asked to stop, or nobody left to ask.
                 changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
             }
