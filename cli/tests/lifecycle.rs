@@ -183,8 +183,10 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     let b = init("carrier-b", "b.key", sync_b, format!("{key_a}@{sync_a}"));
     assert_eq!((a.party.as_str(), b.party.as_str()), (key_a.as_str(), key_b.as_str()));
     // A second init in the same directory could not be done, and keeps the first key.
+    let first_key = std::fs::read(dir.path().join("carrier-a/node.key")).unwrap();
     let again = omni(&format!("node init --dir {} --json", d("carrier-a")));
     assert_eq!(again.status.code(), Some(2));
+    assert_eq!(std::fs::read(dir.path().join("carrier-a/node.key")).unwrap(), first_key);
     let node_a = start_node(&a.config);
     let _node_b = start_node(&b.config);
     let admin_key = admin_key.display().to_string();
