@@ -53,13 +53,7 @@ pub fn run(command: MemberCommand) -> Result<()> {
             .into())
         }
     };
-    let text = std::fs::read_to_string(&key)
-        .map_err(|e| CannotAsk(format!("cannot read key file {}: {e}", key.display())))?;
-    let seed: [u8; 32] = hex::decode(text.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| CannotAsk(format!("{}: not a 32-byte hex key seed", key.display())))?;
-    let keypair = omni_core::Keypair::from_seed(seed);
+    let keypair = omni_node::config::read_key_file(&key).map_err(|e| CannotAsk(e.to_string()))?;
     let outbox_dir = PathBuf::from(format!("{}.outbox", key.display()));
     let runtime = tokio::runtime::Runtime::new()?;
     let _entered = runtime.enter();

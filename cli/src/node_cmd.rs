@@ -265,8 +265,7 @@ fn init(args: &InitArgs) -> Result<()> {
     }
     let key = match &args.key {
         Some(path) => {
-            let probe = NodeConfig { key_file: path.clone(), ..config.clone() };
-            probe.keypair().map_err(|e| CannotAsk(e.to_string()))?
+            omni_node::config::read_key_file(path).map_err(|e| CannotAsk(e.to_string()))?
         }
         None => Keypair::generate(),
     };

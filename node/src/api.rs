@@ -119,6 +119,17 @@ impl NodeContext {
         .map_err(|e| Status::internal(format!("ledger task failed: {e}")))?
     }
 
+    /// Appends the entry `f` builds, on the blocking pool, then pushes it on at once
+    /// ([`NodeContext::appended`]); answers with the entry's sequence number and hash.
+    pub(crate) async fn append_step<F>(&self, f: F) -> Result<Response<proto::EntryAck>, Status>
+    where
+        F: FnOnce(&mut Ledger) -> Result<Entry, Status> + Send + 'static,
+    {
+        let entry = self.with_ledger(f).await?;
+        self.appended();
+        Ok(Response::new(ack(&entry)))
+    }
+
     /// Pushes what was appended to the counterparties, and reports it to the registry,
     /// now rather than at the next tick.
     pub fn appended(&self) {
@@ -390,8 +401,8 @@ impl Billing for BillingApi {
     ) -> Result<Response<proto::EntryAck>, Status> {
         let r = request.into_inner();
         let id = bilateral(&r.bilateral)?;
-        let entry = self
-            .with_ledger(move |ledger| {
+        self.node
+            .append_step(move |ledger| {
                 let inv = bill(ledger, &id, &r.bill_no)?;
                 if !inv.generated && !ledger.verifies_rating_proofs() {
                     return Err(Status::failed_precondition(format!(
@@ -403,9 +414,7 @@ impl Billing for BillingApi {
                 let seq = inv.seq;
                 ledger.accept(&id, seq).map_err(|e| status_of(&e))
             })
-            .await?;
-        self.node.appended();
-        Ok(Response::new(ack(&entry)))
+            .await
     }
 
     async fn dispute_bill(
@@ -422,13 +431,12 @@ impl Billing for BillingApi {
                 .map(|i| DisputedItem { item: i.item, amount: i.micros, reason: i.reason })
                 .collect(),
         };
-        let entry = self
-            .with_ledger(move |ledger| {
+        self.node
+            .append_step(move |ledger| {
                 bill(ledger, &id, &dispute.invoice)?;
                 ledger.append(&id, EntryBody::Dispute(dispute)).map_err(|e| status_of(&e))
             })
-            .await?;
-        Ok(Response::new(ack(&entry)))
+            .await
     }
 
     async fn notify_payment(
@@ -437,8 +445,8 @@ impl Billing for BillingApi {
     ) -> Result<Response<proto::EntryAck>, Status> {
         let r = request.into_inner();
         let id = bilateral(&r.bilateral)?;
-        let entry = self
-            .with_ledger(move |ledger| {
+        self.node
+            .append_step(move |ledger| {
                 let target = if r.netting.is_empty() {
                     bill(ledger, &id, &r.bill_no)?;
                     SettlementRef::Invoice(r.bill_no)
@@ -453,8 +461,7 @@ impl Billing for BillingApi {
                 };
                 ledger.append(&id, EntryBody::PaymentNotice(notice)).map_err(|e| status_of(&e))
             })
-            .await?;
-        Ok(Response::new(ack(&entry)))
+            .await
     }
 
     async fn import_usage(
@@ -564,8 +571,8 @@ impl Billing for BillingApi {
     ) -> Result<Response<proto::EntryAck>, Status> {
         let r = request.into_inner();
         let id = bilateral(&r.bilateral)?;
-        let entry = self
-            .with_ledger(move |ledger| {
+        self.node
+            .append_step(move |ledger| {
                 let state = ledger.state(&id).map_err(|e| status_of(&e))?;
                 let payment = state.payment(&r.payment).ok_or_else(|| {
                     Status::not_found(format!("bilateral {id} has no payment {:?}", r.payment))
@@ -577,9 +584,7 @@ impl Billing for BillingApi {
                 };
                 ledger.append(&id, EntryBody::PaymentReceipt(receipt)).map_err(|e| status_of(&e))
             })
-            .await?;
-        self.node.appended();
-        Ok(Response::new(ack(&entry)))
+            .await
     }
 
     async fn render_bill(

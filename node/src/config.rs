@@ -173,16 +173,21 @@ impl NodeConfig {
 
     /// The organisation's key, from [`NodeConfig::key_file`].
     pub fn keypair(&self) -> Result<Keypair, ConfigError> {
-        let invalid = |reason: String| ConfigError::Invalid { path: self.key_file.clone(), reason };
-        let text = std::fs::read_to_string(&self.key_file)
-            .map_err(|source| ConfigError::Read { path: self.key_file.clone(), source })?;
-        let bytes = hex::decode(text.trim())
-            .map_err(|e| invalid(format!("the key seed is not hex: {e}")))?;
-        let seed: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-            invalid(format!("a key seed is 32 bytes, this one {}", b.len()))
-        })?;
-        Ok(Keypair::from_seed(seed))
+        read_key_file(&self.key_file)
     }
+}
+
+/// Reads a key file (`omni keys generate`: the Ed25519 seed as 64 hex digits).
+pub fn read_key_file(path: &Path) -> Result<Keypair, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid { path: path.to_path_buf(), reason };
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let bytes =
+        hex::decode(text.trim()).map_err(|e| invalid(format!("the key seed is not hex: {e}")))?;
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| invalid(format!("a key seed is 32 bytes, this one {}", b.len())))?;
+    Ok(Keypair::from_seed(seed))
 }
 
 #[cfg(test)]

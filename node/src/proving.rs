@@ -20,7 +20,7 @@ use crate::config::{RatingKeysConfig, RATING_KEYS_SETTING};
 use crate::entry::{BilateralId, EntryBody};
 use crate::ledger::Ledger;
 use crate::rating_proof::prove_invoice;
-use crate::state::InvoiceStatus;
+use crate::state::{InvoiceState, InvoiceStatus};
 use omni_prover::RatingKeys;
 use omni_verifier::{FieldBytes, RatingVerifier};
 use std::collections::BTreeMap;
@@ -182,19 +182,13 @@ impl std::fmt::Debug for Prover {
 }
 
 /// The Option 1 invoices of `ledger` that this node issued and has yet to prove.
-pub fn unproven(ledger: &Ledger) -> Vec<JobKey> {
+fn unproven(ledger: &Ledger) -> Vec<JobKey> {
     let mut out = Vec::new();
     for id in ledger.bilaterals() {
         let Ok(state) = ledger.state(&id) else { continue };
         let Ok(party) = ledger.party(&id) else { continue };
-        for inv in state.invoices() {
-            if inv.seller == party
-                && !inv.generated
-                && inv.rating_proof.is_none()
-                && inv.status() == InvoiceStatus::Issued
-            {
-                out.push((id, inv.invoice.number.clone()));
-            }
+        for inv in state.invoices().filter(|i| i.seller == party && awaits_proof(i)) {
+            out.push((id, inv.invoice.number.clone()));
         }
     }
     out
@@ -227,8 +221,9 @@ impl Prover {
                     }
                 }
                 while let Ok(job) = jobs_rx.recv() {
-                    worker.run(&ledger, keys.as_deref(), &job);
-                    attached();
+                    if worker.run(&ledger, keys.as_deref(), &job) {
+                        attached();
+                    }
                 }
             })
             .map_err(|e| tracing::error!("cannot start the rating prover: {e}"))
@@ -280,10 +275,12 @@ impl Prover {
         }
     }
 
-    fn run(&self, ledger: &Mutex<Ledger>, keys: Option<&NodeKeys>, key: &JobKey) {
+    /// Runs one job; whether it ended proven.
+    fn run(&self, ledger: &Mutex<Ledger>, keys: Option<&NodeKeys>, key: &JobKey) -> bool {
         let started = Instant::now();
         let outcome = self.prove(ledger, keys, key);
         let seconds = started.elapsed().as_secs_f64();
+        let proven = outcome.is_ok();
         match outcome {
             Ok(()) => {
                 tracing::info!(bilateral = %key.0, invoice = %key.1, seconds, "rating proof attached");
@@ -297,6 +294,7 @@ impl Prover {
                 self.update(key, |s| s.state = JobState::Failed(reason));
             }
         }
+        proven
     }
 
     fn prove(
@@ -339,8 +337,11 @@ impl Prover {
     }
 }
 
+/// Whether `inv` is an Option 1 invoice still awaiting the buyer without a rating proof.
+fn awaits_proof(inv: &InvoiceState) -> bool {
+    !inv.generated && inv.rating_proof.is_none() && inv.status() == InvoiceStatus::Issued
+}
+
 fn unproven_invoice(ledger: &Ledger, id: &BilateralId, number: &str) -> bool {
-    ledger.state(id).ok().and_then(|s| s.invoice(number)).is_some_and(|inv| {
-        !inv.generated && inv.rating_proof.is_none() && inv.status() == InvoiceStatus::Issued
-    })
+    ledger.state(id).ok().and_then(|s| s.invoice(number)).is_some_and(awaits_proof)
 }

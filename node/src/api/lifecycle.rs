@@ -50,14 +50,12 @@ impl LifecycleApi {
         .await
     }
 
-    /// Appends what `f` builds, then pushes it to the counterparty.
+    /// Appends what `f` builds, then pushes it on ([`NodeContext::append_step`]).
     async fn step<F>(&self, f: F) -> Result<Response<proto::EntryAck>, Status>
     where
         F: FnOnce(&mut Ledger) -> Result<crate::Entry, Status> + Send + 'static,
     {
-        let entry = self.node.with_ledger(f).await?;
-        self.node.appended();
-        Ok(Response::new(ack(&entry)))
+        self.node.append_step(f).await
     }
 }
 
