@@ -55,6 +55,7 @@
 //! | `q` ‖ id (8, BE) | canonical [`QueuedTx`]: the body, or the signed bytes once signed |
 //! | `r` ‖ id (8, BE) | canonical [`RegistryRefusal`] |
 //! | `k` ‖ fact (32) | the [`OutboxId`] a fact was queued as ([`RegistryClient::submit_once`]) |
+//! | `n` ‖ fact (32) | when a fact was found to need no report: the registry already showed it ([`RegistryClient::record_moot`]) |
 //! | `d` ‖ id (8, BE) | canonical [`Delivered`]: what the registry holds of it (the node's record of what it told the registry) |
 //! | `m/next` | next [`OutboxId`] |
 //! | `m/registry` | the registry id the outbox delivers to (pinned on first contact) |
@@ -365,6 +366,7 @@ const ITEM: u8 = b'q';
 const REFUSAL: u8 = b'r';
 const DELIVERED: u8 = b'd';
 const FACT: u8 = b'k';
+const MOOT: u8 = b'n';
 const META_NEXT: &[u8] = b"m/next";
 const META_REGISTRY: &[u8] = b"m/registry";
 const META_DELIVERED: &[u8] = b"m/delivered";
@@ -378,8 +380,12 @@ fn key(prefix: u8, id: OutboxId) -> [u8; 9] {
 }
 
 fn fact_key(fact: &Hash32) -> [u8; 33] {
+    prefixed(FACT, fact)
+}
+
+fn prefixed(prefix: u8, fact: &Hash32) -> [u8; 33] {
     let mut k = [0u8; 33];
-    k[0] = FACT;
+    k[0] = prefix;
     k[1..].copy_from_slice(&fact.0);
     k
 }
@@ -692,6 +698,20 @@ impl RegistryClient {
     pub fn reported(&self, fact: &Hash32) -> Result<Option<OutboxId>> {
         let db = &self.outbox().db;
         db.get(fact_key(fact))?.map(|v| decode("outbox fact", &v)).transpose()
+    }
+
+    /// Records that `fact` needs no report because the registry already shows what it
+    /// would say (an invoice the registry recorded paid in a netting cycle needs no payment
+    /// notice), so that it is not looked at again, by this process or a later one.
+    pub fn record_moot(&self, fact: &Hash32) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put(prefixed(MOOT, fact), omni_core::encode(&now_secs()));
+        self.outbox().write(batch)
+    }
+
+    /// Whether `fact` was recorded as needing no report ([`RegistryClient::record_moot`]).
+    pub fn is_moot(&self, fact: &Hash32) -> Result<bool> {
+        Ok(self.outbox().db.get(prefixed(MOOT, fact))?.is_some())
     }
 
     /// A gRPC client of the registry behind the outbox's endpoint, for queries (it

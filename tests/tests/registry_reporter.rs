@@ -3,7 +3,9 @@
 //! anchors and submits its proven invoice, the buyer's node accepts it once the registry
 //! shows it verified, the payer notices the payment and the payee confirms it once the
 //! notice is there — after which the registry holds an attested payment. A reporter
-//! started again over the same outbox reports nothing twice.
+//! started again over the same outbox reports nothing twice. A payment the registry shows
+//! settled already (paid in a netting cycle) is moot: not sent, not waited for, not asked
+//! about again.
 
 #![allow(clippy::unwrap_used)]
 
@@ -71,8 +73,20 @@ async fn anchored_seqs(addr: SocketAddr, id: &BilateralId, by: PartyId) -> Vec<u
     list.anchors.into_iter().filter(|a| a.anchored_by == by.0.to_vec()).map(|a| a.seq).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_nodes_report_an_invoice_from_proof_to_attested_payment() {
+/// A registry whose admin admitted both carriers, and their bilateral with an Option 1
+/// invoice ([`INVOICE`]) in a past month, proven by A and verified by B's ledger on receipt.
+struct Proven {
+    dir: tempfile::TempDir,
+    registry: omni_registry::RunningServer,
+    addr: SocketAddr,
+    a: Arc<Mutex<Ledger>>,
+    b: Arc<Mutex<Ledger>>,
+    id: BilateralId,
+    /// Sequence number of the invoice entry.
+    issued: u64,
+}
+
+async fn proven_invoice() -> Proven {
     let mut rng = ChaCha20Rng::seed_from_u64(11);
     let keys = RatingKeys::setup_development(4, &mut rng, &omni_prover::no_progress).unwrap();
     let verifier = Arc::new(RatingVerifier::new(keys.verifying.clone()));
@@ -104,7 +118,6 @@ async fn the_nodes_report_an_invoice_from_proof_to_attested_payment() {
     let mut a = Ledger::open(dir.path().join("a"), sample::carrier_a(), options.clone()).unwrap();
     let mut b = Ledger::open(dir.path().join("b"), sample::carrier_b(), options).unwrap();
     let id = sample::rated_bilateral(&mut a, &mut b, &clock, &interval, 6).unwrap();
-    let (seller, buyer) = (a.key(), b.key());
 
     // Option 1: A issues and proves the invoice; B's node verifies it on receipt.
     let RatingStatus::Agreed { rating, .. } =
@@ -113,13 +126,41 @@ async fn the_nodes_report_an_invoice_from_proof_to_attested_payment() {
         panic!("the rating is agreed")
     };
     let invoice = invoice_from_rating(INVOICE, ORDER_AB, &interval.id, Currency::EUR, &rating);
-    let issued = a.append(&id, EntryBody::Invoice(invoice)).unwrap();
+    let issued = a.append(&id, EntryBody::Invoice(invoice)).unwrap().seq;
     let claim = a.invoice_claim(&id, INVOICE).unwrap();
     let proof = prove_invoice(&keys, &claim, INVOICE, &mut rng, &omni_prover::no_progress).unwrap();
     a.append(&id, EntryBody::RatingProof(proof)).unwrap();
     b.sync_from(&a, &id).unwrap();
-
     let (a, b) = (Arc::new(Mutex::new(a)), Arc::new(Mutex::new(b)));
+    Proven { dir, registry, addr, a, b, id, issued }
+}
+
+/// B pays the whole invoice on the ledger and A confirms the receipt; returns the notice
+/// entry.
+fn pay_on_the_ledger(p: &Proven) -> omni_node::Entry {
+    let (a, b, id) = (&p.a, &p.b, &p.id);
+    let target = SettlementRef::Invoice(INVOICE.into());
+    let due = a.lock().unwrap().state(id).unwrap().outstanding(&target).unwrap();
+    let notice = PaymentNotice {
+        payment: "PAY-1".into(),
+        target: target.clone(),
+        amount: due,
+        reference: "SEPA 1".into(),
+    };
+    let notice_entry = b.lock().unwrap().append(id, EntryBody::PaymentNotice(notice)).unwrap();
+    a.lock().unwrap().sync_from(&b.lock().unwrap(), id).unwrap();
+    let receipt = PaymentReceipt { payment: "PAY-1".into(), target, amount: due };
+    a.lock().unwrap().append(id, EntryBody::PaymentReceipt(receipt)).unwrap();
+    b.lock().unwrap().sync_from(&a.lock().unwrap(), id).unwrap();
+    notice_entry
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_report_an_invoice_from_proof_to_attested_payment() {
+    let p = proven_invoice().await;
+    let (dir, addr, id) = (&p.dir, p.addr, p.id);
+    let (seller, buyer) = (sample::carrier_a().party(), sample::carrier_b().party());
+    let (a, b) = (&p.a, &p.b);
     let (a_dir, b_dir) = (dir.path().join("a-outbox"), dir.path().join("b-outbox"));
     let (a_outbox, b_outbox) =
         (outbox(&a_dir, sample::carrier_a(), addr), outbox(&b_dir, sample::carrier_b(), addr));
@@ -140,26 +181,14 @@ async fn the_nodes_report_an_invoice_from_proof_to_attested_payment() {
     assert_eq!((r.anchors, r.queued()), (1, 1), "{r:?}");
 
     // B accepts on the ledger; its node accepts on the registry.
-    b.lock().unwrap().accept(&id, issued.seq).unwrap();
+    b.lock().unwrap().accept(&id, p.issued).unwrap();
     a.lock().unwrap().sync_from(&b.lock().unwrap(), &id).unwrap();
     let r = report(&mut b_reporter, &b_outbox).await;
     assert_eq!((r.acceptances, r.anchors), (1, 1), "{r:?}");
     assert_eq!(registry_invoice(addr, &id).await.status, "accepted");
 
     // B pays, A confirms; A's receipt waits for B's notice on the registry.
-    let target = SettlementRef::Invoice(INVOICE.into());
-    let due = a.lock().unwrap().state(&id).unwrap().outstanding(&target).unwrap();
-    let notice = PaymentNotice {
-        payment: "PAY-1".into(),
-        target: target.clone(),
-        amount: due,
-        reference: "SEPA 1".into(),
-    };
-    let notice_entry = b.lock().unwrap().append(&id, EntryBody::PaymentNotice(notice)).unwrap();
-    a.lock().unwrap().sync_from(&b.lock().unwrap(), &id).unwrap();
-    let receipt = PaymentReceipt { payment: "PAY-1".into(), target, amount: due };
-    a.lock().unwrap().append(&id, EntryBody::PaymentReceipt(receipt)).unwrap();
-    b.lock().unwrap().sync_from(&a.lock().unwrap(), &id).unwrap();
+    let notice_entry = pay_on_the_ledger(&p);
     let r = report(&mut a_reporter, &a_outbox).await;
     assert_eq!((r.receipts, r.waiting), (0, 1), "the receipt waits for the notice: {r:?}");
     let r = report(&mut b_reporter, &b_outbox).await;
@@ -178,13 +207,59 @@ async fn the_nodes_report_an_invoice_from_proof_to_attested_payment() {
     drop((a_reporter, b_reporter));
     a_outbox.close().await.unwrap();
     b_outbox.close().await.unwrap();
-    for (ledger, key, dir) in [(&a, sample::carrier_a(), &a_dir), (&b, sample::carrier_b(), &b_dir)]
-    {
+    for (ledger, key, dir) in [(a, sample::carrier_a(), &a_dir), (b, sample::carrier_b(), &b_dir)] {
         let client = outbox(dir, key, addr);
         let mut reporter = Reporter::new(ledger.clone(), client.clone(), now);
         assert_eq!(report(&mut reporter, &client).await.queued(), 0);
         assert!(client.status().unwrap().delivered > 0);
         client.close().await.unwrap();
     }
-    registry.shutdown().await.unwrap();
+    p.registry.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_the_registry_shows_settled_already_is_moot() {
+    let p = proven_invoice().await;
+    let (dir, addr, id) = (&p.dir, p.addr, p.id);
+    let (a_dir, b_dir) = (dir.path().join("a-outbox"), dir.path().join("b-outbox"));
+    let (a_outbox, b_outbox) =
+        (outbox(&a_dir, sample::carrier_a(), addr), outbox(&b_dir, sample::carrier_b(), addr));
+    let now = ReporterOptions { interval: Duration::from_millis(50), anchor_every: Duration::ZERO };
+    let mut a_reporter = Reporter::new(p.a.clone(), a_outbox.clone(), now);
+    let mut b_reporter = Reporter::new(p.b.clone(), b_outbox.clone(), now);
+    report(&mut a_reporter, &a_outbox).await;
+    p.b.lock().unwrap().accept(&id, p.issued).unwrap();
+    p.a.lock().unwrap().sync_from(&p.b.lock().unwrap(), &id).unwrap();
+    assert_eq!(report(&mut b_reporter, &b_outbox).await.acceptances, 1);
+
+    // The registry records the invoice paid by another way (as it does for the invoices
+    // a multi-party netting cycle settles): both parties attest a payment the ledger
+    // does not hold.
+    let invoice = registry_invoice_id(&id, INVOICE);
+    let settled = omni_core::Hash32::digest("test/netting-cycle", b"settlement");
+    let paid_at = p.a.lock().unwrap().state(&id).unwrap().head().timestamp;
+    b_outbox.submit(TxBody::PaymentNotice { invoice, paid_at, payment_ref: settled }).unwrap();
+    b_outbox.flush(FLUSH).await.unwrap();
+    a_outbox.submit(TxBody::PaymentReceipt { invoice, payment_ref: settled }).unwrap();
+    a_outbox.flush(FLUSH).await.unwrap();
+    assert_eq!(registry_invoice(addr, &id).await.status, "paid");
+
+    // The payment on the ledger then needs no notice and no receipt: neither is sent, nor
+    // waits, nor is asked about again.
+    pay_on_the_ledger(&p);
+    let moot = Reported { anchors: 1, moot: 1, ..Reported::default() };
+    assert_eq!(report(&mut b_reporter, &b_outbox).await, moot);
+    assert_eq!(report(&mut a_reporter, &a_outbox).await, moot);
+    for (ledger, client) in [(&p.a, &a_outbox), (&p.b, &b_outbox)] {
+        let mut reporter = Reporter::new(ledger.clone(), client.clone(), now);
+        assert_eq!(report(&mut reporter, client).await, Reported::default());
+    }
+    let on_registry = registry_invoice(addr, &id).await;
+    assert_eq!(
+        (on_registry.status.as_str(), on_registry.payment_ref),
+        ("paid", settled.0.to_vec())
+    );
+    a_outbox.close().await.unwrap();
+    b_outbox.close().await.unwrap();
+    p.registry.shutdown().await.unwrap();
 }
