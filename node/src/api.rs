@@ -189,17 +189,8 @@ pub(crate) fn money(currency: Currency, micros: Micros) -> Option<proto::Money> 
     Some(proto::Money { unit: currency.code().to_string(), micros })
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` of a UTC timestamp.
-pub fn rfc3339(t: u64) -> String {
-    let s = t % 86_400;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        omni_core::interval::format_date(t),
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
-}
+// Every time the API answers is written as the terms file writes it.
+pub use crate::terms::rfc3339;
 
 /// An invoice as a TMF678 `CustomerBill`.
 pub fn customer_bill(inv: &InvoiceState) -> proto::CustomerBill {
@@ -727,16 +718,4 @@ pub async fn serve(node: NodeContext, listen: SocketAddr) -> std::io::Result<Run
     });
     tracing::info!(%local_addr, "node billing API listening");
     Ok(RunningBillingApi { local_addr, stop: Some(stop), task })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_793_491_260), "2026-11-01T00:01:00Z");
-        assert_eq!(rfc3339(1_793_491_200 + 86_399), "2026-11-01T23:59:59Z");
-    }
 }

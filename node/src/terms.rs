@@ -12,7 +12,8 @@
 //! reference = "MSA-2026-001"          # the master service agreement (R16)
 //! currency = "EUR"                    # ISO 4217, of every amount
 //! effective_from = "2026-11-01"       # date (UTC) or RFC 3339 date-time
-//! billing_cycle = "monthly"           # intervals "YYYY-MM" (R58)
+//! billing_cycle = "monthly"           # intervals "YYYY-MM" (R58); or "fixed" with:
+//! # billing_period = { anchor = "2026-11-01", length_secs = 86400 }   # intervals "P0", "P1", …
 //! netting = true                      # reciprocal invoices may be netted (§8.6.3)
 //!
 //! [payment_terms]
@@ -55,6 +56,9 @@
 //! Whether a rating proof can cover a tariff (Option 1) is a property of the rating
 //! circuit, checked when an invoice is issued, not here: any valid tariff can be agreed
 //! and invoiced under Option 2.
+//!
+//! [`write_terms`] is the inverse of [`parse_terms`]: it writes a contract as a terms file
+//! in this format (`omni contract show --terms`), which reads back into the same contract.
 
 use crate::contract::{
     BillingCycle, Contract, DisputeThreshold, EarlyPayment, Party, PaymentTerms,
@@ -99,6 +103,7 @@ struct TermsFile {
     effective_from: String,
     #[serde(default = "monthly")]
     billing_cycle: String,
+    billing_period: Option<BillingPeriodFile>,
     netting: bool,
     payment_terms: PaymentTermsFile,
     dispute_threshold: DisputeThresholdFile,
@@ -108,6 +113,13 @@ struct TermsFile {
 
 fn monthly() -> String {
     "monthly".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BillingPeriodFile {
+    anchor: String,
+    length_secs: u64,
 }
 
 #[derive(Deserialize)]
@@ -216,10 +228,25 @@ pub fn parse_terms(text: &str) -> Result<Contract> {
     let currency = Currency::new(&file.currency).map_err(|e| value("currency", e.to_string()))?;
     let effective_from = parse_time(&file.effective_from)
         .ok_or_else(|| value("effective_from", "not a date (YYYY-MM-DD) or RFC 3339 date-time"))?;
-    let billing_cycle = match file.billing_cycle.as_str() {
-        "monthly" => BillingCycle::Monthly,
-        other => {
-            return Err(value("billing_cycle", format!("{other:?}: only \"monthly\" is offered")))
+    let billing_cycle = match (file.billing_cycle.as_str(), file.billing_period) {
+        ("monthly", None) => BillingCycle::Monthly,
+        ("monthly", Some(_)) => {
+            return Err(value("billing_period", "only a \"fixed\" billing_cycle has one"))
+        }
+        ("fixed", Some(p)) => BillingCycle::Fixed {
+            anchor: parse_time(&p.anchor).ok_or_else(|| {
+                value("billing_period.anchor", "not a date (YYYY-MM-DD) or RFC 3339 date-time")
+            })?,
+            length: p.length_secs,
+        },
+        ("fixed", None) => {
+            return Err(value(
+                "billing_period",
+                "missing: a fixed billing_cycle needs { anchor, length_secs }",
+            ))
+        }
+        (other, _) => {
+            return Err(value("billing_cycle", format!("{other:?}: \"monthly\" or \"fixed\"")))
         }
     };
     let early_payment = file
@@ -271,6 +298,208 @@ pub fn parse_time(s: &str) -> Option<u64> {
         return omni_core::usage::parse_rfc3339_utc(&format!("{s}T00:00:00Z"));
     }
     omni_core::usage::parse_rfc3339_utc(s)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of a UTC timestamp.
+pub fn rfc3339(t: u64) -> String {
+    let s = t % 86_400;
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        omni_core::interval::format_date(t),
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+/// A time as [`parse_time`] reads it: the date alone at midnight, else RFC 3339.
+fn write_time(t: u64) -> String {
+    if t.is_multiple_of(86_400) {
+        omni_core::interval::format_date(t)
+    } else {
+        rfc3339(t)
+    }
+}
+
+/// Writes `contract` as a terms file (module docs) that [`parse_terms`] reads back into
+/// the same contract: every amount as an exact decimal string, every price exact to the
+/// nano-unit, optional fields only where they differ from their defaults.
+pub fn write_terms(contract: &Contract) -> String {
+    let c = contract;
+    let mut out = vec![
+        format!("reference = {}", text(&c.reference)),
+        format!("currency = {}", text(c.currency.code())),
+        format!("effective_from = {}", text(&write_time(c.effective_from))),
+    ];
+    match c.billing_cycle {
+        BillingCycle::Monthly => out.push("billing_cycle = \"monthly\"".into()),
+        BillingCycle::Fixed { anchor, length } => {
+            out.push("billing_cycle = \"fixed\"".into());
+            out.push(format!(
+                "billing_period = {{ anchor = {}, length_secs = {length} }}",
+                text(&write_time(anchor))
+            ));
+        }
+    }
+    out.push(format!("netting = {}", c.netting));
+    out.push(String::new());
+    out.push("[payment_terms]".into());
+    out.push(format!("net_days = {}", c.payment_terms.net_days));
+    if let Some(e) = c.payment_terms.early_payment {
+        out.push(format!(
+            "early_payment = {{ discount_bps = {}, within_days = {} }}",
+            e.discount_bps, e.within_days
+        ));
+    }
+    out.push(String::new());
+    out.push("[dispute_threshold]".into());
+    out.push(match c.dispute_threshold {
+        DisputeThreshold::BasisPoints(bps) => format!("basis_points = {bps}"),
+        DisputeThreshold::Amount(a) => format!("amount = {}", text(&amount(a))),
+    });
+    for p in &c.parties {
+        out.extend([String::new(), "[[parties]]".into()]);
+        out.push(format!("name = {}", text(&p.name)));
+        out.push(format!("party = {}", text(&p.id.to_hex())));
+        if p.signatories != [p.id] {
+            let keys: Vec<String> = p.signatories.iter().map(|k| text(&k.to_hex())).collect();
+            out.push(format!("signatories = [{}]", keys.join(", ")));
+        }
+    }
+    for t in &c.tariffs {
+        write_tariff(&mut out, t);
+    }
+    out.push(String::new());
+    out.join("\n")
+}
+
+/// A `[[tariffs]]` table and its products.
+fn write_tariff(out: &mut Vec<String>, t: &Tariff) {
+    out.extend([String::new(), "[[tariffs]]".into()]);
+    out.push(format!("id = {}", text(&t.id)));
+    if t.version != 1 {
+        out.push(format!("version = {}", t.version));
+    }
+    out.push(format!("tax_rate_bps = {}", t.tax_rate_bps));
+    if t.minimum_charge != 0 {
+        out.push(format!("minimum_charge = {}", text(&amount(t.minimum_charge))));
+    }
+    out.push(format!(
+        "rounding = {{ mode = \"{}\", scope = \"{}\" }}",
+        rounding_mode(t.rounding.mode),
+        rounding_scope(t.rounding.scope)
+    ));
+    for (name, fees) in [("recurring_fees", &t.recurring_fees), ("one_time_fees", &t.one_time_fees)]
+    {
+        let fees: Vec<String> = fees
+            .iter()
+            .map(|f| {
+                format!("{{ name = {}, amount = {} }}", text(&f.name), text(&amount(f.amount)))
+            })
+            .collect();
+        if !fees.is_empty() {
+            out.push(format!("{name} = [{}]", fees.join(", ")));
+        }
+    }
+    let discounts: Vec<String> = t
+        .volume_discounts
+        .iter()
+        .map(|d| {
+            let threshold = text(&amount(d.threshold));
+            format!("{{ threshold = {threshold}, discount_bps = {} }}", d.discount_bps)
+        })
+        .collect();
+    if !discounts.is_empty() {
+        out.push(format!("volume_discounts = [{}]", discounts.join(", ")));
+    }
+    for p in &t.products {
+        write_product(out, p);
+    }
+}
+
+/// A `[[tariffs.products]]` table.
+fn write_product(out: &mut Vec<String>, p: &ProductTariff) {
+    out.extend([String::new(), "[[tariffs.products]]".into()]);
+    out.push(format!("product = {}", text(&p.product.0)));
+    out.push(format!("unit = \"{}\"", p.unit.symbol()));
+    if p.increment != Increment::PER_UNIT {
+        let Increment { first, then } = p.increment;
+        out.push(format!("increment = {{ first = {first}, then = {then} }}"));
+    }
+    if p.free_units != 0 {
+        out.push(format!("free_units = {}", p.free_units));
+    }
+    let tiers = |tiers: &[Tier]| {
+        let list: Vec<String> = tiers
+            .iter()
+            .map(|t| match t.up_to {
+                Some(up_to) => {
+                    format!("{{ up_to = {up_to}, price = {} }}", text(&nano_price(t.price)))
+                }
+                None => format!("{{ price = {} }}", text(&nano_price(t.price))),
+            })
+            .collect();
+        format!("tiers = [{}]", list.join(", "))
+    };
+    match &p.pricing {
+        Pricing::Flat { price } => {
+            out.push("pricing = \"flat\"".into());
+            out.push(format!("price = {}", text(&nano_price(*price))));
+        }
+        Pricing::Package { block, price } => {
+            out.push("pricing = \"package\"".into());
+            out.push(format!("block = {block}"));
+            out.push(format!("price = {}", text(&nano_price(*price))));
+        }
+        Pricing::Graduated { tiers: t } => {
+            out.push("pricing = \"graduated\"".into());
+            out.push(tiers(t));
+        }
+        Pricing::Volume { tiers: t } => {
+            out.push("pricing = \"volume\"".into());
+            out.push(tiers(t));
+        }
+    }
+}
+
+/// A TOML string: quoted and escaped by the TOML library itself.
+fn text(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// Micro-units as a decimal amount, at least two decimals, exact.
+fn amount(micros: Micros) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let m = micros.unsigned_abs();
+    let frac = format!("{:06}", m % 1_000_000);
+    let frac = frac.trim_end_matches('0');
+    format!("{sign}{}.{frac:0<2}", m / 1_000_000)
+}
+
+/// Nano-units as a decimal price, exact, without trailing zeros.
+fn nano_price(nanos: Nanos) -> String {
+    let frac = format!("{:09}", nanos % 1_000_000_000);
+    match frac.trim_end_matches('0') {
+        "" => (nanos / 1_000_000_000).to_string(),
+        frac => format!("{}.{frac}", nanos / 1_000_000_000),
+    }
+}
+
+fn rounding_mode(mode: RoundingMode) -> &'static str {
+    match mode {
+        RoundingMode::Up => "up",
+        RoundingMode::Down => "down",
+        RoundingMode::HalfUp => "half-up",
+        RoundingMode::HalfEven => "half-even",
+    }
+}
+
+fn rounding_scope(scope: RoundingScope) -> &'static str {
+    match scope {
+        RoundingScope::PerRecord => "per-record",
+        RoundingScope::PerLine => "per-line",
+        RoundingScope::PerInvoice => "per-invoice",
+    }
 }
 
 fn party(i: usize, p: PartyFile) -> Result<Party> {
@@ -555,6 +784,227 @@ tiers = [{{ up_to = 1000000, price = "0.00002" }}, {{ price = "0.0000075" }}]
         assert_eq!(decimal("x", "1.5", 6).unwrap(), 1_500_000);
         for bad in ["", ".5", "1.", "-1", "1e3", "1,5"] {
             assert!(decimal("x", bad, 6).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_793_491_260), "2026-11-01T00:01:00Z");
+        assert_eq!(rfc3339(1_793_491_200 + 86_399), "2026-11-01T23:59:59Z");
+        assert_eq!(write_time(1_793_491_200), "2026-11-01");
+        assert_eq!(parse_time(&write_time(1_793_491_260)), Some(1_793_491_260));
+    }
+
+    /// Writes `c`, reads it back, and checks that nothing changed.
+    fn round_trip(c: &Contract) -> String {
+        let text = write_terms(c);
+        match parse_terms(&text) {
+            Ok(back) => assert_eq!(&back, c, "{text}"),
+            Err(e) => panic!("{e}\n{text}"),
+        }
+        text
+    }
+
+    #[test]
+    fn the_sample_contract_is_written_and_read_back() {
+        let (a, b) = keys();
+        for netting in [true, false] {
+            let text = round_trip(&crate::sample::contract(a, b, netting, 1_793_491_200));
+            assert!(text.contains(&format!("netting = {netting}")), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_example_terms_are_written_and_read_back() {
+        let (a, b) = keys();
+        let example = include_str!("../../examples/terms.toml")
+            .replace("CARRIER_A_KEY", &a.to_hex())
+            .replace("CARRIER_B_KEY", &b.to_hex());
+        let c = parse_terms(&example).unwrap();
+        let text = round_trip(&c);
+        // As written by hand: amounts and prices as the example gives them.
+        for s in [
+            r#"recurring_fees = [{ name = "port rental", amount = "250.00" }]"#,
+            r#"price = "0.000205""#,
+            r#"tiers = [{ up_to = 100000, price = "0.009" }, { price = "0.0065" }]"#,
+            r#"early_payment = { discount_bps = 200, within_days = 10 }"#,
+            r#"effective_from = "2026-10-01""#,
+        ] {
+            assert!(text.contains(s), "{s}\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_tariff_feature_is_written_and_read_back() {
+        let (a, b) = keys();
+        let (a2, b2) = (
+            omni_core::Keypair::from_seed([3; 32]).party(),
+            omni_core::Keypair::from_seed([4; 32]).party(),
+        );
+        let rounding = |mode, scope| Rounding { mode, scope };
+        let product = |name: &str, unit, increment, free_units, pricing| ProductTariff {
+            product: ProductId::new(name),
+            unit,
+            increment,
+            free_units,
+            pricing,
+        };
+        let tiers = vec![
+            Tier { up_to: Some(1_000), price: 1_000_000_001 },
+            Tier { up_to: Some(250_000), price: 7 },
+            Tier { up_to: None, price: 0 },
+        ];
+        let tariff = |id: &str, rounding, products| Tariff {
+            id: id.into(),
+            version: 1,
+            currency: Currency::new("CHF").unwrap(),
+            products,
+            recurring_fees: vec![],
+            one_time_fees: vec![],
+            minimum_charge: 0,
+            volume_discounts: vec![],
+            rounding,
+            tax_rate_bps: 0,
+        };
+        let mut full = tariff(
+            "a-full",
+            rounding(RoundingMode::Down, RoundingScope::PerLine),
+            vec![
+                product(
+                    "api-call",
+                    Unit::Event,
+                    Increment::PER_UNIT,
+                    0,
+                    Pricing::Package { block: 1_000, price: 500_000_000 },
+                ),
+                product(
+                    "data \"5G\" \\ ünïcode",
+                    Unit::Byte,
+                    Increment { first: 1_024, then: 512 },
+                    10_000,
+                    Pricing::Graduated { tiers: tiers.clone() },
+                ),
+                product(
+                    "iot-data",
+                    Unit::Kilobyte,
+                    Increment { first: 1, then: 1 },
+                    0,
+                    Pricing::Volume { tiers },
+                ),
+                product(
+                    "sms-mt",
+                    Unit::Message,
+                    Increment::PER_UNIT,
+                    100,
+                    Pricing::Flat { price: 9_000_000 },
+                ),
+            ],
+        );
+        full.version = 3;
+        full.tax_rate_bps = 775;
+        full.minimum_charge = 1_000_000_001;
+        full.recurring_fees = vec![
+            Fee { name: "port rental".into(), amount: 250_000_000 },
+            Fee { name: "cross-connect\n(Zürich)".into(), amount: 1 },
+        ];
+        full.one_time_fees = vec![Fee { name: "activation".into(), amount: 0 }];
+        full.volume_discounts = vec![
+            VolumeDiscount { threshold: 10_000_000_000, discount_bps: 200 },
+            VolumeDiscount { threshold: 50_000_123_456, discount_bps: 10_000 },
+        ];
+        let voice = |id: &str, mode, scope| {
+            let flat = Pricing::Flat { price: MAX_PRICE_FOR_TEST };
+            let p = product(
+                "voice-termination",
+                Unit::Second,
+                Increment { first: 30, then: 6 },
+                0,
+                flat,
+            );
+            tariff(id, rounding(mode, scope), vec![p])
+        };
+        let contract = Contract {
+            reference: "MSA \"2026\" / Zürich".into(),
+            parties: [
+                Party { id: a, name: "Carrier A".into(), signatories: vec![a2, a] },
+                Party { id: b, name: "Carrier 'B'".into(), signatories: vec![b2] },
+            ],
+            currency: Currency::new("CHF").unwrap(),
+            tariffs: vec![
+                full,
+                voice("b-up", RoundingMode::Up, RoundingScope::PerRecord),
+                voice("c-half-up", RoundingMode::HalfUp, RoundingScope::PerInvoice),
+                voice("d-half-even", RoundingMode::HalfEven, RoundingScope::PerLine),
+            ],
+            billing_cycle: BillingCycle::Monthly,
+            payment_terms: PaymentTerms {
+                net_days: 45,
+                early_payment: Some(EarlyPayment { discount_bps: 150, within_days: 15 }),
+            },
+            dispute_threshold: DisputeThreshold::Amount(12_345_678),
+            netting: false,
+            effective_from: 1_793_491_200 + 3_661,
+        };
+        contract.validate().unwrap();
+        round_trip(&contract);
+
+        let other = Contract {
+            billing_cycle: BillingCycle::Fixed { anchor: 1_793_491_200, length: 7 * 86_400 },
+            dispute_threshold: DisputeThreshold::BasisPoints(0),
+            payment_terms: PaymentTerms::net(0),
+            ..contract
+        };
+        let text = round_trip(&other);
+        assert!(text.contains("billing_cycle = \"fixed\""), "{text}");
+    }
+
+    /// The largest price a tariff admits.
+    const MAX_PRICE_FOR_TEST: Nanos = omni_core::tariff::MAX_PRICE - 1;
+
+    #[test]
+    fn amounts_and_prices_are_written_exactly() {
+        assert_eq!(amount(0), "0.00");
+        assert_eq!(amount(250_000_000), "250.00");
+        assert_eq!(amount(1_500_000), "1.50");
+        assert_eq!(amount(1_234_567), "1.234567");
+        assert_eq!(amount(-10), "-0.00001");
+        assert_eq!(nano_price(0), "0");
+        assert_eq!(nano_price(205_000), "0.000205");
+        assert_eq!(nano_price(2_000_000_000), "2");
+        assert_eq!(nano_price(1_000_000_001), "1.000000001");
+        for m in [0, 1, 999_999, 1_000_000, 123_456_789_012] {
+            assert_eq!(micros("x", &amount(m)).unwrap(), m);
+        }
+        for n in [0, 1, 999_999_999, 1_000_000_000, 123_456_789_012] {
+            assert_eq!(nanos("x", &nano_price(n)).unwrap(), n);
+        }
+    }
+
+    #[test]
+    fn billing_periods_belong_to_fixed_cycles() {
+        let (a, b) = keys();
+        let good = terms(&a, &b);
+        let fixed = good.replace(
+            "netting = true",
+            "netting = true\nbilling_cycle = \"fixed\"\nbilling_period = { anchor = \"2026-11-01\", length_secs = 86400 }",
+        );
+        let c = parse_terms(&fixed).unwrap();
+        assert_eq!(c.billing_cycle, BillingCycle::Fixed { anchor: 1_793_491_200, length: 86_400 });
+        for (text, named) in [
+            (fixed.replace("billing_cycle = \"fixed\"", ""), "billing_period"),
+            (
+                good.replace("netting = true", "netting = true\nbilling_cycle = \"fixed\""),
+                "billing_period",
+            ),
+            (fixed.replace("\"2026-11-01\", length", "\"soon\", length"), "billing_period.anchor"),
+            (
+                good.replace("netting = true", "netting = true\nbilling_cycle = \"weekly\""),
+                "billing_cycle",
+            ),
+        ] {
+            let err = parse_terms(&text).unwrap_err().to_string();
+            assert!(err.contains(named), "{named}: {err}");
         }
     }
 }
