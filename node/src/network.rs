@@ -36,6 +36,9 @@
 //!   replayed identical entry is ignored; an entry past a gap is not applied, and the
 //!   answer names the sequence number expected. Nothing that was refused is stored, and
 //!   the node keeps serving.
+//! * **Told on receipt.** Whoever acts on the counterparty's entries (the registry
+//!   reporter) is called once a push or a pull stored some ([`SyncNode::set_on_received`]),
+//!   rather than finding them at its next look.
 
 use crate::entry::{BilateralId, Entry, EntryBody};
 use crate::ledger::Ledger;
@@ -333,7 +336,12 @@ struct Shared {
     connected: Mutex<BTreeMap<PartyId, u32>>,
     /// Bumped whenever something was applied or acknowledged, for waiters.
     progress: watch::Sender<u64>,
+    /// Called after entries received from a counterparty were stored.
+    on_received: Mutex<Option<OnReceived>>,
 }
+
+/// What [`SyncNode::set_on_received`] calls.
+pub type OnReceived = Arc<dyn Fn() + Send + Sync>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -342,6 +350,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     fn bump(&self) {
         self.progress.send_modify(|n| *n += 1);
+    }
+
+    /// Entries from a counterparty were stored: tell whoever asked to know.
+    fn received(&self) {
+        let on_received = lock(&self.on_received).clone();
+        if let Some(f) = on_received {
+            f();
+        }
     }
 
     fn refused(&self, peer: PartyId, bilateral: BilateralId, by_us: bool, reason: String) {
@@ -428,6 +444,7 @@ impl SyncNode {
             refusals: Mutex::new(Vec::new()),
             connected: Mutex::new(BTreeMap::new()),
             progress: watch::channel(0).0,
+            on_received: Mutex::new(None),
         });
         let (commands, rx) = mpsc::unbounded_channel();
         let driver = Driver {
@@ -456,6 +473,12 @@ impl SyncNode {
     /// Adds (or moves) a counterparty node.
     pub fn add_peer(&self, peer: Peer) {
         let _ = self.commands.send(Command::AddPeer(peer));
+    }
+
+    /// Calls `f` (on the sync's task: it must return at once, e.g. notify a task) each time
+    /// entries received from a counterparty were stored; replaces an earlier one.
+    pub fn set_on_received(&self, f: OnReceived) {
+        *lock(&self.shared.on_received) = Some(f);
     }
 
     /// Looks for entries to push now rather than at the next tick (call after appending).
@@ -885,8 +908,24 @@ impl Driver {
     /// gap stops the batch (the answer names the next sequence number expected), anything
     /// else wrong is refused with its reason.
     fn apply(&self, id: &BilateralId, entries: &[Vec<u8>]) -> Result<(), String> {
-        let mut ledger = lock(&self.shared.ledger);
         let mut applied = 0;
+        let result = self.apply_each(id, entries, &mut applied);
+        // Also when a later entry of the batch was refused: the earlier ones are stored.
+        if applied > 0 {
+            self.shared.bump();
+            self.shared.received();
+        }
+        result
+    }
+
+    /// [`Driver::apply`]'s work, counting the entries stored in `applied`.
+    fn apply_each(
+        &self,
+        id: &BilateralId,
+        entries: &[Vec<u8>],
+        applied: &mut usize,
+    ) -> Result<(), String> {
+        let mut ledger = lock(&self.shared.ledger);
         for bytes in entries {
             let entry = Entry::from_bytes(bytes).map_err(|e| format!("malformed entry: {e}"))?;
             let belongs = if entry.seq == 0 {
@@ -914,11 +953,7 @@ impl Driver {
                 break;
             }
             ledger.receive(&entry).map_err(|e| format!("entry {} refused: {e}", entry.seq))?;
-            applied += 1;
-        }
-        drop(ledger);
-        if applied > 0 {
-            self.shared.bump();
+            *applied += 1;
         }
         Ok(())
     }

@@ -2,7 +2,8 @@
 //!
 //! `omni node start` with a `registry` in its configuration runs a [`Reporter`]: every
 //! [`ReporterOptions::interval`], and at once when woken ([`Reporter::waker`]: the node
-//! wakes it when its API or its prover appended an entry), it looks at the ledger and queues, through the node's
+//! wakes it when its API or its prover appended an entry, and when its sync stored entries
+//! received from the counterparty), it looks at the ledger and queues, through the node's
 //! [`RegistryClient`] outbox, each fact the registry should know and has not been told:
 //!
 //! | fact on the ledger | who reports it | registry transaction | waits until the registry shows |

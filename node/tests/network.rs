@@ -1,5 +1,6 @@
-//! Two carriers' nodes syncing their bilateral over libp2p on 127.0.0.1: push on append,
-//! an offline counterparty converging when it returns, and what the sync refuses — a
+//! Two carriers' nodes syncing their bilateral over libp2p on 127.0.0.1: push on append
+//! (the receiver told when entries are stored), an offline counterparty converging when
+//! it returns, and what the sync refuses — a
 //! stranger, a replayed or reordered entry, a forged one, garbage on the port, a byte
 //! changed on the wire.
 #![allow(clippy::unwrap_used)]
@@ -97,11 +98,16 @@ async fn entries_are_pushed_on_append_and_an_offline_counterparty_converges() {
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let Carriers { a, b, na, nb, id } = agreed(da.path(), db.path()).await;
     let pb = sample::carrier_b().party();
+    // B's registry reporter would be told at once of what arrives.
+    let received = Arc::new(tokio::sync::Notify::new());
+    let notify = received.clone();
+    nb.set_on_received(Arc::new(move || notify.notify_one()));
 
     // Usage pushed as A ingests it.
     assert_eq!(ingest(&a, &id, "u", 5_000), 5_000);
     na.wait_delivered(&id, &pb, WAIT).await.unwrap();
     assert_eq!(digest(&a, &id), digest(&b, &id));
+    tokio::time::timeout(WAIT, received.notified()).await.unwrap();
 
     // B goes away; A keeps appending; B comes back on the same address and converges.
     let b_addr = nb.listen_addr();
