@@ -257,6 +257,8 @@ fn init(args: &InitArgs) -> Result<()> {
             _ => Some(RegistryEndpoints::Many(args.registry.clone())),
         },
         rating_keys,
+        anchor_every_secs: 60,
+        clock: None,
     };
     // The configuration is checked as `omni node start` will read it before anything is
     // written that would make the directory look like a node.

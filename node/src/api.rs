@@ -14,7 +14,10 @@
 //! | `Billing.NotifyPayment`, `ConfirmReceipt` | the payer's payment notice, the payee's receipt | R87–R89 |
 //! | `Billing.ExportBillOpening` | the opening of a proven bill's amount commitment, for a financier | — |
 //! | `Lifecycle.*` ([`lifecycle`]) | contract, orders, ratings, dispute resolution, final invoices, credit notes, bilateral netting | R4–R8, R30, R65–R67, R76–R81, §8.6.3 |
-//! | `Node.GetStatus` ([`status`]) | bilaterals and heads, registry outbox, proving queue, peers | — |
+//! | `Lifecycle.RecordSupplyChainMap` | the seller's supply-chain map of an agreed order, verified by both nodes | R15 |
+//! | `Node.GetStatus` ([`status`]) | bilaterals and heads, registry outbox, proving queue, peers, clock | — |
+//! | `Node.GetClock`, `SetClock` | the clock entries are stamped with; a simulated one (rehearsals, demos) moved forwards | — |
+//! | `Node.VerifyBilateral` | a bilateral's chain replayed from genesis: entries and state digest, equal on both nodes | R9, R23 |
 //!
 //! Every call runs against the [`Ledger`] under one lock, on tokio's blocking pool (ingest
 //! and signing are CPU work). A request the ledger refuses changes nothing and answers
@@ -139,6 +142,12 @@ impl NodeContext {
         if let Some(reporter) = &self.reporter {
             reporter.notify_one();
         }
+    }
+
+    /// The clock the ledger stamps entries with (a handle: a simulated clock moved through
+    /// it moves the ledger's).
+    pub async fn clock(&self) -> Result<crate::Clock, Status> {
+        self.with_ledger(|ledger| Ok(ledger.clock().clone())).await
     }
 
     /// Refuses an Option 1 step when the node has no rating keys (names the setting).

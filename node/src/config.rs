@@ -9,7 +9,9 @@
 //!   "sync_listen": "127.0.0.1:7700",
 //!   "peers": [{ "party": "5f1c…64 hex digits", "address": "127.0.0.1:7701" }],
 //!   "registry": "http://127.0.0.1:7800",
-//!   "rating_keys": { "verifying_key": "keys/rating-500.vk", "hash": "1c0f…64 hex digits" }
+//!   "rating_keys": { "verifying_key": "keys/rating-500.vk", "hash": "1c0f…64 hex digits" },
+//!   "anchor_every_secs": 60,
+//!   "clock": { "simulated_from": "2026-08-01" }
 //! }
 //! ```
 //!
@@ -27,6 +29,16 @@
 //! (`rating-K.pk` and the manifest `rating-K.json`) lie beside the verifying keys —
 //! proves its own. Without `rating_keys` the node refuses to issue or accept an Option 1
 //! invoice, naming this setting; Option 2 invoices need no keys.
+//!
+//! `anchor_every_secs` is the shortest time between two anchors of the same bilateral's
+//! head on the registry (default 60; the first head is anchored at once).
+//!
+//! `clock` is for rehearsals and demos only, never for real billing: with
+//! `simulated_from` (a date `YYYY-MM-DD` or an RFC 3339 date-time) the node stamps its
+//! entries with a simulated clock that starts there (or at its latest entry's time, if
+//! later) and moves only when told through the API (`Node.SetClock`, `omni node clock
+//! --set`), so that a month of billing can be played in minutes. Without it the node
+//! runs on the system clock.
 //!
 //! Unknown fields are refused, so that a misspelt setting is an error rather than a
 //! silent default.
@@ -84,6 +96,40 @@ pub struct NodeConfig {
     /// The rating circuits' keys (module docs).
     #[serde(default)]
     pub rating_keys: Option<RatingKeysConfig>,
+    /// Shortest time between two registry anchors of the same bilateral, seconds.
+    #[serde(default = "sixty")]
+    pub anchor_every_secs: u64,
+    /// A simulated clock (module docs): rehearsals and demos only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockConfig>,
+}
+
+fn sixty() -> u64 {
+    60
+}
+
+/// A simulated clock: entry times start at `simulated_from` and move only through the
+/// node's API (module docs).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClockConfig {
+    /// Where the clock starts: `YYYY-MM-DD` (midnight UTC) or an RFC 3339 date-time.
+    pub simulated_from: String,
+}
+
+/// The name of the clock setting, for errors that ask for it.
+pub const SIMULATED_CLOCK_SETTING: &str = "clock.simulated_from";
+
+impl ClockConfig {
+    /// Where the clock starts, UTC seconds; the reason names the setting.
+    pub fn start(&self) -> Result<u64, String> {
+        crate::terms::parse_time(&self.simulated_from).ok_or_else(|| {
+            format!(
+                "{SIMULATED_CLOCK_SETTING} {:?}: a date YYYY-MM-DD or an RFC 3339 date-time",
+                self.simulated_from
+            )
+        })
+    }
 }
 
 /// One registry endpoint or several.
@@ -153,9 +199,9 @@ impl NodeConfig {
         if let Some(keys) = &mut config.rating_keys {
             keys.verifying_key = base.join(&keys.verifying_key);
         }
-        config
-            .sync_peers()
-            .map_err(|reason| ConfigError::Invalid { path: path.to_path_buf(), reason })?;
+        let invalid = |reason| ConfigError::Invalid { path: path.to_path_buf(), reason };
+        config.sync_peers().map_err(invalid)?;
+        config.simulated_from().map_err(invalid)?;
         Ok(config)
     }
 
@@ -169,6 +215,11 @@ impl NodeConfig {
                 Ok(Peer { party, address: p.address })
             })
             .collect()
+    }
+
+    /// Where the simulated clock starts, if the node runs on one ([`ClockConfig`]).
+    pub fn simulated_from(&self) -> Result<Option<u64>, String> {
+        self.clock.as_ref().map(ClockConfig::start).transpose()
     }
 
     /// The organisation's key, from [`NodeConfig::key_file`].
@@ -261,5 +312,39 @@ mod tests {
         .unwrap();
         let err = NodeConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("peer key"), "{err}");
+    }
+
+    #[test]
+    fn a_simulated_clock_and_the_anchoring_frequency() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.json");
+        let base = r#""key_file":"a.key","data_dir":"d","billing_api":"127.0.0.1:1""#;
+        std::fs::write(&path, format!("{{{base}}}")).unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!((config.anchor_every_secs, config.simulated_from()), (60, Ok(None)));
+
+        let text = format!(
+            r#"{{{base},"anchor_every_secs":1,"clock":{{"simulated_from":"2026-08-01"}}}}"#
+        );
+        std::fs::write(&path, text).unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.anchor_every_secs, 1);
+        assert_eq!(config.simulated_from(), Ok(Some(1_785_542_400)));
+        let again = serde_json::to_string(&config).unwrap();
+        assert!(again.contains(r#""simulated_from":"2026-08-01""#), "{again}");
+
+        let text = format!(r#"{{{base},"clock":{{"simulated_from":"2026-08-01T12:00:00Z"}}}}"#);
+        std::fs::write(&path, text).unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.simulated_from(), Ok(Some(1_785_542_400 + 12 * 3600)));
+
+        for (clock, named) in [
+            (r#"{"simulated_from":"August"}"#, "clock.simulated_from"),
+            (r#"{"simulated_from":"2026-08-01","speed":2}"#, "speed"),
+        ] {
+            std::fs::write(&path, format!(r#"{{{base},"clock":{clock}}}"#)).unwrap();
+            let err = NodeConfig::load(&path).unwrap_err().to_string();
+            assert!(err.contains(named), "{named}: {err}");
+        }
     }
 }

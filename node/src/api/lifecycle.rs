@@ -1,13 +1,14 @@
 //! The `Lifecycle` service: every step of a bilateral's life besides the bills'
-//! day-to-day — contract, orders, ratings, dispute resolution, final invoices, credit
-//! notes, bilateral netting (MEF 114 §8). A two-party step is proposed here by one node and
+//! day-to-day — contract, orders and their supply-chain maps, ratings, dispute
+//! resolution, final invoices, credit notes, bilateral netting (MEF 114 §8). A two-party step is proposed here by one node and
 //! accepted (or rejected) through the other node's API; the bilateral sync carries it.
 
 use super::{ack, bilateral, bill, contract_status, proto, rfc3339, status_of, NodeContext};
 use crate::contract::{Order, OrderItem};
+use crate::entry::SupplyChainMapRecord;
 use crate::invoice::{CreditNote, DisputeResolution, FinalInvoice, ItemResolution};
 use crate::state::{BilateralState, OrderStatus, RatingStatus, Subject};
-use crate::terms::{parse_terms, parse_time};
+use crate::terms::{parse_terms, parse_time, write_terms};
 use crate::{BilateralId, EntryBody, Ledger};
 use omni_core::{IntervalId, ProductId};
 use proto::lifecycle_server::Lifecycle;
@@ -140,6 +141,7 @@ impl Lifecycle for LifecycleApi {
                     effective_from: rfc3339(c.effective_from),
                     terms_json: serde_json::to_string(c).unwrap_or_default(),
                     head_seq: state.head().seq,
+                    terms_toml: write_terms(c),
                 })
             })
             .await?;
@@ -442,5 +444,21 @@ impl Lifecycle for LifecycleApi {
         let r = request.into_inner();
         let what = format!("netting {:?}", r.netting);
         self.accept_proposed(&r.bilateral, Subject::Netting(r.netting), what).await
+    }
+
+    async fn record_supply_chain_map(
+        &self,
+        request: Request<proto::RecordSupplyChainMapRequest>,
+    ) -> Result<Response<proto::EntryAck>, Status> {
+        let r = request.into_inner();
+        let id = bilateral(&r.bilateral)?;
+        self.step(move |ledger| {
+            state(ledger, &id)?;
+            // Both ledgers verify the hop proofs and the state machine checks that the map
+            // belongs to this agreed order, sold by this node's party (MEF 114 R15).
+            let record = SupplyChainMapRecord { order: r.order, map: r.map };
+            ledger.append(&id, EntryBody::SupplyChainMap(record)).map_err(|e| status_of(&e))
+        })
+        .await
     }
 }

@@ -1,6 +1,11 @@
-//! The `Node` service: what the node is doing, for its operator (`omni node status`).
+//! The `Node` service: what the node is doing, for its operator (`omni node status`); the
+//! clock it stamps entries with (`omni node clock`: a simulated clock, for rehearsals and
+//! demos, is moved forwards here); the replay of a bilateral's chain (`omni node verify`).
 
-use super::{bill_proof, contract_status, proto, status_of, NodeContext};
+use super::{bilateral, bill_proof, contract_status, proto, rfc3339, status_of, NodeContext};
+use crate::config::SIMULATED_CLOCK_SETTING;
+use crate::terms::parse_time;
+use crate::Clock;
 use proto::node_server::Node;
 use tonic::{Request, Response, Status};
 
@@ -15,6 +20,16 @@ impl NodeApi {
     pub fn new(node: NodeContext) -> Self {
         NodeApi { node }
     }
+}
+
+/// What a clock says: `system` or `simulated`, and its time.
+fn clock_view(clock: &Clock) -> proto::ClockView {
+    let unix = clock.now();
+    let kind = match clock {
+        Clock::System => "system",
+        Clock::Manual(_) => "simulated",
+    };
+    proto::ClockView { clock: kind.to_string(), time: rfc3339(unix), unix }
 }
 
 #[tonic::async_trait]
@@ -59,10 +74,16 @@ impl Node for NodeApi {
                 Ok((ledger.key().to_hex(), out))
             })
             .await?;
+        let clock = self.node.clock().await?;
+        let view = clock_view(&clock);
         let mut status = proto::NodeStatus {
             party,
             name: self.node.name.clone(),
             bilaterals,
+            clock: match clock {
+                Clock::System => view.clock,
+                Clock::Manual(_) => format!("{} {}", view.clock, view.time),
+            },
             ..Default::default()
         };
         if let Some(outbox) = &self.node.outbox {
@@ -91,5 +112,71 @@ impl Node for NodeApi {
             status.rating_keys = hex::encode(keys.hash().0);
         }
         Ok(Response::new(status))
+    }
+
+    async fn get_clock(
+        &self,
+        _: Request<proto::GetClockRequest>,
+    ) -> Result<Response<proto::ClockView>, Status> {
+        Ok(Response::new(clock_view(&self.node.clock().await?)))
+    }
+
+    async fn set_clock(
+        &self,
+        request: Request<proto::SetClockRequest>,
+    ) -> Result<Response<proto::ClockView>, Status> {
+        let time = request.into_inner().time;
+        let view = self
+            .node
+            .with_ledger(move |ledger| {
+                // Under the ledger's lock: no entry is stamped while the clock moves.
+                let clock = ledger.clock();
+                if let Clock::System = clock {
+                    return Err(Status::failed_precondition(format!(
+                        "this node runs on the system clock; only a node configured with a \
+                         simulated clock ({SIMULATED_CLOCK_SETTING}, rehearsals and demos only) \
+                         can be set"
+                    )));
+                }
+                let t = parse_time(&time).ok_or_else(|| {
+                    Status::invalid_argument(format!(
+                        "time {time:?}: a date YYYY-MM-DD or an RFC 3339 date-time"
+                    ))
+                })?;
+                let now = clock.now();
+                if t < now {
+                    return Err(Status::failed_precondition(format!(
+                        "the clock is at {}; it cannot go back to {} (entry times never \
+                         decrease)",
+                        rfc3339(now),
+                        rfc3339(t)
+                    )));
+                }
+                clock.set(t);
+                Ok(clock_view(clock))
+            })
+            .await?;
+        tracing::info!(time = %view.time, "simulated clock set");
+        Ok(Response::new(view))
+    }
+
+    async fn verify_bilateral(
+        &self,
+        request: Request<proto::BilateralRef>,
+    ) -> Result<Response<proto::BilateralVerification>, Status> {
+        let id = bilateral(&request.into_inner().bilateral)?;
+        let verification = self
+            .node
+            .with_ledger(move |ledger| {
+                let entries = ledger.state(&id).map_err(|e| status_of(&e))?.head().seq + 1;
+                let digest = ledger.verify(&id).map_err(|e| status_of(&e))?;
+                Ok(proto::BilateralVerification {
+                    bilateral: id.0.to_hex(),
+                    entries,
+                    digest: digest.to_hex(),
+                })
+            })
+            .await?;
+        Ok(Response::new(verification))
     }
 }
