@@ -54,7 +54,13 @@ pub enum ContractCommand {
         reason: String,
     },
     /// Show a bilateral's contract.
-    Show(BilateralArg),
+    Show {
+        #[command(flatten)]
+        b: BilateralArg,
+        /// Print its terms as a terms file (TOML), as `omni contract propose` reads them.
+        #[arg(long)]
+        terms: bool,
+    },
     /// List the bilaterals this node keeps.
     List,
 }
@@ -93,6 +99,18 @@ pub enum OrderCommand {
     },
     /// List a bilateral's orders.
     List(BilateralArg),
+    /// Record the supply-chain map of an agreed order this node's party sells under
+    /// (MEF 114 R15): both nodes verify it; the node submits it to the registry.
+    Map {
+        #[command(flatten)]
+        b: BilateralArg,
+        /// The order's id.
+        #[arg(long)]
+        order: String,
+        /// The map file (a ComplianceMap's bytes).
+        #[arg(long)]
+        map: PathBuf,
+    },
 }
 
 /// `omni usage …`
@@ -343,12 +361,16 @@ pub fn contract(common: &Common, command: ContractCommand) -> Result<()> {
                 format!("contract of bilateral {} rejected (entry {})", b.bilateral, e.seq)
             });
         }
-        ContractCommand::Show(b) => {
+        ContractCommand::Show { b, terms: as_terms } => {
             let mut c = api.lifecycle.clone();
             let v = api.call(
                 "GetContract",
                 c.get_contract(proto::BilateralRef { bilateral: b.bilateral }),
             )?;
+            if as_terms && !common.json {
+                print!("{}", v.terms_toml);
+                return Ok(());
+            }
             let terms: Value = serde_json::from_str(&v.terms_json).unwrap_or(Value::Null);
             let parties: Vec<Value> = v
                 .parties
@@ -360,7 +382,8 @@ pub fn contract(common: &Common, command: ContractCommand) -> Result<()> {
                 json!({ "bilateral": v.bilateral, "status": v.status, "reference": v.reference,
                         "currency": v.currency, "parties": parties, "tariffs": v.tariffs,
                         "net_days": v.net_days, "netting": v.netting,
-                        "effective_from": v.effective_from, "head_seq": v.head_seq, "terms": terms }),
+                        "effective_from": v.effective_from, "head_seq": v.head_seq, "terms": terms,
+                        "terms_toml": v.terms_toml }),
                 || {
                     let mut s = format!(
                         "bilateral {}\n  contract {} ({}), {}, Net {}{}, from {}\n",
@@ -446,6 +469,7 @@ pub fn order(common: &Common, command: OrderCommand) -> Result<()> {
                 || format!("order {order} accepted (entry {})", e.seq),
             );
         }
+        OrderCommand::Map { b, order, map } => record_map(&api, common, b, order, map)?,
         OrderCommand::List(b) => {
             let list = api.call(
                 "ListOrders",
@@ -477,6 +501,38 @@ pub fn order(common: &Common, command: OrderCommand) -> Result<()> {
             });
         }
     }
+    Ok(())
+}
+
+/// Records a supply-chain map (`omni order map`).
+fn record_map(
+    api: &NodeApi,
+    common: &Common,
+    b: BilateralArg,
+    order: String,
+    file: PathBuf,
+) -> Result<()> {
+    let map = std::fs::read(&file)
+        .map_err(|e| CannotAsk(format!("cannot read map file {}: {e}", file.display())))?;
+    let mut c = api.lifecycle.clone();
+    let request = proto::RecordSupplyChainMapRequest {
+        bilateral: b.bilateral.clone(),
+        order: order.clone(),
+        map,
+    };
+    let e = api.call("RecordSupplyChainMap", c.record_supply_chain_map(request))?;
+    print(
+        common,
+        json!({ "bilateral": b.bilateral, "order": order, "seq": e.seq, "hash": e.hash,
+                "entry": entry_json(&e) }),
+        || {
+            format!(
+                "supply-chain map of order {order} recorded (entry {}); the node submits it to \
+                 the registry",
+                e.seq
+            )
+        },
+    );
     Ok(())
 }
 

@@ -17,7 +17,7 @@
 //! * `omni registry compliance` — orders' compliance per embargo list version;
 //! * `omni keys generate` — a new Ed25519 party key; `omni keys rating-setup` — rating
 //!   circuit keys from a development-only setup;
-//! * `omni node init|start|status` — a carrier's node;
+//! * `omni node init|start|status|clock|verify` — a carrier's node;
 //! * `omni contract`, `omni order`, `omni usage import`, `omni rating`, `omni invoice`,
 //!   `omni payment`, `omni netting` — a carrier's billing team, through its node's API;
 //! * `omni member admit` — the registry's membership administrator.
@@ -72,7 +72,7 @@ enum Command {
         #[command(subcommand)]
         command: lifecycle_cmd::ContractCommand,
     },
-    /// Orders: place, accept, list.
+    /// Orders: place, accept, list, map (a supply-chain map).
     Order {
         #[command(flatten)]
         common: lifecycle_cmd::Common,

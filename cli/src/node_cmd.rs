@@ -6,7 +6,10 @@
 //! configuration names a registry, the reporter that tells the registry what it must know
 //! through a persistent outbox (`<data_dir>/registry-outbox`) — until Ctrl-C.
 //!
-//! `omni node status`: what a running node is doing.
+//! `omni node status`: what a running node is doing. `omni node clock`: the clock it stamps
+//! entries with; `--set` moves a simulated one forwards (rehearsals and demos only).
+//! `omni node verify`: every bilateral's chain (or one) replayed by the node from its
+//! genesis entry, with the state digest both parties' nodes must agree on.
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -17,7 +20,7 @@ use omni_node::network::SyncNode;
 use omni_node::proving::{NodeKeys, Prover};
 use omni_node::registry_client::RegistryClient;
 use omni_node::registry_reporter::{Reporter, ReporterOptions};
-use omni_node::{Ledger, LedgerOptions};
+use omni_node::{Clock, Ledger, LedgerOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -31,6 +34,31 @@ pub enum NodeCommand {
     Start(StartArgs),
     /// What a running node is doing: bilaterals and heads, registry outbox, proving, peers.
     Status(crate::lifecycle_cmd::Common),
+    /// The clock a running node stamps entries with; --set moves a simulated one forwards.
+    Clock(ClockArgs),
+    /// Replay bilaterals' chains on the node: entries and state digest (exit 1 if one fails).
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `omni node clock`.
+#[derive(Args)]
+pub struct ClockArgs {
+    #[command(flatten)]
+    common: crate::lifecycle_cmd::Common,
+    /// Move the node's simulated clock forwards to TIME (YYYY-MM-DD or RFC 3339); only a
+    /// node configured with `clock.simulated_from` has one.
+    #[arg(long, value_name = "TIME")]
+    set: Option<String>,
+}
+
+/// Arguments of `omni node verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    common: crate::lifecycle_cmd::Common,
+    /// Only this bilateral (default: every bilateral the node holds).
+    #[arg(long)]
+    bilateral: Option<String>,
 }
 
 /// Arguments of `omni node init`.
@@ -85,6 +113,8 @@ pub fn run(command: NodeCommand) -> Result<()> {
         NodeCommand::Init(args) => init(&args),
         NodeCommand::Start(args) => start(&args),
         NodeCommand::Status(common) => status(&common),
+        NodeCommand::Clock(args) => clock(&args),
+        NodeCommand::Verify(args) => verify(&args),
     }
 }
 
@@ -101,14 +131,30 @@ fn start(args: &StartArgs) -> Result<()> {
         Some(k) => Some(Arc::new(NodeKeys::load(k)?)),
         None => None,
     };
+    let simulated = config.simulated_from().map_err(anyhow::Error::msg)?;
     let options = LedgerOptions {
         rating_verifier: keys.as_ref().map(|k| k.verifier()),
         // The buyer's answer to an Option 1 invoice waits for its verified proof.
         require_rating_proofs: true,
+        clock: simulated.map_or(Clock::System, Clock::manual),
         ..LedgerOptions::default()
     };
     let ledger = Ledger::open(&config.data_dir, key, options)
         .with_context(|| format!("opening the ledger in {}", config.data_dir.display()))?;
+    if let Some(from) = simulated {
+        // Entry times never decrease: a restarted node's clock resumes at its latest entry.
+        let latest = ledger
+            .bilaterals()
+            .iter()
+            .filter_map(|id| ledger.state(id).ok().map(|s| s.head().timestamp))
+            .max();
+        ledger.clock().set(latest.map_or(from, |t| t.max(from)));
+        eprintln!(
+            "WARNING: simulated clock at {}: entry times are set through the node's API \
+             (`omni node clock --set`), for rehearsals and demos only, never for real billing",
+            omni_node::api::rfc3339(ledger.clock().now())
+        );
+    }
     let party = ledger.key();
     let outbox = match &config.registry {
         Some(endpoint) => {
@@ -135,9 +181,15 @@ fn start(args: &StartArgs) -> Result<()> {
         let (reporter, reporter_wake) = match &outbox {
             Some(client) => {
                 client.start()?;
-                let reporter =
-                    Reporter::new(ledger.clone(), client.clone(), ReporterOptions::default());
+                let options = ReporterOptions {
+                    anchor_every: std::time::Duration::from_secs(config.anchor_every_secs),
+                    ..ReporterOptions::default()
+                };
+                let reporter = Reporter::new(ledger.clone(), client.clone(), options);
                 let wake = reporter.waker();
+                // What the counterparty's node sends is reported as soon as it is stored.
+                let on_received = wake.clone();
+                sync.set_on_received(Arc::new(move || on_received.notify_one()));
                 (Some(tokio::spawn(reporter.run(stopped))), Some(wake))
             }
             None => (None, None),
@@ -342,11 +394,12 @@ fn status(common: &crate::lifecycle_cmd::Common) -> Result<()> {
                 "registry": s.registry, "outbox_pending": s.outbox_pending,
                 "outbox_refused": s.outbox_refused, "outbox_delivered": s.outbox_delivered,
                 "outbox_last_error": s.outbox_last_error, "proving": proving, "peers": s.peers,
-                "rating_keys": s.rating_keys })
+                "rating_keys": s.rating_keys, "clock": s.clock })
         );
         return Ok(());
     }
     println!("node {} ({}), party {}", s.name, api.endpoint(), s.party);
+    println!("clock: {}", s.clock);
     println!(
         "rating keys: {}",
         if s.rating_keys.is_empty() {
@@ -384,6 +437,77 @@ fn status(common: &crate::lifecycle_cmd::Common) -> Result<()> {
     for j in &s.proving {
         let p = j.proof.clone().unwrap_or_default();
         println!("  proving {}: {} {}/{}", j.bill_no, p.state, p.done, p.total);
+    }
+    Ok(())
+}
+
+fn clock(args: &ClockArgs) -> Result<()> {
+    use omni_node::api::proto;
+    let api = crate::node_client::NodeApi::connect(args.common.node.as_deref())?;
+    let mut c = api.node.clone();
+    let v = match &args.set {
+        Some(time) => {
+            api.call("SetClock", c.set_clock(proto::SetClockRequest { time: time.clone() }))?
+        }
+        None => api.call("GetClock", c.get_clock(proto::GetClockRequest {}))?,
+    };
+    if args.common.json {
+        println!("{}", serde_json::json!({ "clock": v.clock, "time": v.time, "unix": v.unix }));
+    } else if args.set.is_some() {
+        println!("{} clock moved to {} (unix {})", v.clock, v.time, v.unix);
+    } else {
+        println!("{} clock at {} (unix {})", v.clock, v.time, v.unix);
+    }
+    Ok(())
+}
+
+fn verify(args: &VerifyArgs) -> Result<()> {
+    use crate::node_client::Refused;
+    use omni_node::api::proto;
+    let api = crate::node_client::NodeApi::connect(args.common.node.as_deref())?;
+    let ids = match &args.bilateral {
+        Some(id) => vec![id.clone()],
+        None => {
+            let mut c = api.billing.clone();
+            let list =
+                api.call("ListBilaterals", c.list_bilaterals(proto::ListBilateralsRequest {}))?;
+            list.bilaterals.into_iter().map(|b| b.id).collect()
+        }
+    };
+    let (mut rows, mut lines, mut failed) = (Vec::new(), Vec::new(), 0);
+    for id in ids {
+        let mut c = api.node.clone();
+        let request = proto::BilateralRef { bilateral: id.clone() };
+        match api.call("VerifyBilateral", c.verify_bilateral(request)) {
+            Ok(v) => {
+                lines.push(format!(
+                    "bilateral {}: {} entries replayed, state digest {}",
+                    v.bilateral, v.entries, v.digest
+                ));
+                rows.push(serde_json::json!({ "bilateral": v.bilateral, "entries": v.entries,
+                                              "digest": v.digest }));
+            }
+            // One bilateral asked for: its refusal is the answer. Every one: the others
+            // are still replayed, and the failures counted.
+            Err(e) if args.bilateral.is_none() && e.downcast_ref::<Refused>().is_some() => {
+                failed += 1;
+                lines.push(format!("bilateral {id}: replay FAILED: {e}"));
+                rows.push(serde_json::json!({ "bilateral": id, "error": e.to_string() }));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if args.common.json {
+        println!("{}", serde_json::json!({ "bilaterals": rows }));
+    } else if lines.is_empty() {
+        println!("no bilaterals");
+    } else {
+        println!("{}", lines.join("\n"));
+    }
+    if failed > 0 {
+        return Err(
+            Refused(format!("the replay of {failed} of {} bilaterals failed", rows.len())).into()
+        );
     }
     Ok(())
 }
