@@ -220,7 +220,10 @@ impl Driver {
                 }
             }
         }
-        Err(eyre::eyre!("the consensus engine closed its channel"))
+        // The engine closes its channel when it stops (a shutdown, or its own failure,
+        // which the engine's task reports): nothing is left to drive.
+        tracing::info!("the consensus engine closed its channel; the driver stops");
+        Ok(())
     }
 
     fn next_stream_id(&mut self, kind: &[u8]) -> StreamId {
