@@ -16,6 +16,7 @@ use clap::{Args, Subcommand};
 use omni_core::Keypair;
 use omni_node::api::NodeContext;
 use omni_node::config::{NodeConfig, RegistryEndpoints};
+use omni_node::interval_close::RatingProposer;
 use omni_node::network::SyncNode;
 use omni_node::proving::{NodeKeys, Prover};
 use omni_node::registry_client::RegistryClient;
@@ -90,6 +91,11 @@ pub struct InitArgs {
     /// The hash the rating verifying keys must have (hex, as the registry publishes it).
     #[arg(long)]
     rating_keys_hash: Option<String>,
+    /// Propose the rating of each interval of each order this node sells this many seconds
+    /// after the interval closes (late records may still come until then); without it,
+    /// ratings are proposed by hand (`omni rating propose`).
+    #[arg(long, value_name = "SECS")]
+    propose_ratings_after_close: Option<u64>,
     /// Use this key (a file from `omni keys generate`) instead of a new one, e.g. when
     /// its party key was already given to the counterparty.
     #[arg(long)]
@@ -178,6 +184,7 @@ fn start(args: &StartArgs) -> Result<()> {
             .await
             .with_context(|| format!("starting the sync on {}", config.sync_listen))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stop_proposer = stopped.clone();
         let (reporter, reporter_wake) = match &outbox {
             Some(client) => {
                 client.start()?;
@@ -195,6 +202,20 @@ fn start(args: &StartArgs) -> Result<()> {
             None => (None, None),
         };
         let sync = Arc::new(sync);
+        let proposer = config.rating_proposal.map(|setting| {
+            // Proposed ratings go to the counterparty and the registry at once.
+            let (weak_sync, wake_reporter) = (Arc::downgrade(&sync), reporter_wake.clone());
+            let appended = move || {
+                if let Some(sync) = weak_sync.upgrade() {
+                    sync.wake();
+                }
+                if let Some(reporter) = &wake_reporter {
+                    reporter.notify_one();
+                }
+            };
+            let proposer = RatingProposer::new(ledger.clone(), setting, Arc::new(appended));
+            tokio::spawn(proposer.run(std::time::Duration::from_secs(2), stop_proposer))
+        });
         let mut node = NodeContext {
             ledger: ledger.clone(),
             name: config.name.clone(),
@@ -245,6 +266,9 @@ fn start(args: &StartArgs) -> Result<()> {
         let _ = stop.send(true);
         if let Some(task) = reporter {
             task.await.context("stopping the registry reporter")?;
+        }
+        if let Some(task) = proposer {
+            task.await.context("stopping the rating proposer")?;
         }
         if let Some(client) = outbox {
             let pending = client.pending();
@@ -311,6 +335,9 @@ fn init(args: &InitArgs) -> Result<()> {
         rating_keys,
         anchor_every_secs: 60,
         clock: None,
+        rating_proposal: args.propose_ratings_after_close.map(|secs| {
+            omni_node::interval_close::RatingProposal { after_interval_close_secs: secs }
+        }),
     };
     // The configuration is checked as `omni node start` will read it before anything is
     // written that would make the directory look like a node.

@@ -3,8 +3,9 @@
 //! never back, resumed after a restart; refused on a node that runs on the system clock,
 //! naming the setting), the replay of the bilateral's chain on both parties' nodes giving
 //! the same digest (`omni node verify`), the agreed terms written back as a terms file
-//! (`omni contract show --terms`), and a supply-chain map that is not one refused without
-//! anything appended (`omni order map`).
+//! (`omni contract show --terms`), a supply-chain map that is not one refused without
+//! anything appended (`omni order map`), and the rating a seller's node proposes on its
+//! own once an interval has closed (`rating_proposal` in its configuration).
 #![allow(clippy::unwrap_used)]
 
 use serde_json::Value;
@@ -295,4 +296,74 @@ fn both_nodes_replay_the_same_chain_and_write_back_the_agreed_terms() {
     let _node_a = start(&a).0;
     let clock = ok(&format!("node clock --node {na} --json"));
     assert!(clock["time"].as_str().unwrap() >= "2026-09-15", "{clock}");
+}
+
+#[test]
+fn a_sellers_node_proposes_the_rating_once_the_interval_has_closed_and_its_grace_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).display().to_string();
+    for key in ["a", "b"] {
+        assert!(omni(&format!("keys generate --out {}", d(&format!("{key}.key"))))
+            .status
+            .success());
+    }
+    let party = |key: &str| {
+        let seed = std::fs::read_to_string(dir.path().join(format!("{key}.key"))).unwrap();
+        let seed: [u8; 32] = hex::decode(seed.trim()).unwrap().try_into().unwrap();
+        omni_core::Keypair::from_seed(seed).party().to_hex()
+    };
+    let (sync_a, sync_b) = (free_port(), free_port());
+    let from = Some("2026-09-20");
+    let a = init(dir.path(), "a", sync_a, Some(format!("{}@{sync_b}", party("b"))), from);
+    let b = init(dir.path(), "b", sync_b, Some(format!("{}@{sync_a}", party("a"))), from);
+    // The seller's node proposes ratings an hour after each interval closes.
+    let mut c: Value = serde_json::from_slice(&std::fs::read(&a.config).unwrap()).unwrap();
+    c["rating_proposal"] = serde_json::json!({ "after_interval_close_secs": 3600 });
+    std::fs::write(&a.config, c.to_string()).unwrap();
+    let _node_a = start(&a).0;
+    let _node_b = start(&b).0;
+    let (na, nb) = (a.api.as_str(), b.api.as_str());
+
+    let terms = std::fs::read_to_string(examples().join("terms.toml"))
+        .unwrap()
+        .replace("CARRIER_A_KEY", &a.party)
+        .replace("CARRIER_B_KEY", &b.party);
+    std::fs::write(dir.path().join("terms.toml"), &terms).unwrap();
+    let proposed = ok(&format!("contract propose --terms {} --node {na} --json", d("terms.toml")));
+    let bl = proposed["bilateral"].as_str().unwrap().to_string();
+    until(&format!("contract accept --bilateral {bl} --node {nb} --json"), |_| true);
+    until(
+        &format!("order place --bilateral {bl} --order O-AB --tariff ic-2026 --node {na} --json"),
+        |_| true,
+    );
+    until(&format!("order accept --bilateral {bl} --order O-AB --node {nb} --json"), |_| true);
+    let usage = examples().join("usage-ab-2026-10.csv");
+    let report = until(
+        &format!(
+            "usage import --bilateral {bl} --order O-AB --interval 2026-10 --file {} --node {na} --json",
+            usage.display()
+        ),
+        |_| true,
+    );
+    assert!(report["accepted"].as_u64() > Some(0), "{report}");
+    let agree =
+        format!("rating agree --bilateral {bl} --order O-AB --interval 2026-10 --node {nb}");
+
+    // October has closed, but late records may still come for an hour: nothing proposed.
+    for clock in ["2026-10-31T23:59:59Z", "2026-11-01T00:59:59Z"] {
+        ok(&format!("node clock --set {clock} --node {na} --json"));
+        std::thread::sleep(Duration::from_millis(2_500));
+        let err = fails(1, &agree);
+        assert!(err.contains("rating"), "{err}");
+    }
+    // An hour after: A's node proposes the rating on its own, and B agrees to it.
+    ok(&format!("node clock --set 2026-11-01T01:00:00Z --node {na} --json"));
+    let agreed = until(&format!("{agree} --json"), |_| true);
+    assert_eq!(agreed["interval"], "2026-10", "{agreed}");
+    // Proposed once: a second proposal by hand is refused.
+    let err = fails(
+        1,
+        &format!("rating propose --bilateral {bl} --order O-AB --interval 2026-10 --node {na}"),
+    );
+    assert!(err.contains("rating"), "{err}");
 }

@@ -11,7 +11,8 @@
 //!   "registry": "http://127.0.0.1:7800",
 //!   "rating_keys": { "verifying_key": "keys/rating-500.vk", "hash": "1c0f…64 hex digits" },
 //!   "anchor_every_secs": 60,
-//!   "clock": { "simulated_from": "2026-08-01" }
+//!   "clock": { "simulated_from": "2026-08-01" },
+//!   "rating_proposal": { "after_interval_close_secs": 3600 }
 //! }
 //! ```
 //!
@@ -39,6 +40,11 @@
 //! later) and moves only when told through the API (`Node.SetClock`, `omni node clock
 //! --set`), so that a month of billing can be played in minutes. Without it the node
 //! runs on the system clock.
+//!
+//! `rating_proposal`, e.g. `{ "after_interval_close_secs": 3600 }`, makes the node
+//! propose the rating of each interval of each order it sells once the interval has been
+//! closed that long ([`crate::interval_close`]); without it ratings are proposed by hand
+//! (`omni rating propose`).
 //!
 //! Unknown fields are refused, so that a misspelt setting is an error rather than a
 //! silent default.
@@ -102,6 +108,9 @@ pub struct NodeConfig {
     /// A simulated clock (module docs): rehearsals and demos only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockConfig>,
+    /// Propose ratings when intervals close (module docs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating_proposal: Option<crate::interval_close::RatingProposal>,
 }
 
 fn sixty() -> u64 {

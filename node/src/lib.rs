@@ -48,6 +48,8 @@
 //!   never loses; [`registry_reporter`] — what the node reports there on its own, read
 //!   off its ledger (anchors, its invoices with their proofs, acceptances, disputes,
 //!   payments).
+//! * [`interval_close`] — the seller's node proposes the rating of a billing interval
+//!   once it closed (a configuration setting).
 //!
 //! A change that needs both parties (contract, order, rating, invoice, dispute
 //! resolution, final invoice, credit note, netting) is *pending* until the counterparty's
@@ -59,6 +61,7 @@ pub mod api;
 pub mod config;
 pub mod contract;
 pub mod entry;
+pub mod interval_close;
 pub mod invoice;
 pub mod invoice_document;
 pub mod ledger;
