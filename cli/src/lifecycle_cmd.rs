@@ -310,6 +310,13 @@ pub enum NettingCommand {
         #[arg(long)]
         netting: String,
     },
+    /// This party's net position over the invoices an omni-lateral netting cycle locked:
+    /// the amount and blinding it opens to the registry.
+    Position {
+        /// A registry invoice id the cycle locked (hex; repeatable).
+        #[arg(long = "registry-invoice", required = true)]
+        registry_invoices: Vec<String>,
+    },
 }
 
 fn print(common: &Common, value: Value, text: impl FnOnce() -> String) {
@@ -1058,6 +1065,22 @@ pub fn netting(common: &Common, command: NettingCommand) -> Result<()> {
                 common,
                 json!({ "bilateral": b.bilateral, "netting": netting, "entry": entry_json(&e) }),
                 || format!("netting {netting} accepted (entry {})", e.seq),
+            );
+        }
+        NettingCommand::Position { registry_invoices } => {
+            let request = proto::GetNetPositionRequest { registry_invoices };
+            let p = api.call("GetNetPosition", api.billing.clone().get_net_position(request))?;
+            print(
+                common,
+                json!({ "micros": p.micros, "blinding": p.blinding, "invoices": p.invoices }),
+                || {
+                    format!(
+                        "net position {} over {} of the cycle's invoices (blinding {})",
+                        format_micros(p.micros),
+                        p.invoices.len(),
+                        p.blinding
+                    )
+                },
             );
         }
     }

@@ -31,6 +31,7 @@ pub mod status;
 use crate::invoice::invoice_from_rating;
 use crate::invoice::{Dispute, DisputedItem};
 use crate::invoice_document::InvoiceDocument;
+use crate::net_position::{net_position, NetPositionError};
 use crate::network::SyncNode;
 use crate::proving::{JobState, JobStatus, KeysError, NodeKeys, Prover};
 use crate::registry_client::registry_invoice_id;
@@ -41,8 +42,10 @@ use crate::state::RatingStatus;
 use crate::state::{ContractStatus, InvoiceState};
 use crate::usage_file::UsageFormat;
 use crate::{BilateralId, Entry, EntryBody, Error, Ledger};
+use omni_core::omnilateral::InvoiceId;
 use omni_core::{Currency, Hash32, IntervalId, Micros};
 use proto::billing_server::{Billing, BillingServer};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -612,6 +615,35 @@ impl Billing for BillingApi {
             })
             .await?;
         Ok(Response::new(proto::BillDocument { format: format.to_string(), content }))
+    }
+
+    async fn get_net_position(
+        &self,
+        request: Request<proto::GetNetPositionRequest>,
+    ) -> Result<Response<proto::NetPosition>, Status> {
+        let r = request.into_inner();
+        let wanted = r
+            .registry_invoices
+            .iter()
+            .map(|h| {
+                Hash32::from_hex(h)
+                    .map(InvoiceId)
+                    .map_err(|e| Status::invalid_argument(format!("registry invoice {h:?}: {e}")))
+            })
+            .collect::<Result<BTreeSet<InvoiceId>, Status>>()?;
+        let position = self
+            .with_ledger(move |ledger| {
+                net_position(ledger, &wanted).map_err(|e| match e {
+                    NetPositionError::Ledger(e) => status_of(&e),
+                    other => Status::failed_precondition(other.to_string()),
+                })
+            })
+            .await?;
+        Ok(Response::new(proto::NetPosition {
+            micros: position.micros,
+            blinding: hex::encode(position.blinding),
+            invoices: position.invoices.iter().map(|i| i.0.to_hex()).collect(),
+        }))
     }
 
     async fn export_bill_opening(

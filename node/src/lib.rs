@@ -49,7 +49,8 @@
 //!   off its ledger (anchors, its invoices with their proofs, acceptances, disputes,
 //!   payments).
 //! * [`interval_close`] — the seller's node proposes the rating of a billing interval
-//!   once it closed (a configuration setting).
+//!   once it closed (a configuration setting); [`net_position`] — a participant's opened
+//!   net position in an omni-lateral netting cycle, from its own ledgers.
 //!
 //! A change that needs both parties (contract, order, rating, invoice, dispute
 //! resolution, final invoice, credit note, netting) is *pending* until the counterparty's
@@ -65,6 +66,7 @@ pub mod interval_close;
 pub mod invoice;
 pub mod invoice_document;
 pub mod ledger;
+pub mod net_position;
 pub mod network;
 pub mod proving;
 pub mod rating_proof;

@@ -1,0 +1,92 @@
+//! A participant's net position in an omni-lateral netting cycle, from its own ledgers.
+//!
+//! A multi-party netting cycle on the registry locks a set of accepted invoices, each known
+//! there only by its id and a Pedersen commitment to its amount. Each participant then
+//! opens its own net position: the sum of the invoices it is owed (as seller) minus those it
+//! owes (as buyer), with the matching sum of the blindings, so that the registry can check
+//! the opening against the sum of the commitments without learning any single invoice.
+//! [`net_position`] computes that opening from the node's ledgers: for every invoice among
+//! the cycle's ids on any of the node's bilaterals, the committed amount (the total as
+//! issued, which the rating proof commits to) and the blinding of its rating proof
+//! attachment, which both parties' ledgers hold.
+
+use crate::entry::BilateralId;
+use crate::ledger::Ledger;
+use crate::registry_client::registry_invoice_id;
+use omni_circuits::pedersen::{scalar_from_bytes, scalar_to_bytes, Scalar};
+use omni_core::omnilateral::InvoiceId;
+use omni_core::Micros;
+use std::collections::BTreeSet;
+
+/// Why a net position could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetPositionError {
+    /// The ledger could not be read.
+    #[error(transparent)]
+    Ledger(#[from] crate::Error),
+    /// An invoice of the cycle has no rating proof on this node's ledger.
+    #[error("bilateral {bilateral}: invoice {number} has no rating proof, so no amount commitment to open")]
+    Unproven {
+        /// The bilateral.
+        bilateral: BilateralId,
+        /// The invoice.
+        number: String,
+    },
+    /// A blinding on the ledger is not a scalar (it never should be: the proof verified).
+    #[error("bilateral {bilateral}: invoice {number}'s blinding is not a canonical scalar")]
+    Blinding {
+        /// The bilateral.
+        bilateral: BilateralId,
+        /// The invoice.
+        number: String,
+    },
+    /// The sum does not fit in micro-units.
+    #[error("the net position overflows")]
+    Overflow,
+}
+
+/// A participant's opened net position (module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetPosition {
+    /// Receivables minus payables, micro-units.
+    pub micros: Micros,
+    /// The matching sum of blindings (32-byte little-endian scalar).
+    pub blinding: [u8; 32],
+    /// The cycle's invoices this node is party to, which the sum covers.
+    pub invoices: Vec<InvoiceId>,
+}
+
+/// The net position of `ledger`'s owner over `cycle`'s invoices (module docs); invoices
+/// between other parties are not on its ledgers and do not count.
+pub fn net_position(
+    ledger: &Ledger,
+    cycle: &BTreeSet<InvoiceId>,
+) -> Result<NetPosition, NetPositionError> {
+    let me = ledger.key();
+    let (mut micros, mut blinding) = (0 as Micros, Scalar::from(0u64));
+    let mut invoices = Vec::new();
+    for id in ledger.bilaterals() {
+        let state = ledger.state(&id)?;
+        for inv in state.invoices() {
+            let number = &inv.invoice.number;
+            let registry_id = registry_invoice_id(&id, number);
+            if !cycle.contains(&registry_id) {
+                continue;
+            }
+            let unproven = || NetPositionError::Unproven { bilateral: id, number: number.clone() };
+            let attachment = ledger.rating_proof(&id, number)?.ok_or_else(unproven)?;
+            let b = scalar_from_bytes(&attachment.blinding).map_err(|_| {
+                NetPositionError::Blinding { bilateral: id, number: number.clone() }
+            })?;
+            if inv.seller == me {
+                micros = micros.checked_add(inv.invoice.total).ok_or(NetPositionError::Overflow)?;
+                blinding += b;
+            } else {
+                micros = micros.checked_sub(inv.invoice.total).ok_or(NetPositionError::Overflow)?;
+                blinding -= b;
+            }
+            invoices.push(registry_id);
+        }
+    }
+    Ok(NetPosition { micros, blinding: scalar_to_bytes(&blinding), invoices })
+}
