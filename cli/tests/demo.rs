@@ -1,5 +1,6 @@
-//! `omni demo --json` as a real process: an embedded registry and four carrier nodes on
-//! 127.0.0.1 with RocksDB under the given directory, real rating and compliance proofs.
+//! `omni demo --json` as a real process: a registry and four carrier nodes — each its own
+//! `omni node start` process — on 127.0.0.1 with RocksDB under the given directory, real
+//! rating and compliance proofs, every bilateral step through the nodes' API.
 //! The figures of its JSON object must show every capability working, the human-readable
 //! invoices must be written, and a second run into the same directory is refused without
 //! touching what the first one left.
@@ -79,8 +80,26 @@ fn the_demo_tells_the_whole_story_and_its_figures_hold() {
         assert!(text.starts_with("INVOICE "), "{text}");
         assert!(text.contains(inv["number"].as_str().unwrap()));
     }
-    for store in ["registry", "carrier-a", "carrier-b", "carrier-c", "carrier-d"] {
-        assert!(out.join(store).is_dir(), "{store} is missing");
+    for inv in invoices {
+        let html = std::path::Path::new(inv["file"].as_str().unwrap()).with_extension("html");
+        let html = std::fs::read_to_string(&html).unwrap();
+        assert!(html.contains("<html") && html.contains(inv["number"].as_str().unwrap()));
+    }
+    assert!(out.join("registry").is_dir(), "the registry's store is missing");
+    // Each carrier ran as an operator runs a node: its own configuration, key, store and
+    // log, on a simulated clock; the contracts were proposed from terms files.
+    for carrier in ["carrier-a", "carrier-b", "carrier-c", "carrier-d"] {
+        let dir = out.join(carrier);
+        let config: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("node.json")).unwrap()).unwrap();
+        assert!(config["clock"]["simulated_from"].is_string(), "{config}");
+        assert!(dir.join("data").is_dir() && dir.join("node.key").is_file());
+        let log = std::fs::read_to_string(dir.join("node.log")).unwrap();
+        assert!(log.contains("billing API listening on"), "{carrier}: {log}");
+    }
+    for msa in ["MSA-AB", "MSA-BC", "MSA-CD", "MSA-DA", "MSA-BD"] {
+        let terms = std::fs::read_to_string(out.join("terms").join(format!("{msa}.toml"))).unwrap();
+        assert!(terms.contains(&format!("reference = \"{msa}\"")), "{terms}");
     }
 
     // A second run into the same directory is refused and changes nothing.

@@ -1,59 +1,57 @@
-//! The demo network's parts, and the two seams through which they talk.
+//! The demo network's parts, and how the story reaches them.
 //!
 //! ```text
-//!   Carrier ── node: Arc<Mutex<Ledger>> (RocksDB) ── billing API on 127.0.0.1 (gRPC)
-//!      │                    ▲
-//!      │                    │ Pair::deliver ─▶ Transport::deliver   (seam 1: libp2p sync,
-//!      │                    ▼                                        TCP + Noise + Yamux)
-//!      │            the counterparty's node
-//!      │
-//!      └── Member::submit(body) ─▶ the member's registry outbox      (seam 2: the node's
-//!                                   (RocksDB) ─▶ gRPC Submit         registry client)
+//!   omni demo ── gRPC (Billing, Lifecycle, Node) ──▶ omni node start   (carrier A, process)
+//!       │                                                 │  ▲ libp2p sync (TCP + Noise
+//!       │                                                 ▼  │  + Yamux) with B, C, D
+//!       │                                            omni node start   (carrier B, …)
+//!       │                                                 │
+//!       │                                                 └─ the node's own registry
+//!       │                                                    reporter and outbox ──┐
+//!       └── Member::submit ─▶ the member's registry outbox ─▶ gRPC Submit ─▶ registry
 //! ```
 //!
-//! * **Bilateral transport.** Every carrier's node runs the same libp2p sync as `omni
-//!   node start` ([`SyncNode`]), listening on 127.0.0.1 and knowing the other carriers'
-//!   nodes by their keys. An append is pushed to the counterparty by the sync itself;
-//!   [`Transport::deliver`] only waits until the counterparty's node has acknowledged
-//!   holding the bilateral up to the sender's head, so the story's next step sees it.
-//! * **Registry submissions.** Every transaction a member sends goes through
-//!   [`Member::submit`]: it is queued in the member's persistent outbox (the node's
-//!   [`RegistryClient`](omni_node::registry_client::RegistryClient)), delivered over gRPC,
-//!   and the registry's events (by `GetTx` on the delivered transaction) or its refusal
-//!   come back. Queries (regulators, financiers, carriers) go over gRPC too
+//! * **Carriers are real nodes.** Each carrier is an `omni node start` process with its
+//!   own configuration, key, RocksDB store and log file under the demo's directory
+//!   ([`NodeProcess`]). The story drives every bilateral step through the node's API, as a
+//!   carrier's billing systems and staff would ([`Carrier::billing`],
+//!   [`Carrier::lifecycle`], [`Carrier::node`]); the nodes sync with each other and report
+//!   to the registry on their own. Nothing is appended to a ledger from this process.
+//! * **Registry members.** What a node does not (yet) do for its organisation — admission,
+//!   credentials, embargo lists, conformance declarations, pledges, multi-party netting —
+//!   goes through [`Member::submit`]: queued in the member's own persistent outbox (the
+//!   node's [`RegistryClient`](omni_node::registry_client::RegistryClient)), delivered
+//!   over gRPC, and the registry's events (by `GetTx`) or its refusal come back. A
+//!   carrier's member signs with the same key as its node; the outbox takes the registry's
+//!   next nonce on each delivery, so the two writers never collide. Queries go over gRPC
 //!   ([`Member::query`]).
 
+use crate::node_client::NodeApi;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use omni_core::{Hash32, Keypair, PartyId};
 use omni_node::api::proto::billing_client::BillingClient;
-use omni_node::api::RunningBillingApi;
-use omni_node::contract::Contract;
-use omni_node::network::{Peer, SyncNode};
+use omni_node::api::proto::lifecycle_client::LifecycleClient;
+use omni_node::api::proto::node_client::NodeClient;
+use omni_node::api::proto::ListBilateralsRequest;
 use omni_node::registry_client::RegistryClient as Outbox;
-use omni_node::{BilateralId, Entry, EntryBody, Ledger};
+use omni_node::BilateralId;
 use omni_registry::api::proto::registry_client::RegistryClient;
 use omni_registry::api::proto::GetTxRequest;
 use omni_registry::{Event, TxBody};
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tonic::transport::Channel;
 
-/// Longest wait for a counterparty's node to hold what was sent, or for the registry to
-/// answer a submission (a block with a proof to verify).
-const WAIT: Duration = Duration::from_secs(120);
+/// Longest wait for a node to start, for a counterparty's node to hold what was sent, for
+/// a proof, or for the registry to show what a node reported.
+pub const WAIT: Duration = Duration::from_secs(180);
 
-/// A carrier's ledger node: its ledger, shared by the story and the billing API.
-pub type Node = Arc<Mutex<Ledger>>;
-
-/// Locks a node's ledger.
-pub fn lock(node: &Node) -> Result<MutexGuard<'_, Ledger>> {
-    node.lock().map_err(|_| anyhow!("a carrier's ledger lock is poisoned"))
-}
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(40);
 
 /// Runs one gRPC call of `client` on `runtime` and waits for its answer.
 fn call<C, T, F, Fut>(runtime: &Handle, client: &C, f: F) -> Result<T, tonic::Status>
@@ -65,162 +63,239 @@ where
     runtime.block_on(f(client.clone())).map(tonic::Response::into_inner)
 }
 
-/// Seam 1: how entries travel between two carriers' nodes (module docs): each carrier's
-/// libp2p sync, by the carrier's key.
-#[derive(Clone)]
-pub struct Transport {
-    syncs: Arc<HashMap<PartyId, Arc<SyncNode>>>,
-    runtime: Handle,
+/// Polls `look` until it gives a value or [`WAIT`] is over; `what` names the wait in the
+/// error, with whatever `look` last said.
+pub fn wait_for<T>(what: &str, mut look: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let last = match look() {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => None,
+            Err(e) => Some(e),
+        };
+        if Instant::now() >= deadline {
+            let last = last.map(|e| format!(" (last: {e:#})")).unwrap_or_default();
+            bail!("waited {} s for {what}{last}", WAIT.as_secs());
+        }
+        std::thread::sleep(POLL);
+    }
 }
 
-impl Transport {
-    /// Introduces every carrier's sync to every other's (in the demo each carrier may
-    /// trade with each other) and returns the transport between them.
-    pub fn connect(carriers: &[Carrier], runtime: &Handle) -> Transport {
-        for c in carriers {
-            for other in carriers.iter().filter(|o| o.party != c.party) {
-                c.sync.add_peer(Peer { party: other.party, address: other.sync.listen_addr() });
-            }
-        }
-        let syncs = carriers.iter().map(|c| (c.party, c.sync.clone())).collect();
-        Transport { syncs: Arc::new(syncs), runtime: runtime.clone() }
+/// A free TCP port on 127.0.0.1 (bound and released: a node started right after takes it).
+pub fn free_port() -> Result<SocketAddr> {
+    let listener =
+        std::net::TcpListener::bind(("127.0.0.1", 0)).context("cannot bind a port on 127.0.0.1")?;
+    Ok(listener.local_addr()?)
+}
+
+/// An `omni node start` process, its output in a log file.
+pub struct NodeProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl NodeProcess {
+    /// Starts `omni node start --config CONFIG` (this very binary), its output in `log`.
+    pub fn spawn(config: &Path, log: &Path) -> Result<NodeProcess> {
+        let exe = std::env::current_exe().context("cannot find the omni binary")?;
+        let out = std::fs::File::create(log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
+        let child = Command::new(exe)
+            .args(["node", "start", "--config"])
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("cannot start omni node start")?;
+        Ok(NodeProcess { child, log: log.to_path_buf() })
     }
 
-    /// Returns once `to`'s node has acknowledged holding every entry of bilateral `id`
-    /// that `from`'s node holds (it validated each one — signature, chain, contract rules,
-    /// rating and compliance proofs — before storing it).
-    pub fn deliver(&self, id: &BilateralId, from: PartyId, to: PartyId) -> Result<()> {
-        if from == to {
-            bail!("bilateral {id}: an entry cannot be delivered to its own node");
+    /// Its log so far, for an error message.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(8)..].join("\n")
+    }
+
+    /// Fails if the process has exited.
+    fn alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!(
+                "the node exited ({status}); its log {}:\n{}",
+                self.log.display(),
+                self.log_tail()
+            );
         }
-        let sync = self.syncs.get(&from).with_context(|| format!("{from} runs no node"))?;
-        self.runtime.block_on(sync.wait_delivered(id, &to, WAIT)).with_context(|| {
-            let refusals = sync.refusals();
-            let last =
-                refusals.last().map(|r| format!("; last refusal: {r:?}")).unwrap_or_default();
-            format!("delivering entries of bilateral {id} to {}{last}", to.short())
+        Ok(())
+    }
+
+    /// Asks the node to stop (SIGINT, as Ctrl-C: it finishes what it was doing and closes
+    /// its store) and waits for it; kills it if it has not stopped within 30 s.
+    pub fn stop(&mut self) -> Result<()> {
+        if self.child.try_wait()?.is_some() {
+            return Ok(());
+        }
+        let asked = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while asked && Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child.kill().context("cannot stop a node")?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        // A demo that failed half-way leaves no node behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A carrier: its node (a process) and its API, and its registry membership.
+pub struct Carrier {
+    /// Its name.
+    pub name: String,
+    /// Its key (ledger signatory and registry member).
+    pub party: PartyId,
+    /// Its node's API endpoint.
+    pub api_endpoint: String,
+    /// Where its node's sync listens.
+    pub sync_addr: SocketAddr,
+    /// Its registry membership (what the node does not report itself).
+    pub member: Member,
+    api: NodeApi,
+    process: NodeProcess,
+}
+
+impl Carrier {
+    /// Waits until the node behind `process` answers at `api`, and connects to it.
+    pub fn connect(
+        name: &str,
+        party: PartyId,
+        (mut process, api): (NodeProcess, SocketAddr),
+        sync_addr: SocketAddr,
+        member: Member,
+    ) -> Result<Carrier> {
+        let endpoint = format!("http://{api}");
+        let api = wait_for(&format!("{name}'s node to answer at {endpoint}"), || {
+            process.alive()?;
+            Ok(NodeApi::connect(Some(&endpoint)).ok())
+        })?;
+        Ok(Carrier {
+            name: name.to_string(),
+            party,
+            api_endpoint: endpoint,
+            sync_addr,
+            member,
+            api,
+            process,
         })
     }
+
+    fn failed(&self, e: anyhow::Error) -> anyhow::Error {
+        e.context(format!("{}'s node", self.name))
+    }
+
+    /// A call of the carrier's billing systems to its node (`Billing` service).
+    pub fn billing<T, Fut>(
+        &self,
+        what: &str,
+        f: impl FnOnce(BillingClient<Channel>) -> Fut,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.api.call(what, f(self.api.billing.clone())).map_err(|e| self.failed(e))
+    }
+
+    /// A call of the carrier's staff to its node (`Lifecycle` service).
+    pub fn lifecycle<T, Fut>(
+        &self,
+        what: &str,
+        f: impl FnOnce(LifecycleClient<Channel>) -> Fut,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.api.call(what, f(self.api.lifecycle.clone())).map_err(|e| self.failed(e))
+    }
+
+    /// A call of the node's operator (`Node` service).
+    pub fn node<T, Fut>(&self, what: &str, f: impl FnOnce(NodeClient<Channel>) -> Fut) -> Result<T>
+    where
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.api.call(what, f(self.api.node.clone())).map_err(|e| self.failed(e))
+    }
+
+    /// The head the node holds of bilateral `id` (`None`: it holds none of it).
+    pub fn head(&self, id: &BilateralId) -> Result<Option<u64>> {
+        let listed = self.billing("ListBilaterals", |mut c| async move {
+            c.list_bilaterals(ListBilateralsRequest {}).await
+        })?;
+        let hex = id.0.to_hex();
+        Ok(listed.bilaterals.iter().find(|b| b.id == hex).map(|b| b.head_seq))
+    }
+
+    /// Closes the connections to the node (whose graceful stop waits for open ones) and
+    /// stops it ([`NodeProcess::stop`]).
+    pub fn stop(self) -> Result<()> {
+        let Carrier { name, api, member, mut process, .. } = self;
+        drop((api, member));
+        process.stop().with_context(|| format!("stopping {name}'s node"))
+    }
 }
 
-/// One end of a bilateral.
-#[derive(Clone)]
-struct End {
-    name: String,
-    party: PartyId,
-    node: Node,
-}
-
-/// A bilateral between two carriers: its id and both nodes. Every step one side takes is
-/// delivered to the other through the [`Transport`].
-#[derive(Clone)]
+/// A bilateral between two carriers: its id, its contract's reference and both ends (as
+/// indexes of the world's carriers, proposer first).
+#[derive(Clone, Debug)]
 pub struct Pair {
     /// The bilateral's id (hash of its genesis entry).
     pub id: BilateralId,
     /// The contract's reference (MSA).
     pub reference: String,
-    ends: [End; 2],
-    transport: Transport,
+    /// The two carriers, proposer first.
+    pub ends: [usize; 2],
+    /// The contract's tariffs, as proposed.
+    pub tariffs: Vec<omni_core::tariff::Tariff>,
 }
 
 impl Pair {
-    /// `proposer` proposes `contract` to `acceptor`, which accepts it (MEF 114 R30). Each
-    /// side is a name and a node.
-    pub fn agree(
-        transport: Transport,
-        proposer: (&str, &Node),
-        acceptor: (&str, &Node),
-        contract: Contract,
-    ) -> Result<Pair> {
-        let reference = contract.reference.clone();
-        let genesis = lock(proposer.1)?.propose_contract(contract)?;
-        let end = |(name, node): (&str, &Node)| -> Result<End> {
-            Ok(End { name: name.to_string(), party: lock(node)?.key(), node: node.clone() })
-        };
-        let ends = [end(proposer)?, end(acceptor)?];
-        let (from, to) = (ends[0].party, ends[1].party);
-        let pair = Pair { id: BilateralId(genesis.hash()), reference, ends, transport };
-        pair.deliver(from)?;
-        pair.accept(to, 0)?;
-        Ok(pair)
+    /// The bilateral's id as the node API writes it.
+    pub fn hex(&self) -> String {
+        self.id.0.to_hex()
     }
 
-    /// The end `party` signs for, and the other one.
-    fn ends(&self, party: PartyId) -> Result<(&End, &End)> {
-        match &self.ends {
-            [a, b] if a.party == party => Ok((a, b)),
-            [a, b] if b.party == party => Ok((b, a)),
-            _ => bail!("{} is not a party of bilateral {}", party.short(), self.reference),
+    /// The other end of `carrier`.
+    pub fn other(&self, carrier: usize) -> Result<usize> {
+        match self.ends {
+            [a, b] if a == carrier => Ok(b),
+            [a, b] if b == carrier => Ok(a),
+            _ => bail!("carrier {carrier} is not a party of {}", self.reference),
         }
     }
+}
 
-    /// The two carriers' names, proposer first.
-    pub fn names(&self) -> [&str; 2] {
-        [&self.ends[0].name, &self.ends[1].name]
-    }
-
-    /// The name of `party`'s counterparty.
-    pub fn counterparty_name(&self, party: PartyId) -> Result<&str> {
-        Ok(&self.ends(party)?.1.name)
-    }
-
-    /// Both nodes.
-    pub fn nodes(&self) -> [&Node; 2] {
-        [&self.ends[0].node, &self.ends[1].node]
-    }
-
-    /// Waits until the other end holds `from`'s new entries.
-    pub fn deliver(&self, from: PartyId) -> Result<()> {
-        let (mine, theirs) = self.ends(from)?;
-        self.transport.deliver(&self.id, mine.party, theirs.party)
-    }
-
-    /// Runs `f` on `party`'s ledger, then delivers what it appended to the counterparty.
-    pub fn act<T>(
-        &self,
-        party: PartyId,
-        f: impl FnOnce(&mut Ledger, &BilateralId) -> omni_node::Result<T>,
-    ) -> Result<T> {
-        let (mine, _) = self.ends(party)?;
-        let out = {
-            let mut ledger = lock(&mine.node)?;
-            f(&mut ledger, &self.id)
-                .with_context(|| format!("{} on bilateral {}", mine.name, self.reference))?
-        };
-        self.deliver(party)?;
-        Ok(out)
-    }
-
-    /// `party` appends `body`; the counterparty receives it.
-    pub fn append(&self, party: PartyId, body: EntryBody) -> Result<Entry> {
-        self.act(party, |l, id| l.append(id, body))
-    }
-
-    /// `party` accepts the counterparty's pending entry `seq`; the counterparty receives
-    /// the acceptance.
-    pub fn accept(&self, party: PartyId, seq: u64) -> Result<Entry> {
-        self.act(party, |l, id| l.accept(id, seq))
-    }
-
-    /// `party` proposes `body`, the counterparty accepts it (R30), `party` receives the
-    /// acceptance. Returns the proposal's sequence number.
-    pub fn propose(&self, party: PartyId, body: EntryBody) -> Result<u64> {
-        let seq = self.append(party, body)?.seq;
-        let (_, other) = self.ends(party)?;
-        self.accept(other.party, seq)?;
-        Ok(seq)
-    }
-
-    /// Reads `party`'s view of the bilateral.
-    pub fn read<T>(
-        &self,
-        party: PartyId,
-        f: impl FnOnce(&Ledger, &BilateralId) -> omni_node::Result<T>,
-    ) -> Result<T> {
-        let (mine, _) = self.ends(party)?;
-        let ledger = lock(&mine.node)?;
-        f(&ledger, &self.id).with_context(|| format!("{} on {}", mine.name, self.reference))
-    }
+/// Waits until `to`'s node holds bilateral `id` up to entry `seq` of `from`'s (it validated
+/// each entry — signature, chain, contract rules, rating and compliance proofs — before
+/// storing it).
+pub fn delivered(id: &BilateralId, seq: u64, from: &Carrier, to: &Carrier) -> Result<()> {
+    wait_for(
+        &format!("{}'s node to hold entry {seq} of {} from {}", to.name, id, from.name),
+        || Ok(to.head(id)?.filter(|h| *h >= seq).map(|_| ())),
+    )
 }
 
 /// A registry refusal: the transaction kind, the registry's code and reason.
@@ -304,8 +379,8 @@ impl Member {
         self.party
     }
 
-    /// Seam 2 (module docs): queues `body` in the member's outbox, waits for its delivery
-    /// and returns the events of its execution, or the registry's refusal.
+    /// Queues `body` in the member's outbox, waits for its delivery and returns the events
+    /// of its execution, or the registry's refusal.
     pub fn submit(&self, body: TxBody) -> Result<Vec<Event>, Refused> {
         let kind = body.kind();
         let refused = |code: &str, message: String| Refused {
@@ -346,86 +421,5 @@ impl Member {
     {
         call(&self.runtime, &self.rpc, f)
             .map_err(|s| anyhow!("{}: {what}: {} ({:?})", self.name, s.message(), s.code()))
-    }
-}
-
-/// A carrier: its ledger node with the billing API on 127.0.0.1, and its registry
-/// membership.
-pub struct Carrier {
-    /// Its name.
-    pub name: String,
-    /// Its key (ledger signatory and registry member).
-    pub party: PartyId,
-    /// Its ledger.
-    pub node: Node,
-    /// Its registry membership.
-    pub member: Member,
-    /// Where its billing API listens.
-    pub billing_addr: SocketAddr,
-    /// Its libp2p sync with the other carriers' nodes.
-    pub sync: Arc<SyncNode>,
-    billing: BillingClient<Channel>,
-    api: Option<RunningBillingApi>,
-    runtime: Handle,
-}
-
-impl Carrier {
-    /// A carrier whose `ledger` (signed with `key`) syncs over libp2p and serves its
-    /// billing API, both on 127.0.0.1 (any free port), and who is the registry member
-    /// `member`.
-    pub fn start(
-        name: &str,
-        (ledger, key): (Ledger, &Keypair),
-        member: Member,
-        runtime: &Handle,
-    ) -> Result<Carrier> {
-        let party = ledger.key();
-        let node = Arc::new(Mutex::new(ledger));
-        let sync = runtime
-            .block_on(SyncNode::start(node.clone(), key, ([127, 0, 0, 1], 0).into(), &[]))
-            .with_context(|| format!("{name}: starting its libp2p sync"))?;
-        let api = runtime
-            .block_on(omni_node::api::serve_billing(node.clone(), ([127, 0, 0, 1], 0).into()))
-            .with_context(|| format!("{name}: serving the billing API"))?;
-        let billing_addr = api.local_addr;
-        let billing = runtime
-            .block_on(BillingClient::connect(format!("http://{billing_addr}")))
-            .with_context(|| format!("{name}: connecting to its billing API"))?;
-        Ok(Carrier {
-            name: name.to_string(),
-            party,
-            node,
-            member,
-            billing_addr,
-            sync: Arc::new(sync),
-            billing,
-            api: Some(api),
-            runtime: runtime.clone(),
-        })
-    }
-
-    /// A call of the carrier's billing systems to its node's billing API (gRPC).
-    pub fn billing<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
-    where
-        F: FnOnce(BillingClient<Channel>) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-    {
-        call(&self.runtime, &self.billing, f).map_err(|s| {
-            anyhow!("{}'s billing API: {what}: {} ({:?})", self.name, s.message(), s.code())
-        })
-    }
-
-    /// The carrier as one side of a bilateral: its name and node.
-    pub fn end(&self) -> (&str, &Node) {
-        (&self.name, &self.node)
-    }
-
-    /// Stops the billing API, the sync and the registry outbox.
-    pub fn stop(&mut self) -> Result<()> {
-        if let Some(api) = self.api.take() {
-            self.runtime.block_on(api.shutdown())?;
-        }
-        self.runtime.block_on(self.sync.stop());
-        Ok(())
     }
 }

@@ -2,12 +2,13 @@
 //! jurisdiction credentials and an embargo list, a supply-chain map checked as a
 //! regulator would, a financier's pledge and a refused second pledge, a multi-party
 //! netting cycle with its settlement instructions, anchored heads and the payers'
-//! reputations. Every transaction goes through [`super::network::Member::submit`], every
-//! query over gRPC.
+//! reputations. What a carrier's node holds (the supply-chain map of an order, the opening
+//! of an invoice's amount, its net position) comes from the node's API, and the node
+//! reports what it records (the map, the anchors); what no node does yet goes through
+//! [`super::network::Member::submit`]; every query goes over gRPC.
 
 use super::billing::{BD, DA};
-use super::invoicing::registry_invoice_id;
-use super::network::{lock, Member};
+use super::network::{wait_for, Member};
 use super::report::{ComplianceLine, NettingLine, PledgeLine, ReputationLine, Transfer};
 use super::story::{wall_clock, CarrierIx, World, A, B, C, D};
 use anyhow::{anyhow, bail, ensure, Context, Result};
@@ -18,16 +19,16 @@ use omni_circuits::compliance::{
     HopWitness, JurisdictionCredential, MerklePath,
 };
 use omni_core::{Currency, Hash32, Micros};
-use omni_node::api::proto::NotifyPaymentRequest;
-use omni_node::entry::{supply_chain_order_id, SupplyChainMapRecord};
-use omni_node::settlement::{PaymentReceipt, SettlementRef};
-use omni_node::{BilateralId, EntryBody, Ledger};
+use omni_node::api::proto::{
+    BillRef, GetNetPositionRequest, NotifyPaymentRequest, RecordSupplyChainMapRequest,
+};
+use omni_node::entry::supply_chain_order_id;
 use omni_registry::api::proto::{
     CheckPledgeRequest, GetComplianceStateRequest, GetCredentialPathRequest, GetInvoiceRequest,
-    GetNettingCycleRequest, GetReputationRequest, ListComplianceStatusRequest,
+    GetNettingCycleRequest, GetReputationRequest, ListAnchorsRequest, ListComplianceStatusRequest,
 };
 use omni_registry::api::{invoice_from_proto, reputation_from_proto};
-use omni_registry::commitment::{self, Scalar};
+use omni_registry::commitment;
 use omni_registry::pledge::{assess, FinancingPolicy, InvoiceOpening};
 use omni_registry::tx::{Blinding, ConformanceDeclaration, InvoiceId, Nullifier};
 use omni_registry::{Event, Role, TxBody};
@@ -78,18 +79,6 @@ fn find<T>(events: &[Event], what: &str, f: impl Fn(&Event) -> Option<T>) -> Res
         .iter()
         .find_map(f)
         .with_context(|| format!("the registry did not report {what}: {events:?}"))
-}
-
-/// The blinding of `number`'s amount commitment, from the rating-proof entry on the ledger.
-fn proof_blinding(
-    l: &Ledger,
-    id: &BilateralId,
-    number: &str,
-) -> omni_node::Result<Option<[u8; 32]>> {
-    Ok(l.entries(id, 0)?.into_iter().find_map(|e| match e.body {
-        EntryBody::RatingProof(p) if p.invoice == number => Some(p.blinding),
-        _ => None,
-    }))
 }
 
 impl World {
@@ -154,11 +143,11 @@ impl World {
 
     /// Order O-DA (D sells to A) rests on C's and B's capacity: D, C and B each prove one
     /// hop (credential in the registry's tree, country not embargoed, link to the order);
-    /// D records the map on the bilateral — A's node verifies it — and submits it to the
-    /// registry; the regulator checks it against what the registry published.
+    /// D's node records the map on the bilateral — A's node verifies it before storing it —
+    /// and reports it to the registry, which verifies it too; the regulator checks it
+    /// against what the registry published.
     pub fn supply_chain(&mut self) -> Result<()> {
         let p = self.pairs[DA].clone();
-        let (seller, buyer) = (self.carrier(D).party, self.carrier(A).party);
         let chain: [CarrierIx; 3] = [D, C, B];
         let order = "O-DA";
         let order_id = supply_chain_order_id(&p.id, order);
@@ -213,40 +202,33 @@ impl World {
         bar.finish();
 
         let bytes = map.to_bytes();
-        p.append(
-            seller,
-            EntryBody::SupplyChainMap(SupplyChainMapRecord {
-                order: order.into(),
-                map: bytes.clone(),
-            }),
-        )?;
-        let buyer_verified = p.read(buyer, |l, id| {
-            Ok(l.state(id)?.order(order).is_some_and(|o| {
-                o.supply_chain_maps.iter().any(|m| m.commitment == map.commitment())
-            }))
+        let file = self.root.join("terms").join(format!("{order}.map"));
+        std::fs::write(&file, &bytes)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        let (bilateral, o, m) = (p.hex(), order.to_string(), bytes.clone());
+        let ack = self.carrier(D).lifecycle("RecordSupplyChainMap", |mut c| async move {
+            c.record_supply_chain_map(RecordSupplyChainMapRequest { bilateral, order: o, map: m })
+                .await
         })?;
-        let events = self.carrier(D).member.submit(TxBody::SubmitComplianceMap { map: bytes })?;
-        let hops = find(&events, "the map verified", |e| match e {
-            Event::ComplianceMapVerified { hops, .. } => Some(*hops),
-            _ => None,
-        })?;
+        // A's node stores the map only once it has verified every hop proof.
+        self.deliver(DA, D, &ack)?;
+        let buyer_verified = true;
+        let hops = map.hops.len();
 
-        // The regulator: the map as the buyer holds it, checked on its own against what the
-        // registry published, and the registry's status of the order.
-        let held = p.read(buyer, |l, id| {
-            Ok(l.entries(id, 0)?.into_iter().find_map(|e| match e.body {
-                EntryBody::SupplyChainMap(r) if r.order == order => Some(r.map),
-                _ => None,
-            }))
-        })?;
-        let held = ComplianceMap::from_bytes(&held.context("the buyer holds no map")?)?;
+        // The regulator: the map on its own, checked against what the registry published,
+        // and the registry's status of the order (D's node reported the map).
+        let held = ComplianceMap::from_bytes(&bytes)?;
         let published = Self::published(&self.regulator, Some(&held))?;
         let verified = verify_map(ComplianceVerifier::shared()?, &held, &published)?;
-        let status = self.regulator.query("ListComplianceStatus", |mut c| async move {
-            c.list_compliance_status(ListComplianceStatusRequest { embargo_version: 0 }).await
-        })?;
         let commitment = field_to_bytes(&held.order_commitment);
-        let listed = status.orders.iter().find(|o| o.order == commitment);
+        let listed = wait_for("the registry to list the order's map", || {
+            let status = self.regulator.query("ListComplianceStatus", |mut c| async move {
+                c.list_compliance_status(ListComplianceStatusRequest { embargo_version: 0 }).await
+            })?;
+            Ok(status.orders.into_iter().find(|o| o.order == commitment))
+        })
+        .map_err(|e| self.with_outboxes(e))?;
+        let listed = Some(&listed);
         let registry_status = listed.map_or("absent".to_string(), |o| o.status.clone());
         let regulator_verified = verified.hops == chain.len()
             && listed.is_some_and(|o| {
@@ -261,7 +243,7 @@ impl World {
             order: order.into(),
             seller: self.carrier(D).name.clone(),
             buyer: self.carrier(A).name.clone(),
-            hops: hops as usize,
+            hops,
             max_hops: policy.max_hops() as usize,
             embargo_version: held.embargo_version,
             embargoed: EMBARGOED.to_vec(),
@@ -272,8 +254,9 @@ impl World {
         });
         self.say(format!(
             "9. supply chain of O-DA: D ← C ← B prove {hops} hops (halo2) without naming \
-             themselves; A's node verifies the map, the registry verifies it against embargo \
-             list v{}, and the regulator checks it alone: compliant",
+             themselves; D's node records the map, A's node verifies it, D's node reports it and \
+             the registry verifies it against embargo list v{}; the regulator checks it alone: \
+             compliant",
             held.embargo_version
         ));
         Ok(())
@@ -291,9 +274,18 @@ impl World {
             .context("B's Net 60 invoice")?;
         let bk = self.book[ix].clone();
         let invoice = bk.registry.context("the invoice is on the registry")?;
+        // The opening B's node exports for the financier B chooses.
+        let (bilateral, bill_no) = (self.pairs[bk.pair].hex(), bk.number.clone());
+        let exported =
+            self.carrier(bk.seller).billing("ExportBillOpening", |mut c| async move {
+                c.export_bill_opening(BillRef { bilateral, bill_no }).await
+            })?;
+        let blinding: [u8; 32] = hex::decode(&exported.blinding)?
+            .try_into()
+            .map_err(|_| anyhow!("the exported blinding is not 32 bytes"))?;
         let opening = InvoiceOpening {
-            amount: u64::try_from(bk.total)?,
-            blinding: Blinding(bk.blinding.context("a proven invoice")?),
+            amount: u64::try_from(exported.micros)?,
+            blinding: Blinding(blinding),
         };
         let policy = FinancingPolicy { min_paydex: Some(50), min_on_time_bp: None };
         let check =
@@ -355,34 +347,21 @@ impl World {
         Ok(())
     }
 
-    /// `who`'s net position in the cycle, from its own ledgers: receivables minus payables
-    /// among `invoices`, with the matching sum of blindings.
-    fn own_net(&self, who: CarrierIx, invoices: &BTreeSet<InvoiceId>) -> Result<(Micros, Scalar)> {
-        let me = self.carrier(who).party;
-        let (mut net, mut r) = (0i64, Scalar::from(0u64));
-        for p in self.pairs.iter().filter(|p| p.counterparty_name(me).is_ok()) {
-            let mine: Vec<(String, Micros, bool)> = p.read(me, |l, id| {
-                Ok(l.state(id)?
-                    .invoices()
-                    .filter(|i| invoices.contains(&registry_invoice_id(id, &i.invoice.number)))
-                    .map(|i| (i.invoice.number.clone(), i.invoice.total, i.seller == me))
-                    .collect())
-            })?;
-            for (number, total, receivable) in mine {
-                let blinding = p
-                    .read(me, |l, id| proof_blinding(l, id, &number))?
-                    .with_context(|| format!("{number} has no rating proof on the ledger"))?;
-                let b = commitment::decode_blinding(&Blinding(blinding))?;
-                if receivable {
-                    net += total;
-                    r += b;
-                } else {
-                    net -= total;
-                    r -= b;
-                }
-            }
-        }
-        Ok((net, r))
+    /// `who`'s net position in the cycle, as its node computes it from its own ledgers:
+    /// receivables minus payables among `invoices`, with the matching sum of blindings.
+    fn own_net(
+        &self,
+        who: CarrierIx,
+        invoices: &BTreeSet<InvoiceId>,
+    ) -> Result<(Micros, Blinding)> {
+        let registry_invoices = invoices.iter().map(|i| i.0.to_hex()).collect();
+        let net = self.carrier(who).billing("GetNetPosition", |mut c| async move {
+            c.get_net_position(GetNetPositionRequest { registry_invoices }).await
+        })?;
+        let blinding: [u8; 32] = hex::decode(&net.blinding)?
+            .try_into()
+            .map_err(|_| anyhow!("the net position's blinding is not 32 bytes"))?;
+        Ok((net.micros, Blinding(blinding)))
     }
 
     /// A multi-party netting cycle among the four carriers over their accepted invoices due
@@ -390,13 +369,13 @@ impl World {
     /// against the sum of the commitments), the registry instructs the fewest transfers,
     /// the receivers confirm them, and the ledgers record the invoices as settled.
     pub fn netting_cycle(&mut self) -> Result<()> {
-        let cutoff = self
-            .book
-            .iter()
-            .filter(|b| b.registry.is_some() && b.interval == self.second.id && b.pair != BD)
-            .map(|b| b.due_date)
-            .max()
-            .context("no invoice to net")?;
+        let mut cutoff = None;
+        for (ix, b) in self.book.iter().enumerate() {
+            if b.registry.is_some() && b.interval == self.second.id && b.pair != BD {
+                cutoff = cutoff.max(Some(self.registry_invoice(ix)?.due_date));
+            }
+        }
+        let cutoff = cutoff.context("no invoice to net")?;
         let everyone = [A, B, C, D];
         let participants = everyone.iter().map(|&c| self.carrier(c).party).collect();
         let events = self.carrier(A).member.submit(TxBody::OpenNettingCycle {
@@ -426,7 +405,8 @@ impl World {
             .collect::<Result<_>>()?;
         let mut nets = Vec::new();
         for &c in &everyone {
-            let (net, r) = self.own_net(c, &ids)?;
+            let (net, blinding) = self.own_net(c, &ids)?;
+            let r = commitment::decode_blinding(&blinding)?;
             // Checked against the registry's homomorphic sum before it is opened.
             let mine = locked.participants.iter().find(|p| p.party == self.carrier(c).party.0);
             let position = mine.context("not a participant")?.position_commitment.as_slice();
@@ -440,7 +420,7 @@ impl World {
             self.carrier(c).member.submit(TxBody::SubmitNetOpening {
                 cycle,
                 amount: net,
-                blinding: commitment::encode_blinding(&r),
+                blinding,
             })?;
             nets.push((self.carrier(c).name.clone(), net));
         }
@@ -469,7 +449,9 @@ impl World {
         let settled = read(&self.regulator)?;
         ensure!(settled.phase == "settled", "the cycle is {}, not settled", settled.phase);
 
-        // The bilaterals record each netted invoice as settled by the cycle.
+        // The bilaterals record each netted invoice as settled by the cycle: the payer's
+        // node notifies it, the payee's confirms it. The registry already shows them paid
+        // by the cycle, so the nodes have nothing more to report.
         let netted: Vec<usize> = (0..self.book.len())
             .filter(|&i| self.book[i].registry.is_some_and(|id| ids.contains(&id)))
             .collect();
@@ -479,9 +461,9 @@ impl World {
             let bk = self.book[ix].clone();
             let payment = format!("PAY-{}", bk.number);
             let (bilateral, bill_no, micros) =
-                (self.pairs[bk.pair].id.0.to_hex(), bk.number.clone(), bk.total);
+                (self.pairs[bk.pair].hex(), bk.number.clone(), bk.total);
             let (pay, refer) = (payment.clone(), reference.clone());
-            self.carrier(bk.buyer).billing("NotifyPayment", |mut c| async move {
+            let notice = self.carrier(bk.buyer).billing("NotifyPayment", |mut c| async move {
                 c.notify_payment(NotifyPaymentRequest {
                     bilateral,
                     bill_no,
@@ -492,13 +474,8 @@ impl World {
                 })
                 .await
             })?;
-            self.pairs[bk.pair].deliver(self.carrier(bk.buyer).party)?;
-            let receipt = EntryBody::PaymentReceipt(PaymentReceipt {
-                payment,
-                target: SettlementRef::Invoice(bk.number.clone()),
-                amount: bk.total,
-            });
-            self.pairs[bk.pair].append(self.carrier(bk.seller).party, receipt)?;
+            self.deliver(bk.pair, bk.buyer, &notice)?;
+            self.receipt(bk.pair, bk.seller, &payment)?;
             self.book[ix].notes.push(format!("netted in cycle {cycle}"));
             gross += bk.total;
         }
@@ -526,24 +503,35 @@ impl World {
         Ok(())
     }
 
-    /// Each carrier anchors its view of each of its bilaterals' heads on the registry
-    /// (R24), so that its counterparty cannot censor what it has appended.
+    /// Each carrier's node anchors its view of each of its bilaterals' heads on the
+    /// registry (R24), so that its counterparty cannot censor what it has appended: the
+    /// story waits until the registry shows both nodes' anchors of every final head.
     pub fn anchor_heads(&mut self) -> Result<()> {
         let mut anchors = 0;
         for p in &self.pairs {
-            for node in p.nodes() {
-                let (party, head) = {
-                    let l = lock(node)?;
-                    (l.key(), l.state(&p.id)?.head())
+            let head = self.carrier(p.ends[0]).head(&p.id)?.context("a bilateral's head")?;
+            let parties: Vec<Vec<u8>> =
+                p.ends.iter().map(|&e| self.carrier(e).party.0.to_vec()).collect();
+            let bilateral = p.id.0 .0.to_vec();
+            let what = format!("both nodes' anchors of {} at entry {head}", p.reference);
+            wait_for(&what, || {
+                let bilateral = bilateral.clone();
+                let listed = self.regulator.query("ListAnchors", |mut c| async move {
+                    c.list_anchors(ListAnchorsRequest { bilateral }).await
+                })?;
+                let by = |party: &Vec<u8>| {
+                    listed.anchors.iter().any(|a| a.anchored_by == *party && a.seq == head)
                 };
-                let m =
-                    &self.carriers.iter().find(|c| c.party == party).context("a carrier")?.member;
-                m.submit(TxBody::AnchorHead { bilateral: p.id.0, seq: head.seq, head: head.hash })?;
-                anchors += 1;
-            }
+                Ok(parties.iter().all(by).then_some(()))
+            })
+            .map_err(|e| self.with_outboxes(e))?;
+            anchors += parties.len();
         }
         self.outcome.anchors = anchors;
-        self.say(format!("12. each carrier anchors its bilaterals' heads on the registry ({anchors} anchors, R24)"));
+        self.say(format!(
+            "12. each carrier's node has anchored its bilaterals' heads on the registry \
+             ({anchors} anchors of the final heads, R24)"
+        ));
         Ok(())
     }
 

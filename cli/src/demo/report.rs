@@ -10,6 +10,7 @@ use super::story::World;
 use anyhow::{Context, Result};
 use omni_core::money::format_micros;
 use omni_core::Micros;
+use omni_node::api::proto::RenderBillRequest;
 use omni_registry::api::proto::GetInvoiceRequest;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -237,36 +238,28 @@ pub struct Outcome {
 }
 
 impl World {
-    /// Writes a human-readable invoice (R73) of every invoice, from its seller's ledger,
-    /// and lists each with its status on the ledgers and on the registry.
+    /// Writes the human-readable invoice (R73) of every invoice as its seller's node
+    /// renders it (text and HTML), and lists each with its status on the ledgers and on the
+    /// registry.
     pub fn render_invoices(&mut self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let (mut lines, mut verified) = (Vec::new(), 0);
-        for bk in &self.book {
-            let p = &self.pairs[bk.pair];
+        for (ix, bk) in self.book.iter().enumerate() {
             let (seller, buyer) = (self.carrier(bk.seller), self.carrier(bk.buyer));
-            let (text, amount_due, status) = p
-                .read(seller.party, |l, id| {
-                    let st = l.state(id)?;
-                    Ok(st.invoice(&bk.number).map(|i| {
-                        let mut text = i.invoice.render(&seller.name, &buyer.name);
-                        if let Some(r) = &i.revision {
-                            text.push_str(&format!(
-                                "\nReconciled (revision {}): net {} tax {} total {} {}\n",
-                                r.number,
-                                format_micros(r.net),
-                                format_micros(r.tax),
-                                format_micros(r.total),
-                                i.invoice.currency
-                            ));
-                        }
-                        (text, i.amount_due(), i.status().to_string())
-                    }))
-                })?
-                .with_context(|| format!("{} is missing on its seller's ledger", bk.number))?;
-            let file = dir.join(format!("{}.txt", bk.number));
-            std::fs::write(&file, text)
-                .with_context(|| format!("cannot write {}", file.display()))?;
+            let mut file = dir.join(format!("{}.txt", bk.number));
+            for format in ["html", "text"] {
+                let (bilateral, bill_no) = (self.pairs[bk.pair].hex(), bk.number.clone());
+                let format = format.to_string();
+                let doc = seller.billing("RenderBill", |mut c| async move {
+                    c.render_bill(RenderBillRequest { bilateral, bill_no, format }).await
+                })?;
+                file.set_extension(if doc.format == "html" { "html" } else { "txt" });
+                std::fs::write(&file, doc.content)
+                    .with_context(|| format!("cannot write {}", file.display()))?;
+            }
+            let bill = self.bill(ix, bk.seller)?;
+            let amount_due = bill.amount_due.map_or(0, |m| m.micros);
+            let status = bill.state;
             let registry_status = match bk.registry {
                 Some(id) => {
                     let invoice_id = id.0 .0.to_vec();

@@ -1,24 +1,29 @@
 //! The network `omni demo` starts and the order of its story.
 //!
-//! [`World::start`] brings up, under one directory: the registry (RocksDB, gRPC on
-//! 127.0.0.1, Groth16 rating verifier), four carriers — each a ledger node on RocksDB
-//! with its billing API on 127.0.0.1 — and the registry members who are not carriers: the
-//! membership administrator, a regulator and two financiers. [`run`] then tells the story,
-//! phase by phase ([`super::billing`] for the bilateral side, [`super::omnilateral`] for
-//! the registry side), and collects what happened into an [`Outcome`] for the report.
+//! [`World::start`] brings up, under one directory: development rating keys (files, as
+//! `omni keys rating-setup` writes them), the registry (RocksDB, gRPC on 127.0.0.1,
+//! Groth16 rating verifier), four carriers — each an `omni node start` process with its
+//! configuration, key, RocksDB store and log in its own directory, its API and sync on
+//! 127.0.0.1, reporting to the registry — and the registry members who are not carriers:
+//! the membership administrator, a regulator and two financiers. [`run`] then tells the
+//! story, phase by phase ([`super::billing`] for the bilateral side, [`super::omnilateral`]
+//! for the registry side), and collects what happened into an [`Outcome`] for the report.
 //!
-//! Time: the ledgers run on a manual clock, the registry on the wall clock. The first
-//! billing interval is three months back, so its payments (one on time, one late) have
-//! value dates in the past; the second is last month, invoiced now, so its invoices are
-//! not yet due: they can be pledged and netted.
+//! Time: the nodes run on a simulated clock (`clock.simulated_from` in their
+//! configuration), which the story moves forward through each node's API
+//! ([`World::set_clock`]); the registry runs on the wall clock. The first billing interval
+//! is three months back, so its payments (one on time, one late) have value dates in the
+//! past; the second is last month, invoiced now, so its invoices are not yet due: they can
+//! be pledged and netted.
 
-use super::network::{lock, Carrier, Member, Pair, Transport};
+use super::network::{delivered, free_port, Carrier, Member, NodeProcess, Pair};
 use super::report::{ChainLine, MemberLine, Outcome};
-use crate::proofs::Bar;
-use anyhow::{bail, ensure, Context, Result};
+use crate::proofs::{load_keys, Bar};
+use anyhow::{ensure, Context, Result};
 use omni_core::{BillingInterval, Hash32, Keypair, Micros};
+use omni_node::api::proto::{BilateralRef, EntryAck, SetClockRequest};
+use omni_node::api::rfc3339;
 use omni_node::contract::BillingCycle;
-use omni_node::{Clock, Ledger, LedgerOptions};
 use omni_prover::RatingKeys;
 use omni_registry::proof::Groth16RatingVerifier;
 use omni_registry::server::{start, RunningServer, ServerConfig};
@@ -76,16 +81,10 @@ pub struct Booked {
     pub option: u8,
     /// Total as issued, micro-units.
     pub total: Micros,
-    /// Due date on the ledger when issued.
-    pub due_date: u64,
     /// The buyer's node verified its rating proof before storing it.
     pub buyer_verified: bool,
     /// Its id on the registry, once the registry verified its rating proof.
     pub registry: Option<InvoiceId>,
-    /// The blinding of its amount commitment (Option 1).
-    pub blinding: Option<[u8; 32]>,
-    /// Its rating proof bundle (Option 1).
-    pub bundle: Vec<u8>,
     /// What else happened to it, for the report.
     pub notes: Vec<String>,
 }
@@ -94,12 +93,10 @@ pub struct Booked {
 pub struct World {
     /// Step lines and progress bars are hidden when quiet.
     pub quiet: bool,
-    /// The ledgers' clock (manual).
-    pub clock: Clock,
-    /// Development-only rating keys (one setup per run).
-    pub keys: RatingKeys,
-    /// The bilateral transport.
-    pub transport: Transport,
+    /// The time the nodes' simulated clocks show.
+    pub clock: u64,
+    /// Where the stores, logs, terms and invoices go.
+    pub root: PathBuf,
     /// Carriers A–D.
     pub carriers: Vec<Carrier>,
     /// Bilaterals, in the order they were agreed.
@@ -139,6 +136,14 @@ pub fn wall_clock() -> Result<u64> {
         .as_secs())
 }
 
+/// The four carriers' names.
+const CARRIERS: [&str; 4] = ["Carrier A", "Carrier B", "Carrier C", "Carrier D"];
+
+/// A name as a directory name: "Carrier A" → "carrier-a".
+pub fn dir_name(name: &str) -> String {
+    name.to_lowercase().replace(' ', "-")
+}
+
 impl World {
     /// Prints a step of the story (unless quiet).
     pub fn say(&self, line: impl AsRef<str>) {
@@ -171,20 +176,14 @@ impl World {
         let first = interval(between.start - 1)?;
         let quiet = opts.quiet;
 
-        if !quiet {
-            eprintln!(
-                "WARNING: rating keys come from a single-party DEVELOPMENT-ONLY setup run now \
-                 (whoever runs it can forge proofs; production keys come from a multi-party \
-                 ceremony)"
-            );
-        }
-        let bar = Bar::new("setting up rating keys", quiet);
-        let keys = RatingKeys::setup_development(RATING_CHUNK, &mut rand::rngs::OsRng, &|d, t| {
-            bar.update(d, t)
-        })
-        .context("rating key setup")?;
-        bar.finish();
+        // Development keys, written where `omni keys rating-setup` would write them; the
+        // nodes load them from their configuration, the registry from this process.
+        let keys_dir = opts.root.join("keys");
+        let (keys, _) = load_keys(&keys_dir, RATING_CHUNK, quiet)?;
         let setup_s = started.elapsed().as_secs_f64();
+        let (_, vk_path, _) = RatingKeys::paths(&keys_dir, RATING_CHUNK);
+        let vk_path = std::path::absolute(&vk_path)?;
+        let keys_hash = hex::encode(keys.verifying.hash().0);
         let verifier = RatingVerifier::new(keys.verifying.clone());
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -203,11 +202,11 @@ impl World {
         };
         let config = ServerConfig::new(opts.root.join("registry"), ([127, 0, 0, 1], 0).into())
             .with_genesis(genesis)
-            .with_verifier(Arc::new(Groth16RatingVerifier::new(verifier.clone())));
+            .with_verifier(Arc::new(Groth16RatingVerifier::new(verifier)));
         let registry = runtime.block_on(start(config)).context("starting the registry")?;
         let (registry_addr, registry_id) = (registry.local_addr(), registry.registry_id());
         let member = |name: &str, key: Keypair| {
-            let outbox = opts.root.join("outboxes").join(name.to_lowercase().replace(' ', "-"));
+            let outbox = opts.root.join("outboxes").join(dir_name(name));
             Member::connect(name, key, (registry_addr, registry_id), &outbox, &handle)
         };
         let admin = member("Membership admin", admin_key)?;
@@ -217,37 +216,51 @@ impl World {
             member("Financier 2", Keypair::generate())?,
         ];
 
-        let clock = Clock::manual(first.start);
-        let options = LedgerOptions {
-            clock: clock.clone(),
-            rating_verifier: Some(Arc::new(verifier)),
-            require_rating_proofs: true,
-            ..LedgerOptions::default()
-        };
-        let seeds: [(&str, [u8; 32]); 4] = [
-            ("Carrier A", omni_node::sample::carrier_a().seed()),
-            ("Carrier B", omni_node::sample::carrier_b().seed()),
-            ("Carrier C", [0xC3; 32]),
-            ("Carrier D", [0xD4; 32]),
-        ];
+        // The carriers' nodes: a key, a configuration naming the other three as peers,
+        // and `omni node start`, each in its own directory.
+        let keys: Vec<Keypair> = CARRIERS.iter().map(|_| Keypair::generate()).collect();
+        let ports: Vec<(SocketAddr, SocketAddr)> =
+            CARRIERS.iter().map(|_| Ok((free_port()?, free_port()?))).collect::<Result<_>>()?;
         let mut carriers = Vec::new();
-        for (name, seed) in seeds {
-            let dir = opts.root.join(name.to_lowercase().replace(' ', "-"));
-            let ledger = Ledger::open(&dir, Keypair::from_seed(seed), options.clone())
-                .with_context(|| {
-                    format!("cannot open {name}'s ledger store in {}", dir.display())
-                })?;
-            if !ledger.bilaterals().is_empty() {
-                bail!("{} already holds a demo; give an empty --out directory", dir.display());
-            }
-            carriers.push(Carrier::start(
-                name,
-                (ledger, &Keypair::from_seed(seed)),
-                member(name, Keypair::from_seed(seed))?,
-                &handle,
-            )?);
+        for (i, name) in CARRIERS.iter().enumerate() {
+            let dir = opts.root.join(dir_name(name));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::write(dir.join("node.key"), format!("{}\n", hex::encode(keys[i].seed())))
+                .with_context(|| format!("cannot write {name}'s key"))?;
+            let peers: Vec<serde_json::Value> = (0..CARRIERS.len())
+                .filter(|&j| j != i)
+                .map(|j| {
+                    serde_json::json!({ "party": keys[j].party().to_hex(),
+                                        "address": ports[j].1.to_string() })
+                })
+                .collect();
+            let config = serde_json::json!({
+                "name": dir_name(name),
+                "key_file": "node.key",
+                "data_dir": "data",
+                "billing_api": ports[i].0.to_string(),
+                "sync_listen": ports[i].1.to_string(),
+                "peers": peers,
+                "registry": format!("http://{registry_addr}"),
+                "rating_keys": { "verifying_key": vk_path, "hash": keys_hash },
+                "clock": { "simulated_from": rfc3339(first.start) },
+                "anchor_every_secs": 1,
+            });
+            let config_path = dir.join("node.json");
+            std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)
+                .with_context(|| format!("cannot write {}", config_path.display()))?;
+            let process = NodeProcess::spawn(&config_path, &dir.join("node.log"))?;
+            let key = Keypair::from_seed(keys[i].seed());
+            carriers.push((name, key, process, ports[i]));
         }
-        let transport = Transport::connect(&carriers, &handle);
+        let carriers = carriers
+            .into_iter()
+            .map(|(name, key, process, (api, sync))| {
+                let party = key.party();
+                Carrier::connect(name, party, (process, api), sync, member(name, key)?)
+            })
+            .collect::<Result<Vec<Carrier>>>()?;
         let outcome = Outcome {
             registry_addr: registry_addr.to_string(),
             registry_id: registry_id.to_hex(),
@@ -257,9 +270,8 @@ impl World {
         };
         Ok(World {
             quiet,
-            clock,
-            keys,
-            transport,
+            clock: first.start,
+            root: opts.root.clone(),
             carriers,
             pairs: Vec::new(),
             book: Vec::new(),
@@ -278,20 +290,50 @@ impl World {
         })
     }
 
+    /// Moves every node's simulated clock forward to `t` (never back: entry times do not
+    /// decrease), through each node's API.
+    pub fn set_clock(&mut self, t: u64) -> Result<()> {
+        let t = t.max(self.clock);
+        for c in &self.carriers {
+            let time = rfc3339(t);
+            c.node("SetClock", |mut n| async move { n.set_clock(SetClockRequest { time }).await })?;
+        }
+        self.clock = t;
+        Ok(())
+    }
+
+    /// Waits until the other end of bilateral `pair` holds what `from` acknowledged.
+    pub fn deliver(&self, pair: usize, from: CarrierIx, ack: &EntryAck) -> Result<()> {
+        let p = &self.pairs[pair];
+        let to = p.other(from)?;
+        delivered(&p.id, ack.seq, self.carrier(from), self.carrier(to))
+    }
+
     /// Every node replays every bilateral it holds; both ends of each agree.
     fn verify_chains(&mut self) -> Result<()> {
         let mut lines = Vec::new();
         for p in &self.pairs {
-            let [x, y] = p.nodes();
-            let (dx, dy) = (lock(x)?.verify(&p.id)?, lock(y)?.verify(&p.id)?);
-            ensure!(dx == dy, "the two nodes of {} disagree: {dx} vs {dy}", p.reference);
-            let entries = lock(x)?.state(&p.id)?.head().seq + 1;
-            let [nx, ny] = p.names();
+            let mut digests = Vec::new();
+            for &end in &p.ends {
+                let bilateral = p.hex();
+                let v = self.carrier(end).node("VerifyBilateral", |mut n| async move {
+                    n.verify_bilateral(BilateralRef { bilateral }).await
+                })?;
+                digests.push((v.digest, v.entries));
+            }
+            ensure!(
+                digests[0] == digests[1],
+                "the two nodes of {} disagree: {:?} vs {:?}",
+                p.reference,
+                digests[0],
+                digests[1]
+            );
+            let [x, y] = p.ends;
             lines.push(ChainLine {
                 contract: p.reference.clone(),
-                parties: format!("{nx} – {ny}"),
-                entries,
-                digest: dx.to_hex(),
+                parties: format!("{} – {}", self.carrier(x).name, self.carrier(y).name),
+                entries: digests[0].1,
+                digest: digests[0].0.clone(),
                 nodes_verified: 2,
             });
         }
@@ -325,15 +367,15 @@ impl World {
         Ok(())
     }
 
-    /// Stops the billing APIs and the registry.
-    fn stop(mut self) -> Result<Outcome> {
-        for c in &mut self.carriers {
+    /// Stops the nodes (each finishes what it was doing) and the registry.
+    fn stop(self) -> Result<Outcome> {
+        let World { registry, runtime, outcome, carriers, admin, regulator, financiers, .. } = self;
+        for c in carriers {
             c.stop()?;
         }
-        let World { registry, runtime, outcome, carriers, admin, regulator, financiers, .. } = self;
         // The clients go first, so the registry's graceful shutdown has no open connection
         // to wait for.
-        drop((carriers, admin, regulator, financiers));
+        drop((admin, regulator, financiers));
         if let Some(server) = registry {
             runtime.block_on(server.shutdown()).context("stopping the registry")?;
         }
@@ -356,7 +398,13 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         w.registry_id.short()
     ));
     for c in &w.carriers {
-        w.say(format!("  {}  {} billing API on {}", c.name, c.party.short(), c.billing_addr));
+        w.say(format!(
+            "  {}  {} omni node start: API {}, sync {}, simulated clock",
+            c.name,
+            c.party.short(),
+            c.api_endpoint,
+            c.sync_addr
+        ));
     }
     w.say(format!(
         "  rating keys: development-only single-party setup, chunks of {RATING_CHUNK} records ({:.1} s)\n",
