@@ -4,7 +4,7 @@
 //!
 //! # Bird's eye view
 //!
-//! A rating proof (DESIGN.md, "The proofs") shows that an invoice amount equals
+//! A rating proof (docs/architecture.md, "The proofs") shows that an invoice amount equals
 //! `rating(records, tariff)` without revealing records, tariff or amount. Data flows
 //! through this crate in one direction:
 //!

@@ -4,7 +4,7 @@
 //! (`ark_ed_on_bn254`). The curve is defined over BN254's scalar field, so a circuit
 //! computes `C` with native field arithmetic and exposes its two coordinates as public
 //! inputs. Commitments add up (`C₁ + C₂` commits to `a₁ + a₂` under `r₁ + r₂`), which
-//! lets the registry total invoices it cannot read (DESIGN.md, "The proofs", 2).
+//! lets the registry total invoices it cannot read (docs/architecture.md, "The proofs", 2).
 //!
 //! Note that `ark_ed_on_bn254` uses the `a = 1` form `x² + y² = 1 + d·x²y²` with
 //! `d = 168696/168700`, a rescaling of circomlib's `babyjub` (`a = 168700,

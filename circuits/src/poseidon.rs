@@ -1,6 +1,6 @@
 //! Poseidon over BN254's scalar field with circomlib's parameters, native and in-circuit.
 //!
-//! DESIGN.md ("The proofs", 4) requires that commitments can be recomputed by outside
+//! docs/architecture.md ("The proofs", 4) requires that commitments can be recomputed by outside
 //! tools, so the instances here are exactly circomlib's `Poseidon(2)` (width t = 3,
 //! 8 full and 57 partial rounds) and `Poseidon(4)` (t = 5, 8 full and 60 partial
 //! rounds), with the x^5 S-box:

@@ -1,7 +1,7 @@
 //! The seam through which the registry verifies rating proofs.
 //!
 //! The registry admits an invoice only if its rating proof verifies against the invoice's
-//! public inputs (DESIGN.md, "The proofs", 1): the bilateral pseudonym, the billing
+//! public inputs (docs/architecture.md, "The proofs", 1): the bilateral pseudonym, the billing
 //! interval and the amount commitment the transaction carries, plus the tariff and usage
 //! commitments inside the bundle. Groth16 verification lives in `omni-verifier`; the
 //! state machine sees it only through [`ProofVerifier`], called **once per block** with

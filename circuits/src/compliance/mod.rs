@@ -1,4 +1,4 @@
-//! Supply-chain compliance proofs (DESIGN.md, "The proofs" 3; MEF 114 R15): jurisdiction
+//! Supply-chain compliance proofs (docs/architecture.md, "The proofs" 3; MEF 114 R15): jurisdiction
 //! credentials, embargo lists, the halo2 **hop proof** and the pseudonymous
 //! **supply-chain map** a seller assembles from hop proofs for a regulator or a buyer.
 //!

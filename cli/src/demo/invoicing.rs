@@ -9,16 +9,20 @@
 //!   proven invoice, the acceptance, the dispute, the payment); the story only waits until
 //!   the registry shows it ([`World::await_registry`]) and reads it
 //!   ([`World::registry_invoice`]).
+//! * [`World::render_invoices`] — each invoice as its seller's node renders it (R73).
 
 use super::network::wait_for;
+use super::report::InvoiceLine;
 use super::story::{Booked, CarrierIx, World};
 use anyhow::{bail, Context, Result};
 use omni_core::IntervalId;
 use omni_node::api::proto::{
     BillRef, CustomerBill, GetStatusRequest, IssueBillRequest, NotifyPaymentRequest,
+    RenderBillRequest,
 };
 use omni_node::registry_client::registry_invoice_id;
 use omni_registry::api::proto::{GetInvoiceRequest, Invoice};
+use std::path::Path;
 use std::time::Instant;
 
 impl World {
@@ -193,5 +197,59 @@ impl World {
         } else {
             e.context(format!("the nodes' registry outboxes: {}", said.join("; ")))
         }
+    }
+
+    /// Writes the human-readable invoice (R73) of every invoice as its seller's node
+    /// renders it (text and HTML), and lists each with its status on the ledgers and on the
+    /// registry.
+    pub fn render_invoices(&mut self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let (mut lines, mut verified) = (Vec::new(), 0);
+        for (ix, bk) in self.book.iter().enumerate() {
+            let (seller, buyer) = (self.carrier(bk.seller), self.carrier(bk.buyer));
+            let mut file = dir.join(format!("{}.txt", bk.number));
+            for format in ["html", "text"] {
+                let (bilateral, bill_no) = (self.pairs[bk.pair].hex(), bk.number.clone());
+                let format = format.to_string();
+                let doc = seller.billing("RenderBill", |mut c| async move {
+                    c.render_bill(RenderBillRequest { bilateral, bill_no, format }).await
+                })?;
+                file.set_extension(if doc.format == "html" { "html" } else { "txt" });
+                std::fs::write(&file, doc.content)
+                    .with_context(|| format!("cannot write {}", file.display()))?;
+            }
+            let bill = self.bill(ix, bk.seller)?;
+            let amount_due = bill.amount_due.map_or(0, |m| m.micros);
+            let status = bill.state;
+            let registry_status = match bk.registry {
+                Some(id) => {
+                    let invoice_id = id.0 .0.to_vec();
+                    let answer = self.regulator.query("GetInvoice", |mut c| async move {
+                        c.get_invoice(GetInvoiceRequest { invoice_id }).await
+                    })?;
+                    answer.invoice.map(|i| i.status)
+                }
+                None => None,
+            };
+            verified += usize::from(bk.buyer_verified && registry_status.is_some());
+            lines.push(InvoiceLine {
+                number: bk.number.clone(),
+                seller: seller.name.clone(),
+                buyer: buyer.name.clone(),
+                interval: bk.interval.0.clone(),
+                option: bk.option,
+                total: bk.total,
+                amount_due,
+                status,
+                buyer_verified: bk.buyer_verified,
+                registry_status,
+                notes: bk.notes.clone(),
+                file: file.display().to_string(),
+            });
+        }
+        self.outcome.invoices = lines;
+        self.outcome.invoices_verified = verified;
+        self.outcome.invoices_dir = dir.display().to_string();
+        Ok(())
     }
 }

@@ -6,15 +6,10 @@
 //! `double_pledge_refused`, `netting_gross`, `netting_settled`, `netting_optimal`
 //! (micro-units) and `reputation` (per payer), among others.
 
-use super::story::World;
-use anyhow::{Context, Result};
 use omni_core::money::format_micros;
 use omni_core::Micros;
-use omni_node::api::proto::RenderBillRequest;
-use omni_registry::api::proto::GetInvoiceRequest;
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::path::Path;
 
 /// A registry member as the registry lists it.
 #[derive(Clone, Debug, Serialize)]
@@ -235,62 +230,6 @@ pub struct Outcome {
     pub chains_verified: usize,
     /// Where the human-readable invoices are.
     pub invoices_dir: String,
-}
-
-impl World {
-    /// Writes the human-readable invoice (R73) of every invoice as its seller's node
-    /// renders it (text and HTML), and lists each with its status on the ledgers and on the
-    /// registry.
-    pub fn render_invoices(&mut self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let (mut lines, mut verified) = (Vec::new(), 0);
-        for (ix, bk) in self.book.iter().enumerate() {
-            let (seller, buyer) = (self.carrier(bk.seller), self.carrier(bk.buyer));
-            let mut file = dir.join(format!("{}.txt", bk.number));
-            for format in ["html", "text"] {
-                let (bilateral, bill_no) = (self.pairs[bk.pair].hex(), bk.number.clone());
-                let format = format.to_string();
-                let doc = seller.billing("RenderBill", |mut c| async move {
-                    c.render_bill(RenderBillRequest { bilateral, bill_no, format }).await
-                })?;
-                file.set_extension(if doc.format == "html" { "html" } else { "txt" });
-                std::fs::write(&file, doc.content)
-                    .with_context(|| format!("cannot write {}", file.display()))?;
-            }
-            let bill = self.bill(ix, bk.seller)?;
-            let amount_due = bill.amount_due.map_or(0, |m| m.micros);
-            let status = bill.state;
-            let registry_status = match bk.registry {
-                Some(id) => {
-                    let invoice_id = id.0 .0.to_vec();
-                    let answer = self.regulator.query("GetInvoice", |mut c| async move {
-                        c.get_invoice(GetInvoiceRequest { invoice_id }).await
-                    })?;
-                    answer.invoice.map(|i| i.status)
-                }
-                None => None,
-            };
-            verified += usize::from(bk.buyer_verified && registry_status.is_some());
-            lines.push(InvoiceLine {
-                number: bk.number.clone(),
-                seller: seller.name.clone(),
-                buyer: buyer.name.clone(),
-                interval: bk.interval.0.clone(),
-                option: bk.option,
-                total: bk.total,
-                amount_due,
-                status,
-                buyer_verified: bk.buyer_verified,
-                registry_status,
-                notes: bk.notes.clone(),
-                file: file.display().to_string(),
-            });
-        }
-        self.outcome.invoices = lines;
-        self.outcome.invoices_verified = verified;
-        self.outcome.invoices_dir = dir.display().to_string();
-        Ok(())
-    }
 }
 
 /// The JSON object of `omni demo --json`.

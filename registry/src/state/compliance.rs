@@ -1,4 +1,4 @@
-//! Supply-chain compliance on the registry (MEF 114 R15; DESIGN.md, "The proofs" 3):
+//! Supply-chain compliance on the registry (MEF 114 R15; docs/architecture.md, "The proofs" 3):
 //! jurisdiction credentials, embargo lists and verified supply-chain maps.
 //!
 //! - **Credentials.** The membership administrator issues a member a jurisdiction
