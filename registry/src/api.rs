@@ -10,16 +10,16 @@
 //! refused by itself and the server keeps serving.
 
 use crate::block::Registry;
-use crate::consensus::Arrival;
+use crate::error::Error;
+use crate::mempool::Arrival;
 use crate::netting::NettingCycle;
 use crate::reputation::Reputation;
-use crate::server::Node;
 use crate::state::{
     Anchor, DisputeRecord, EmbargoRecord, Event, Invoice, InvoiceStatus, PaymentNoticeRecord,
     SettledBy, Settlement,
 };
 use crate::tx::{AmountCommitment, InvoiceId, Nullifier};
-use crate::Error;
+use crate::validator::Node;
 use omni_circuits::compliance::field_to_bytes;
 use omni_core::{Hash32, PartyId};
 use std::sync::{Arc, RwLockReadGuard};

@@ -15,11 +15,11 @@
 //! Steps 2 and 3 depend only on the block's content, so their order and parallelism do
 //! not affect the outcome: every validator computes the same [`BlockOutcome`].
 
+use crate::error::{Error, Result};
 use crate::memory::VerifiedSignatures;
-use crate::proof::{invoice_proof_verdicts, ProofVerifier};
 use crate::state::{BlockContext, Event, Genesis, RegistryState, StateChange};
 use crate::tx::{InvoiceSubmission, SignedTx, TxBody, TxHash};
-use crate::{Error, Result};
+use crate::verification::{invoice_proof_verdicts, ProofVerifier};
 use omni_core::Hash32;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -229,7 +229,7 @@ pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> 
         .into_iter()
         .zip(verdicts)
         .map(|(s, verdict)| match (s, verdict) {
-            (Some(s), Some(Err(reason))) => Err(crate::proof::refusal(s, reason)),
+            (Some(s), Some(Err(reason))) => Err(crate::verification::refusal(s, reason)),
             _ => Ok(()),
         })
         .collect()
@@ -239,8 +239,8 @@ pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> 
 mod tests {
     use super::*;
     use crate::proof::testing::{stub_invoice, StubRatingVerifier};
-    use crate::proof::{InvoiceProofClaim, RefuseAllProofs};
     use crate::tx::Role;
+    use crate::verification::{InvoiceProofClaim, RefuseAllProofs};
     use omni_core::Keypair;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

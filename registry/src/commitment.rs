@@ -12,8 +12,8 @@
 //! at most [`crate::tx::MAX_CYCLE_PARTICIPANTS`] members, the integers involved stay far
 //! below ℓ ≈ 2²⁵¹, so an opening modulo ℓ is also an opening over the integers.
 
+use crate::error::{Error, Result};
 use crate::tx::{AmountCommitment, Blinding};
-use crate::{Error, Result};
 
 pub use omni_verifier::pedersen::{PedersenCommitment, Scalar};
 

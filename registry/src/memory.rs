@@ -62,8 +62,8 @@ impl DigestMemory {
 }
 
 /// Most verified signatures a validator remembers: every transaction a full mempool can
-/// hold, twice over.
-pub const REMEMBERED_SIGNATURES: usize = 2 * crate::consensus::MEMPOOL_CAPACITY;
+/// hold (the mempool's capacity), twice over (checked when the crate compiles).
+pub const REMEMBERED_SIGNATURES: usize = 40_000;
 
 /// Transactions whose signature this validator verified, by the hash of their canonical
 /// bytes (which fix sender, nonce, body and signature; the registry id is the

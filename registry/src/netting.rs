@@ -30,8 +30,8 @@
 //! The opener may cancel a cycle before settlement is instructed, which unlocks its
 //! invoices.
 
+use crate::error::{Error, Result};
 use crate::tx::{AmountCommitment, CycleId, InvoiceId};
-use crate::{Error, Result};
 use omni_core::{Currency, Micros, PartyId};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};

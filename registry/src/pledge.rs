@@ -29,10 +29,10 @@
 //! attested); a released invoice can be pledged again.
 
 use crate::commitment;
+use crate::error::{Error, Result};
+use crate::records::{Invoice, InvoiceStatus};
 use crate::reputation::Reputation;
-use crate::state::{Invoice, InvoiceStatus};
 use crate::tx::{Blinding, Nullifier};
-use crate::{Error, Result};
 use ark_ff::{BigInteger, PrimeField};
 use omni_core::{Micros, PartyId};
 use omni_verifier::poseidon::poseidon_hash_with_domain;

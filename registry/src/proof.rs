@@ -1,24 +1,15 @@
-//! The seam through which the registry verifies rating proofs.
-//!
-//! The registry admits an invoice only if its rating proof verifies against the invoice's
-//! public inputs (docs/architecture.md, "The proofs", 1): the bilateral pseudonym, the billing
-//! interval and the amount commitment the transaction carries, plus the tariff and usage
-//! commitments inside the bundle. Groth16 verification lives in `omni-verifier`; the
-//! state machine sees it only through [`ProofVerifier`], called **once per block** with
-//! every `SubmitInvoice` of the block, so that an implementation can batch-verify them
-//! (one final exponentiation for the whole batch) and fall back to single verification
-//! only to find which proofs of a failed batch are bad.
+//! The rating-proof verifiers a registry validator runs, behind the state machine's seam
+//! ([`crate::verification::ProofVerifier`]).
 //!
 //! [`Groth16RatingVerifier`] is the verifier a registry runs: it decodes each bundle,
 //! checks that its statement names the submission's bilateral, interval and amount
 //! commitment, and batch-verifies every proof of every bundle of the block with one final
 //! exponentiation (`omni_verifier`), falling back to per-bundle checks only when the batch
-//! fails. There is deliberately no verifier that accepts everything outside tests: the
-//! default, [`RefuseAllProofs`], refuses every proof with a message saying that no
-//! verifying key is configured.
+//! fails. [`RememberingVerifier`] wraps it so that each validator verifies each proof once:
+//! when its transaction enters the mempool, not again when its block executes.
 
-use crate::tx::{AmountCommitment, InvoiceId, InvoiceSubmission};
-use omni_core::{Hash32, IntervalId};
+use crate::verification::{InvoiceProofClaim, ProofVerifier};
+use omni_core::Hash32;
 use omni_verifier::{
     bilateral_pseudonym, interval_field, ExpectedStatement, RatingProofBundle, RatingVerifier,
     VerifyError,
@@ -26,109 +17,6 @@ use omni_verifier::{
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-
-/// What one `SubmitInvoice` claims, for the verifier: the public inputs the registry
-/// knows from the transaction, and the proof bundle that must prove them.
-#[derive(Clone, Copy, Debug)]
-pub struct InvoiceProofClaim<'a> {
-    /// The invoice (for messages; not a public input).
-    pub invoice: &'a InvoiceId,
-    /// Bilateral pseudonym: public input.
-    pub bilateral: &'a Hash32,
-    /// Billing interval id: public input.
-    pub interval: &'a IntervalId,
-    /// Pedersen commitment to the amount: public input.
-    pub amount_commitment: &'a AmountCommitment,
-    /// The proof bundle bytes (the rating-proof issue's versioned format), which also
-    /// carry the tariff and usage commitments.
-    pub bundle: &'a [u8],
-}
-
-impl<'a> InvoiceProofClaim<'a> {
-    /// The claim a submission makes.
-    pub fn of(s: &'a InvoiceSubmission) -> InvoiceProofClaim<'a> {
-        InvoiceProofClaim {
-            invoice: &s.invoice,
-            bilateral: &s.bilateral,
-            interval: &s.interval,
-            amount_commitment: &s.amount_commitment,
-            bundle: &s.proof,
-        }
-    }
-}
-
-/// Verifies rating proofs for the state machine.
-///
-/// Contract, which every validator relies on to reach the same state:
-/// - `verify_batch` returns exactly one verdict per claim, in order;
-/// - a claim's verdict depends only on that claim and the configured verifying key,
-///   never on the other claims of the batch (a failed batch check must be followed by
-///   individual checks, not fail every claim);
-/// - an accepted claim's amount commitment is a point of the prime-order subgroup (a
-///   rating proof computes it from the subgroup's generators, so the Groth16 verifier
-///   vouches for it; the registry does not check it again on the admission path);
-/// - `Err(reason)` is a human-readable reason (malformed bundle, public inputs that do
-///   not match the claim, proof does not verify, unknown verifying key).
-pub trait ProofVerifier: Send + Sync {
-    /// One verdict per claim, in order.
-    fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>>;
-
-    /// What this verifier checks against, for the status query (e.g. the verifying key's
-    /// hash).
-    fn describe(&self) -> String;
-}
-
-/// The rating-proof verdict of each of `submissions` (`None` where there is no invoice to
-/// check), with every invoice's proof in one [`ProofVerifier::verify_batch`]. A verifier
-/// that returns the wrong number of verdicts admits nothing. The mempool check, block
-/// execution and [`crate::state::RegistryState::apply`] all collect their claims here.
-pub fn invoice_proof_verdicts(
-    verifier: &dyn ProofVerifier,
-    submissions: &[Option<&crate::tx::InvoiceSubmission>],
-) -> Vec<Option<Result<(), String>>> {
-    let claims: Vec<InvoiceProofClaim<'_>> =
-        submissions.iter().flatten().map(|s| InvoiceProofClaim::of(s)).collect();
-    let mut verdicts = if claims.is_empty() { Vec::new() } else { verifier.verify_batch(&claims) };
-    if verdicts.len() != claims.len() {
-        verdicts = vec![
-            Err("the proof verifier returned a wrong number of verdicts".into());
-            claims.len()
-        ];
-    }
-    let mut verdicts = verdicts.into_iter();
-    submissions.iter().map(|s| s.and_then(|_| verdicts.next())).collect()
-}
-
-/// The error for an invoice whose rating proof was refused for `reason`: the amount
-/// commitment's own error when it is not a point of the subgroup (the admission path
-/// decodes it without that check and leaves it to the proof, whose refusal then says
-/// nothing about the commitment), [`crate::Error::ProofRejected`] otherwise.
-pub fn refusal(s: &InvoiceSubmission, reason: String) -> crate::Error {
-    match crate::commitment::decode(&s.amount_commitment) {
-        Err(e) => e,
-        Ok(_) => crate::Error::ProofRejected { invoice: s.invoice, reason },
-    }
-}
-
-/// The default verifier: refuses every proof, because none can be checked without a
-/// verifying key. A registry started without one admits no invoices.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RefuseAllProofs;
-
-impl ProofVerifier for RefuseAllProofs {
-    fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
-        claims
-            .iter()
-            .map(
-                |_| Err("no rating-proof verifying key is configured on this registry".to_string()),
-            )
-            .collect()
-    }
-
-    fn describe(&self) -> String {
-        "none: rating proofs are refused (no verifying key configured)".to_string()
-    }
-}
 
 /// Groth16 verification of rating proofs under one set of verifying keys (module docs).
 #[derive(Clone, Debug)]
@@ -205,8 +93,8 @@ impl ProofVerifier for Groth16RatingVerifier {
 }
 
 /// Most accepted claims a [`RememberingVerifier`] keeps: every transaction a full mempool
-/// can hold, twice over.
-pub const REMEMBERED_CLAIMS: usize = 2 * crate::consensus::MEMPOOL_CAPACITY;
+/// can hold (the mempool's capacity), twice over (checked when the crate compiles).
+pub const REMEMBERED_CLAIMS: usize = 40_000;
 
 /// A [`ProofVerifier`] that remembers which claims it accepted, so that a proof checked
 /// when its transaction entered the mempool is not verified again when the block holding
@@ -371,8 +259,8 @@ impl ProofVerifier for RememberingVerifier {
 pub(crate) mod testing {
     use super::*;
     use crate::commitment::{encode, PedersenCommitment, Scalar};
-    use crate::tx::TxBody;
-    use omni_core::{Currency, PartyId};
+    use crate::tx::{AmountCommitment, InvoiceId, InvoiceSubmission, TxBody};
+    use omni_core::{Currency, IntervalId, PartyId};
 
     /// Invoice `n` from `payee` to `payer`, with a bundle [`StubRatingVerifier`] accepts,
     /// or bytes it refuses.
@@ -435,6 +323,8 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::{valid_bundle, StubRatingVerifier};
     use super::*;
+    use crate::tx::{AmountCommitment, InvoiceId};
+    use omni_core::IntervalId;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
 

@@ -46,7 +46,7 @@
 //!
 //! Figures are `None` while nothing is assessed.
 
-use crate::state::{Invoice, InvoiceStatus};
+use crate::records::{Invoice, InvoiceStatus};
 use omni_core::PartyId;
 use serde::{Deserialize, Serialize};
 

@@ -18,13 +18,14 @@
 //! transaction's block is committed on this node.
 
 use crate::api::{proto, RegistryApi};
-use crate::block::Registry;
-use crate::consensus::{run_checks, CheckQueue, Mempool, RegistryApp, FORWARD_AGAIN};
-use crate::proof::{ProofVerifier, RefuseAllProofs, RememberingVerifier};
-use crate::state::{Event, Genesis};
+use crate::consensus::RegistryApp;
+use crate::error::{Error, Result};
+use crate::mempool::{CheckQueue, Mempool, FORWARD_AGAIN};
+use crate::proof::RememberingVerifier;
+use crate::state::Genesis;
 use crate::store::Store;
-use crate::tx::TxHash;
-use crate::{Error, Result};
+use crate::validator::{run_checks, Node};
+use crate::verification::{ProofVerifier, RefuseAllProofs};
 use omni_consensus::{Byzantine, EngineConfig, Timeouts, ValidatorInfo};
 use omni_core::Hash32;
 use serde::{Deserialize, Serialize};
@@ -210,27 +211,6 @@ impl ServerConfig {
         self.consensus.validators = Some(validators);
         self
     }
-}
-
-/// What the API and consensus share.
-pub(crate) struct Node {
-    pub(crate) registry: RwLock<Registry>,
-    pub(crate) store: Store,
-    pub(crate) mempool: Mempool,
-    /// The mempool check in front of `mempool`.
-    pub(crate) checks: CheckQueue,
-    /// Notified after every committed block.
-    pub(crate) committed: Notify,
-}
-
-/// Where a transaction was executed.
-#[derive(Clone)]
-pub(crate) struct Committed {
-    pub(crate) tx_hash: TxHash,
-    pub(crate) height: u64,
-    pub(crate) time: u64,
-    pub(crate) state_root: Hash32,
-    pub(crate) events: Vec<Event>,
 }
 
 /// A running registry node.

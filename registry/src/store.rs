@@ -22,10 +22,10 @@
 //! than served.
 
 use crate::block::{Block, BlockOutcome, Registry};
-use crate::proof::ProofVerifier;
+use crate::error::{Error, Result};
 use crate::state::{Event, Genesis, RegistryState, StateChange, TABLES};
 use crate::tx::TxHash;
-use crate::{Error, Result};
+use crate::verification::ProofVerifier;
 use omni_core::Hash32;
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use serde::{Deserialize, Serialize};
@@ -318,8 +318,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proof::RefuseAllProofs;
     use crate::tx::{Role, SignedTx, TxBody};
+    use crate::verification::RefuseAllProofs;
     use omni_core::Keypair;
 
     fn genesis() -> Genesis {

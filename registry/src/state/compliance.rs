@@ -23,9 +23,9 @@
 //!   compliant under list V" and names the orders last proven under an older one.
 
 use super::{RegistryState, StateKey};
+use crate::error::{Error, Result};
 use crate::state::{BlockContext, Event};
 use crate::tx::TxBody;
-use crate::{Error, Result};
 use omni_circuits::compliance::{
     check_map_structure, field_from_bytes, field_to_bytes, ComplianceMap, ComplianceVerifier,
     CredentialTree, EmbargoList, Fp, MerklePath, PublishedState,

@@ -5,9 +5,9 @@ use super::*;
 use crate::commitment::{encode_blinding, Scalar};
 use crate::pledge::{self, FinancingPolicy, InvoiceOpening};
 use crate::proof::testing::{valid_bundle, StubRatingVerifier};
-use crate::proof::RefuseAllProofs;
 use crate::reputation::DAY;
-use omni_core::Keypair;
+use crate::verification::RefuseAllProofs;
+use omni_core::{IntervalId, Keypair};
 
 const T0: u64 = 1_800_000_000;
 
