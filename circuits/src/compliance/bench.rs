@@ -12,7 +12,8 @@ use super::credential::{
 use super::embargo::{CompliancePolicy, EmbargoList};
 use super::hash::{order_commitment, Fp};
 use super::map::{verify_map, ComplianceMap, PublishedState};
-use super::proof::{HopProver, HopWitness};
+use super::proof::HopProver;
+use super::statement::HopWitness;
 use super::Result;
 
 /// Countries of the sample members (ISO 3166 numeric: France, Germany, Netherlands,

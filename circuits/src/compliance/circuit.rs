@@ -33,7 +33,7 @@ use halo2_proofs::{
 use super::credential::CREDENTIAL_TREE_DEPTH;
 use super::embargo::{EmbargoCommitment, EMBARGO_SLOTS, POLICY_SLOTS};
 use super::hash::{tags, Fp};
-use super::proof::{HopPublicInputs, HopWitness};
+use super::statement::{HopPublicInputs, HopWitness};
 use super::Result;
 
 /// `log2` of the hop circuit's rows: two chips of 22 Poseidon permutations each, 899

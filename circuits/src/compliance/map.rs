@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::embargo::{CompliancePolicy, EmbargoCommitment, EmbargoList};
 use super::hash::{field_hex, fp_serde, Fp};
-use super::proof::{decode_versioned, first_link, ComplianceVerifier, HopProof};
+use super::proof::{decode_versioned, ComplianceVerifier, HopProof};
+use super::statement::first_link;
 use super::{Error, Result};
 
 /// Format version of [`ComplianceMap::to_bytes`].

@@ -133,6 +133,7 @@ pub mod embargo;
 pub mod hash;
 pub mod map;
 pub mod proof;
+pub mod statement;
 
 #[cfg(test)]
 mod tests;
@@ -148,7 +149,8 @@ pub use embargo::{
 };
 pub use hash::{field_from_bytes, field_to_bytes, order_commitment, Fp};
 pub use map::{check_map_structure, verify_map, ComplianceMap, PublishedState, VerifiedMap};
-pub use proof::{ComplianceVerifier, HopProof, HopProver, HopPublicInputs, HopWitness};
+pub use proof::{ComplianceVerifier, HopProof, HopProver};
+pub use statement::{HopPublicInputs, HopWitness};
 
 /// Errors of the compliance module: what was wrong with a credential, list, witness,
 /// proof or map.

@@ -14,7 +14,8 @@ use halo2_proofs::{
 use super::circuit::{hash as hash_in_circuit, HopConfig};
 use super::credential::{secret_hash, EMPTY_LEAF};
 use super::hash::poseidon;
-use super::proof::{first_link, link, HOP_PROOF_LEN};
+use super::proof::HOP_PROOF_LEN;
+use super::statement::{first_link, link};
 use super::*;
 
 // ---------------------------------------------------------------- native Poseidon
