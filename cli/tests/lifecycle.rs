@@ -12,104 +12,17 @@
 //! party to.
 #![allow(clippy::unwrap_used)]
 
-use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-const OMNI: &str = env!("CARGO_BIN_EXE_omni");
-
-/// Kills a process when dropped, however the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-/// The words of a command line: split at spaces, except inside single quotes.
-fn words(line: &str) -> Vec<String> {
-    let (mut out, mut word, mut quoted) = (Vec::new(), String::new(), false);
-    for c in line.chars() {
-        match c {
-            '\'' => quoted = !quoted,
-            ' ' if !quoted => {
-                if !word.is_empty() {
-                    out.push(std::mem::take(&mut word));
-                }
-            }
-            c => word.push(c),
-        }
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
-}
-
-fn omni(line: &str) -> Output {
-    Command::new(OMNI).args(words(line)).output().unwrap()
-}
-
-/// Runs a command that must succeed and returns its JSON answer.
-fn ok(line: &str) -> Value {
-    let out = omni(line);
-    assert!(
-        out.status.success(),
-        "omni {line} failed ({:?}): {}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("omni {line}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
-}
+mod common;
+use common::{eventually, examples, fails, free_port, ok, omni, until, Running, OMNI};
 
 /// Runs a command that must be refused by the node (exit 1) and returns its error text.
 fn refused(line: &str) -> String {
-    let out = omni(line);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "omni {line}: {err}");
-    err
-}
-
-/// Runs a command until it succeeds: it waits for the counterparty's step to arrive over
-/// the sync (refused meanwhile, exit 1), or for the registry to catch up.
-fn eventually(line: &str) -> Value {
-    until(line, |_| true)
-}
-
-/// Polls a command's JSON answer until it succeeds and `done` holds; the command may be
-/// refused meanwhile (exit 1), never fail otherwise.
-fn until(line: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let out = omni(line);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(matches!(out.status.code(), Some(0 | 1)), "omni {line}: {err}");
-        if out.status.success() {
-            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-            if done(&v) {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "omni {line}: {v}");
-        }
-        assert!(Instant::now() < deadline, "omni {line} still refused: {err}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    fails(1, line)
 }
 
 fn start_node(config: &Path) -> Running {

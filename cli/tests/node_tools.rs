@@ -12,75 +12,11 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const OMNI: &str = env!("CARGO_BIN_EXE_omni");
-
-/// Kills a process when dropped, however the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-fn omni(line: &str) -> Output {
-    Command::new(OMNI).args(line.split_whitespace()).output().unwrap()
-}
-
-/// Runs a command that must succeed and returns its JSON answer.
-fn ok(line: &str) -> Value {
-    let out = omni(line);
-    assert!(
-        out.status.success(),
-        "omni {line} failed ({:?}): {}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("omni {line}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
-}
-
-/// Runs a command that must end with exit status `code` and returns its error text.
-fn fails(code: i32, line: &str) -> String {
-    let out = omni(line);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(code), "omni {line}: {err}");
-    err
-}
-
-/// Polls a command's JSON answer until it succeeds and `done` holds; the command may be
-/// refused meanwhile (exit 1: the counterparty's step has not arrived yet).
-fn until(line: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = omni(line);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(matches!(out.status.code(), Some(0 | 1)), "omni {line}: {err}");
-        if out.status.success() {
-            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-            if done(&v) {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "omni {line}: {v}");
-        }
-        assert!(Instant::now() < deadline, "omni {line} still refused: {err}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+mod common;
+use common::{examples, fails, free_port, ok, omni, until, Running, OMNI};
 
 /// A node made by `omni node init`: its party key, API and configuration.
 struct Carrier {
@@ -140,6 +76,23 @@ fn start(carrier: &Carrier) -> (Running, String) {
     (Running(child), std::fs::read_to_string(&stderr).unwrap())
 }
 
+/// Two counterparties' nodes, `a` and `b`, initialised in `dir` with each other as peers
+/// and simulated clocks from `from` (not started).
+fn counterparties(dir: &Path, from: &str) -> (Carrier, Carrier) {
+    let party = |key: &str| {
+        let file = dir.join(format!("{key}.key"));
+        assert!(omni(&format!("keys generate --out {}", file.display())).status.success());
+        let seed = std::fs::read_to_string(file).unwrap();
+        let seed: [u8; 32] = hex::decode(seed.trim()).unwrap().try_into().unwrap();
+        omni_core::Keypair::from_seed(seed).party().to_hex()
+    };
+    let (party_a, party_b) = (party("a"), party("b"));
+    let (sync_a, sync_b) = (free_port(), free_port());
+    let a = init(dir, "a", sync_a, Some(format!("{party_b}@{sync_b}")), Some(from));
+    let b = init(dir, "b", sync_b, Some(format!("{party_a}@{sync_a}")), Some(from));
+    (a, b)
+}
+
 #[test]
 fn a_simulated_clock_moves_forwards_only_and_the_system_clock_not_at_all() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,20 +147,7 @@ fn a_simulated_clock_moves_forwards_only_and_the_system_clock_not_at_all() {
 fn both_nodes_replay_the_same_chain_and_write_back_the_agreed_terms() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).display().to_string();
-    for key in ["a", "b"] {
-        assert!(omni(&format!("keys generate --out {}", d(&format!("{key}.key"))))
-            .status
-            .success());
-    }
-    let party = |key: &str| {
-        let seed = std::fs::read_to_string(dir.path().join(format!("{key}.key"))).unwrap();
-        let seed: [u8; 32] = hex::decode(seed.trim()).unwrap().try_into().unwrap();
-        omni_core::Keypair::from_seed(seed).party().to_hex()
-    };
-    let (sync_a, sync_b) = (free_port(), free_port());
-    let from = Some("2026-08-01");
-    let a = init(dir.path(), "a", sync_a, Some(format!("{}@{sync_b}", party("b"))), from);
-    let b = init(dir.path(), "b", sync_b, Some(format!("{}@{sync_a}", party("a"))), from);
+    let (a, b) = counterparties(dir.path(), "2026-08-01");
     let node_a = start(&a).0;
     let _node_b = start(&b).0;
     let (na, nb) = (a.api.as_str(), b.api.as_str());
@@ -302,20 +242,7 @@ fn both_nodes_replay_the_same_chain_and_write_back_the_agreed_terms() {
 fn a_sellers_node_proposes_the_rating_once_the_interval_has_closed_and_its_grace_passed() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).display().to_string();
-    for key in ["a", "b"] {
-        assert!(omni(&format!("keys generate --out {}", d(&format!("{key}.key"))))
-            .status
-            .success());
-    }
-    let party = |key: &str| {
-        let seed = std::fs::read_to_string(dir.path().join(format!("{key}.key"))).unwrap();
-        let seed: [u8; 32] = hex::decode(seed.trim()).unwrap().try_into().unwrap();
-        omni_core::Keypair::from_seed(seed).party().to_hex()
-    };
-    let (sync_a, sync_b) = (free_port(), free_port());
-    let from = Some("2026-09-20");
-    let a = init(dir.path(), "a", sync_a, Some(format!("{}@{sync_b}", party("b"))), from);
-    let b = init(dir.path(), "b", sync_b, Some(format!("{}@{sync_a}", party("a"))), from);
+    let (a, b) = counterparties(dir.path(), "2026-09-20");
     // The seller's node proposes ratings an hour after each interval closes.
     let mut c: Value = serde_json::from_slice(&std::fs::read(&a.config).unwrap()).unwrap();
     c["rating_proposal"] = serde_json::json!({ "after_interval_close_secs": 3600 });

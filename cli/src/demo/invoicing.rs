@@ -141,12 +141,20 @@ impl World {
     /// The payer's billing systems notify the payment of what the bill still asks; the
     /// payee's node confirms the receipt. Returns the amount paid.
     pub(super) fn pay_invoice(&mut self, ix: usize, payment: &str, reference: &str) -> Result<i64> {
-        let bk = self.book[ix].clone();
+        let bk = &self.book[ix];
         let micros = self
             .bill(ix, bk.buyer)?
             .remaining_amount
             .map(|m| m.micros)
             .with_context(|| format!("{} shows nothing to pay", bk.number))?;
+        self.pay(ix, payment, micros, reference)?;
+        Ok(micros)
+    }
+
+    /// The payer's node notifies payment `payment` of `micros` on booked invoice `ix`; the
+    /// payee's node confirms its receipt (R87–R89).
+    pub(super) fn pay(&self, ix: usize, payment: &str, micros: i64, reference: &str) -> Result<()> {
+        let bk = &self.book[ix];
         let (bilateral, bill_no) = (self.pairs[bk.pair].hex(), bk.number.clone());
         let (pay, refer) = (payment.to_string(), reference.to_string());
         let notice = self.carrier(bk.buyer).billing("NotifyPayment", |mut c| async move {
@@ -161,8 +169,7 @@ impl World {
             .await
         })?;
         self.deliver(bk.pair, bk.buyer, &notice)?;
-        self.receipt(bk.pair, bk.seller, payment)?;
-        Ok(micros)
+        self.receipt(bk.pair, bk.seller, payment)
     }
 
     /// Booked invoice `ix` as the registry shows it (read as anyone may).

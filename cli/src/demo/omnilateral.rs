@@ -19,9 +19,7 @@ use omni_circuits::compliance::{
     HopWitness, JurisdictionCredential, MerklePath,
 };
 use omni_core::{Currency, Hash32, Micros};
-use omni_node::api::proto::{
-    BillRef, GetNetPositionRequest, NotifyPaymentRequest, RecordSupplyChainMapRequest,
-};
+use omni_node::api::proto::{BillRef, GetNetPositionRequest, RecordSupplyChainMapRequest};
 use omni_node::entry::supply_chain_order_id;
 use omni_registry::api::proto::{
     CheckPledgeRequest, GetComplianceStateRequest, GetCredentialPathRequest, GetInvoiceRequest,
@@ -458,26 +456,11 @@ impl World {
         let reference = format!("settled in omni-lateral netting cycle {cycle}");
         let mut gross = 0;
         for &ix in &netted {
-            let bk = self.book[ix].clone();
-            let payment = format!("PAY-{}", bk.number);
-            let (bilateral, bill_no, micros) =
-                (self.pairs[bk.pair].hex(), bk.number.clone(), bk.total);
-            let (pay, refer) = (payment.clone(), reference.clone());
-            let notice = self.carrier(bk.buyer).billing("NotifyPayment", |mut c| async move {
-                c.notify_payment(NotifyPaymentRequest {
-                    bilateral,
-                    bill_no,
-                    payment: pay,
-                    micros,
-                    reference: refer,
-                    netting: String::new(),
-                })
-                .await
-            })?;
-            self.deliver(bk.pair, bk.buyer, &notice)?;
-            self.receipt(bk.pair, bk.seller, &payment)?;
+            let total = self.book[ix].total;
+            let payment = format!("PAY-{}", self.book[ix].number);
+            self.pay(ix, &payment, total, &reference)?;
             self.book[ix].notes.push(format!("netted in cycle {cycle}"));
-            gross += bk.total;
+            gross += total;
         }
         let optimal: Micros = nets.iter().map(|(_, n)| (*n).max(0)).sum();
         let settled_volume: Micros = transfers.iter().map(|t| t.amount).sum();
