@@ -37,23 +37,15 @@
 //! decided block with the same [`Registry::execute_block`], computing the same
 //! [`BlockOutcome::state_root`].
 //!
-//! ## Modules
+//! ## Crates and modules
 //!
-//! - [`tx`]: transactions, roles, identifiers, signing (domain-tagged, bound to the
-//!   registry id and the sender's nonce); the wire format is
-//!   [`omni_core::omnilateral`], shared with the members' nodes.
-//! - [`state`]: members, anchors, invoices, pledges, netting cycles; the rules of every
-//!   transaction; [`records`]: the rows it keeps of members, anchors and invoices;
-//!   [`root`] keeps the Merkle state root incrementally.
-//! - [`block`]: blocks of transactions, batch proof verification, [`Registry`].
-//! - [`verification`]: the [`ProofVerifier`] seam through which the state machine has
-//!   rating proofs verified; [`proof`]: the verifiers a validator runs (Groth16, and the
-//!   one that remembers what it accepted).
-//! - [`commitment`]: Pedersen amount commitments (decoding, signed openings).
-//! - [`reputation`]: per-payer on-time ratio (MEF 74 credit score), days beyond terms,
-//!   PAYDEX-style score.
-//! - [`pledge`]: nullifiers and the financier's check of an invoice.
-//! - [`netting`]: optimal multi-party settlement and the netting cycle record.
+//! The state machine — [`tx`], [`state`], [`records`], [`block`], [`verification`],
+//! [`commitment`], [`reputation`], [`pledge`], [`netting`], [`root`], [`memory`],
+//! [`error`] — is the crate `omni-registry-state`, which cannot reach I/O; this crate
+//! re-exports its modules under the same paths and adds the server around it:
+//!
+//! - [`proof`]: the verifiers a validator runs (Groth16, and the one that remembers what
+//!   it accepted) behind the state machine's [`ProofVerifier`] seam.
 //! - `mempool`: checked transactions waiting for a block, and the queue in front of it;
 //!   `validator`: what the API and consensus share, and the mempool check;
 //!   [`consensus`]: the registry as a consensus application.
@@ -61,28 +53,23 @@
 //!   registry start` (a single validator, or one of a validator set).
 
 pub mod api;
-pub mod block;
-pub mod commitment;
 pub mod consensus;
-mod error;
-pub mod memory;
 mod mempool;
-pub mod netting;
-pub mod pledge;
+pub mod netting_bench;
 pub mod proof;
-pub mod records;
-pub mod reputation;
-pub mod root;
 pub mod server;
-pub mod state;
 pub mod store;
-pub mod tx;
 mod validator;
-pub mod verification;
+
+// The state machine and its records, under the paths they have always had here.
+pub use omni_registry_state::{
+    block, commitment, error, memory, netting, pledge, records, reputation, root, state, tx,
+    verification,
+};
 
 pub use block::{Block, BlockOutcome, Registry, TxOutcome};
 pub use error::{Error, Result};
-pub use netting::{bench_netting, NettingBenchReport};
+pub use netting_bench::{bench_netting, NettingBenchReport};
 pub use proof::RememberingVerifier;
 pub use server::{
     serve, start, ConsensusSettings, RunningServer, ServerConfig, ValidatorEntry, ValidatorSetFile,

@@ -254,76 +254,11 @@ impl ProofVerifier for RememberingVerifier {
     }
 }
 
-/// Verifiers for tests of this crate. Not compiled into the library.
-#[cfg(test)]
-pub(crate) mod testing {
-    use super::*;
-    use crate::commitment::{encode, PedersenCommitment, Scalar};
-    use crate::tx::{AmountCommitment, InvoiceId, InvoiceSubmission, TxBody};
-    use omni_core::{Currency, IntervalId, PartyId};
-
-    /// Invoice `n` from `payee` to `payer`, with a bundle [`StubRatingVerifier`] accepts,
-    /// or bytes it refuses.
-    pub(crate) fn stub_invoice(n: u64, payee: PartyId, payer: PartyId, good_proof: bool) -> TxBody {
-        let c: AmountCommitment = encode(&PedersenCommitment::commit(n, &Scalar::from(n + 99)));
-        let bilateral = Hash32::digest("t", b"bilateral");
-        let interval = IntervalId("2027-01".into());
-        let proof = if good_proof { valid_bundle(&bilateral, &interval, &c) } else { vec![0] };
-        TxBody::SubmitInvoice(InvoiceSubmission {
-            invoice: InvoiceId(Hash32::digest("t", &n.to_be_bytes())),
-            bilateral,
-            interval,
-            payer,
-            payee,
-            currency: Currency::EUR,
-            amount_commitment: c,
-            due_date: 5_000,
-            proof,
-        })
-    }
-
-    /// Accepts a bundle equal to [`valid_bundle`] of the claim's public inputs; refuses
-    /// anything else. Stands in for Groth16 until the rating-proof issue plugs in.
-    #[derive(Debug, Default)]
-    pub(crate) struct StubRatingVerifier;
-
-    /// The "proof" [`StubRatingVerifier`] accepts for the given public inputs.
-    pub(crate) fn valid_bundle(
-        bilateral: &Hash32,
-        interval: &IntervalId,
-        commitment: &AmountCommitment,
-    ) -> Vec<u8> {
-        omni_core::encode(&("stub-rating-proof", bilateral, interval, commitment))
-    }
-
-    impl ProofVerifier for StubRatingVerifier {
-        fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
-            claims
-                .iter()
-                .map(|c| {
-                    if crate::commitment::decode(c.amount_commitment).is_err() {
-                        Err("the amount commitment is not in the subgroup".into())
-                    } else if c.bundle == valid_bundle(c.bilateral, c.interval, c.amount_commitment)
-                    {
-                        Ok(())
-                    } else {
-                        Err("proof does not verify against the claimed public inputs".into())
-                    }
-                })
-                .collect()
-        }
-
-        fn describe(&self) -> String {
-            "test stub".into()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::testing::{valid_bundle, StubRatingVerifier};
     use super::*;
     use crate::tx::{AmountCommitment, InvoiceId};
+    use crate::verification::testing::{valid_bundle, StubRatingVerifier};
     use omni_core::IntervalId;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;

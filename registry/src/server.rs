@@ -444,8 +444,8 @@ mod tests {
     use super::*;
     use crate::api::proto::registry_client::RegistryClient;
     use crate::commitment::{encode, PedersenCommitment, Scalar};
-    use crate::proof::testing::{valid_bundle, StubRatingVerifier};
     use crate::tx::{InvoiceId, InvoiceSubmission, Role, SignedTx, TxBody};
+    use crate::verification::testing::{valid_bundle, StubRatingVerifier};
     use omni_core::{Currency, IntervalId, Keypair};
     use tonic::transport::Channel;
     use tonic::Code;

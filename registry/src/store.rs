@@ -41,6 +41,17 @@ const CF_CERTIFICATES: &str = "certificates";
 /// Layout version written to `meta`.
 const SCHEMA: &[u8] = b"omni-registry/1";
 
+/// RocksDB's errors as the registry's ([`Error::Store`]).
+trait Stored<T> {
+    fn stored(self) -> Result<T>;
+}
+
+impl<T> Stored<T> for std::result::Result<T, rocksdb::Error> {
+    fn stored(self) -> Result<T> {
+        self.map_err(|e| Error::Store(e.to_string()))
+    }
+}
+
 /// A transaction's result as stored with its block.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct StoredResult {
@@ -103,11 +114,11 @@ impl Store {
             .into_iter()
             .chain(TABLES)
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, path, families)?;
+        let db = DB::open_cf_descriptors(&opts, path, families).stored()?;
         let mut write = WriteOptions::default();
         write.set_sync(true);
         let store = Store { db, write };
-        match store.db.get_cf(store.cf(CF_META)?, b"schema")? {
+        match store.db.get_cf(store.cf(CF_META)?, b"schema").stored()? {
             Some(v) if v != SCHEMA => {
                 return Err(Error::Store(format!(
                     "{} holds layout {:?}, this build reads {:?}",
@@ -117,7 +128,9 @@ impl Store {
                 )))
             }
             Some(_) => {}
-            None => store.db.put_cf_opt(store.cf(CF_META)?, b"schema", SCHEMA, &store.write)?,
+            None => {
+                store.db.put_cf_opt(store.cf(CF_META)?, b"schema", SCHEMA, &store.write).stored()?
+            }
         }
         Ok(store)
     }
@@ -128,12 +141,20 @@ impl Store {
 
     /// The genesis this store was initialised with.
     pub fn genesis(&self) -> Result<Option<Genesis>> {
-        self.db.get_cf(self.cf(CF_META)?, b"genesis")?.map(|v| decode("Genesis", &v)).transpose()
+        self.db
+            .get_cf(self.cf(CF_META)?, b"genesis")
+            .stored()?
+            .map(|v| decode("Genesis", &v))
+            .transpose()
     }
 
     /// Height of the last stored block (0: only the genesis state).
     pub fn height(&self) -> Result<Option<u64>> {
-        self.db.get_cf(self.cf(CF_META)?, b"height")?.map(|v| decode("height", &v)).transpose()
+        self.db
+            .get_cf(self.cf(CF_META)?, b"height")
+            .stored()?
+            .map(|v| decode("height", &v))
+            .transpose()
     }
 
     fn put_changes(&self, batch: &mut WriteBatch, changes: &[StateChange]) -> Result<()> {
@@ -166,7 +187,7 @@ impl Store {
             omni_core::encode(&(Hash32::ZERO, registry.state().state_root())),
         );
         self.put_changes(&mut batch, &registry.take_genesis_changes())?;
-        self.db.write_opt(batch, &self.write)?;
+        self.db.write_opt(batch, &self.write).stored()?;
         Ok(())
     }
 
@@ -216,7 +237,7 @@ impl Store {
             let accepted = r.result.is_ok();
             let index = match indexed.get(&r.tx_hash) {
                 Some(&was_accepted) => accepted && !was_accepted,
-                None => accepted || self.db.get_cf(txs, r.tx_hash.0)?.is_none(),
+                None => accepted || self.db.get_cf(txs, r.tx_hash.0).stored()?.is_none(),
             };
             if index {
                 batch.put_cf(txs, r.tx_hash.0, omni_core::encode(&(outcome.height, i as u32)));
@@ -230,32 +251,38 @@ impl Store {
         );
         batch.put_cf(self.cf(CF_META)?, b"height", omni_core::encode(&outcome.height));
         self.put_changes(&mut batch, &outcome.changes)?;
-        self.db.write_opt(batch, &self.write)?;
+        self.db.write_opt(batch, &self.write).stored()?;
         Ok(())
     }
 
     /// A stored block.
     pub fn block(&self, height: u64) -> Result<Option<StoredBlock>> {
         self.db
-            .get_cf(self.cf(CF_BLOCKS)?, height_key(height))?
+            .get_cf(self.cf(CF_BLOCKS)?, height_key(height))
+            .stored()?
             .map(|v| decode("StoredBlock", &v))
             .transpose()
     }
 
     /// The consensus certificate stored with a block.
     pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get_cf(self.cf(CF_CERTIFICATES)?, height_key(height))?)
+        self.db.get_cf(self.cf(CF_CERTIFICATES)?, height_key(height)).stored()
     }
 
     /// `(height, index)` of a transaction.
     pub fn tx_location(&self, hash: &TxHash) -> Result<Option<(u64, u32)>> {
-        self.db.get_cf(self.cf(CF_TXS)?, hash.0)?.map(|v| decode("tx location", &v)).transpose()
+        self.db
+            .get_cf(self.cf(CF_TXS)?, hash.0)
+            .stored()?
+            .map(|v| decode("tx location", &v))
+            .transpose()
     }
 
     /// `(block hash, state root)` at `height`.
     pub fn root_at(&self, height: u64) -> Result<Option<(Hash32, Hash32)>> {
         self.db
-            .get_cf(self.cf(CF_ROOTS)?, height_key(height))?
+            .get_cf(self.cf(CF_ROOTS)?, height_key(height))
+            .stored()?
             .map(|v| decode("root", &v))
             .transpose()
     }
@@ -267,7 +294,7 @@ impl Store {
         let mut entries = Vec::new();
         for table in TABLES {
             for item in self.db.iterator_cf(self.cf(table)?, IteratorMode::Start) {
-                let (k, v) = item?;
+                let (k, v) = item.stored()?;
                 entries.push((table, k.into_vec(), v.into_vec()));
             }
         }

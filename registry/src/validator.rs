@@ -116,10 +116,10 @@ fn check_all(node: &Node, txs: &[&[u8]]) -> Vec<Result<()>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proof::testing::{stub_invoice, StubRatingVerifier};
     use crate::proof::RememberingVerifier;
     use crate::state::Genesis;
     use crate::tx::Role;
+    use crate::verification::testing::{stub_invoice, StubRatingVerifier};
     use omni_core::Keypair;
     use std::sync::{Arc, RwLock};
     use tokio::sync::oneshot;

@@ -12,7 +12,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// A bounded set of digests, oldest forgotten first.
-pub(crate) struct DigestMemory {
+pub struct DigestMemory {
     capacity: usize,
     inner: Mutex<Digests>,
 }
@@ -25,7 +25,7 @@ struct Digests {
 
 impl DigestMemory {
     /// Remembers at most `capacity` digests.
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize) -> Self {
         DigestMemory { capacity, inner: Mutex::default() }
     }
 
@@ -35,18 +35,18 @@ impl DigestMemory {
     }
 
     /// Whether each of `digests` is remembered.
-    pub(crate) fn contains_each(&self, digests: &[Hash32]) -> Vec<bool> {
+    pub fn contains_each(&self, digests: &[Hash32]) -> Vec<bool> {
         let inner = self.lock();
         digests.iter().map(|d| inner.set.contains(d)).collect()
     }
 
     /// Whether `digest` is remembered.
-    pub(crate) fn contains(&self, digest: &Hash32) -> bool {
+    pub fn contains(&self, digest: &Hash32) -> bool {
         self.lock().set.contains(digest)
     }
 
     /// Remembers `digests`, forgetting the oldest beyond the capacity.
-    pub(crate) fn insert(&self, digests: impl IntoIterator<Item = Hash32>) {
+    pub fn insert(&self, digests: impl IntoIterator<Item = Hash32>) {
         let mut inner = self.lock();
         for digest in digests {
             if inner.set.insert(digest) {

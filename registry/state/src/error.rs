@@ -380,9 +380,3 @@ impl From<omni_core::omnilateral::Error> for Error {
         }
     }
 }
-
-impl From<rocksdb::Error> for Error {
-    fn from(e: rocksdb::Error) -> Error {
-        Error::Store(e.to_string())
-    }
-}

@@ -238,8 +238,8 @@ pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proof::testing::{stub_invoice, StubRatingVerifier};
     use crate::tx::Role;
+    use crate::verification::testing::{stub_invoice, StubRatingVerifier};
     use crate::verification::{InvoiceProofClaim, RefuseAllProofs};
     use omni_core::Keypair;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,8 +4,8 @@
 use super::*;
 use crate::commitment::{encode_blinding, Scalar};
 use crate::pledge::{self, FinancingPolicy, InvoiceOpening};
-use crate::proof::testing::{valid_bundle, StubRatingVerifier};
 use crate::reputation::DAY;
+use crate::verification::testing::{valid_bundle, StubRatingVerifier};
 use crate::verification::RefuseAllProofs;
 use omni_core::{IntervalId, Keypair};
 
