@@ -148,7 +148,7 @@ pub fn testnet(args: &TestnetArgs) -> Result<PathBuf> {
     }
     let genesis = Genesis {
         name: "omnilateral".into(),
-        time: now_secs()?,
+        time: omni_core::Clock::System.now(),
         members: vec![(admin, Role::Admin)],
     };
     let path = args.dir.join("validators.json");
@@ -171,13 +171,6 @@ fn genesis_admin(admin: Option<&str>, dir: &std::path::Path) -> Result<(PartyId,
             Ok((key.party(), Some(path)))
         }
     }
-}
-
-fn now_secs() -> Result<u64> {
-    Ok(std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("system clock before 1970")?
-        .as_secs())
 }
 
 fn byzantine(modes: &str) -> Result<omni_consensus::Byzantine> {
@@ -361,7 +354,7 @@ fn start(args: StartArgs) -> Result<()> {
         }
         config = config.with_genesis(Genesis {
             name: "omnilateral".into(),
-            time: now_secs()?,
+            time: omni_core::Clock::System.now(),
             members: vec![(admin, Role::Admin)],
         });
     } else if args.admin.is_some() {

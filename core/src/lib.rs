@@ -1,6 +1,7 @@
 //! # omni-core — the Omnilateral domain model
 //!
-//! Everything the other crates agree on lives here, free of I/O:
+//! Everything the other crates agree on lives here, free of I/O (the clock is read only
+//! where a caller asks [`Clock::now`]):
 //!
 //! * [`identity`] — parties are Ed25519 public keys ([`PartyId`]); every ledger entry and
 //!   registry transaction is signed with a [`Keypair`] and checked with [`PartyId::verify`].
@@ -9,7 +10,9 @@
 //!   netting or reputation.
 //! * [`usage`] — usage records shaped after TM Forum TMF635 (`id`, `usageDate`,
 //!   `usageType`, quantity with unit, `usageCharacteristic`), validated on entry.
-//! * [`interval`] — billing intervals with identifiers (MEF 114 R58).
+//! * [`interval`] — billing intervals with identifiers (MEF 114 R58); [`clock`] — the one
+//!   seam through which every crate reads the time (the system clock, or one set by hand
+//!   in tests, simulations and rehearsals).
 //! * [`tariff`] and [`rating`] — the tariff model and the rating function that turns usage
 //!   records into rated records and invoice lines; its rules are written down precisely in
 //!   [`rating`] so that the zero-knowledge rating circuit implements the same function.
@@ -29,6 +32,7 @@
 //!  node (bilateral ledger) signs canonical bytes ◀───────┘──▶ circuits prove the same rating
 //! ```
 
+pub mod clock;
 pub mod encoding;
 pub mod error;
 pub mod hash;
@@ -41,6 +45,7 @@ pub mod sample;
 pub mod tariff;
 pub mod usage;
 
+pub use clock::Clock;
 pub use encoding::{decode, encode, ENCODING_VERSION};
 pub use error::{Error, Result};
 pub use hash::Hash32;

@@ -31,49 +31,9 @@ use omni_verifier::RatingVerifier;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Where entry timestamps come from.
-#[derive(Clone, Debug, Default)]
-pub enum Clock {
-    /// The system clock (UTC seconds).
-    #[default]
-    System,
-    /// A clock set by hand: tests, demos, replays of history.
-    Manual(Arc<AtomicU64>),
-}
-
-impl Clock {
-    /// A manual clock at `t`.
-    pub fn manual(t: u64) -> Clock {
-        Clock::Manual(Arc::new(AtomicU64::new(t)))
-    }
-
-    /// Now, UTC seconds.
-    pub fn now(&self) -> u64 {
-        match self {
-            Clock::System => std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            Clock::Manual(t) => t.load(Ordering::SeqCst),
-        }
-    }
-
-    /// Sets a manual clock (no effect on the system clock).
-    pub fn set(&self, t: u64) {
-        if let Clock::Manual(c) = self {
-            c.store(t, Ordering::SeqCst);
-        }
-    }
-
-    /// Advances a manual clock by `secs`.
-    pub fn advance(&self, secs: u64) {
-        if let Clock::Manual(c) = self {
-            c.fetch_add(secs, Ordering::SeqCst);
-        }
-    }
-}
+pub use omni_core::Clock;
 
 /// How a [`Ledger`] runs.
 #[derive(Clone, Debug)]

@@ -402,13 +402,6 @@ fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> R
     omni_core::decode(what, bytes).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded values stay consistent across a panic (plain counters and options).
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -705,7 +698,7 @@ impl RegistryClient {
     /// notice), so that it is not looked at again, by this process or a later one.
     pub fn record_moot(&self, fact: &Hash32) -> Result<()> {
         let mut batch = WriteBatch::default();
-        batch.put(prefixed(MOOT, fact), omni_core::encode(&now_secs()));
+        batch.put(prefixed(MOOT, fact), omni_core::encode(&omni_core::Clock::System.now()));
         self.outbox().write(batch)
     }
 
@@ -730,7 +723,8 @@ impl RegistryClient {
             );
         }
         let kind = body.kind();
-        let item = QueuedTx { queued_at: now_secs(), stage: Stage::Queued(body) };
+        let item =
+            QueuedTx { queued_at: omni_core::Clock::System.now(), stage: Stage::Queued(body) };
         let mut next = lock(&outbox.next_id);
         if let Some(fact) = fact {
             if let Some(id) = self.reported(fact)? {
@@ -1175,7 +1169,7 @@ impl Delivery<'_> {
             nonce: Some(tx.nonce),
             code,
             reason,
-            refused_at: now_secs(),
+            refused_at: omni_core::Clock::System.now(),
         }
     }
 
@@ -1203,7 +1197,7 @@ impl Delivery<'_> {
                             nonce: None,
                             code: "corrupt".into(),
                             reason: format!("the outbox holds undecodable signed bytes: {e}"),
-                            refused_at: now_secs(),
+                            refused_at: omni_core::Clock::System.now(),
                         });
                     }
                 };
@@ -1258,7 +1252,7 @@ impl Delivery<'_> {
             kind: tx.body.kind().to_string(),
             tx_hash: tx.hash(),
             nonce: tx.nonce,
-            delivered_at: now_secs(),
+            delivered_at: omni_core::Clock::System.now(),
         };
         self.outbox.delivered(&record, found_on_registry)?;
         self.next_nonce = Some(tx.nonce + 1);

@@ -147,13 +147,6 @@ fn events(evs: &[Event]) -> Vec<proto::Event> {
         .collect()
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// The protobuf form of an invoice.
 pub fn invoice_to_proto(i: &Invoice) -> proto::Invoice {
     let (paid_by, payment_ref) = match i.settlement.as_ref().map(|s| &s.by) {
@@ -558,7 +551,7 @@ impl RegistryRpc for RegistryApi {
         let id = InvoiceId(Hash32(bytes32("invoice_id", &request.into_inner().invoice_id)?));
         let r = self.read()?;
         let s = r.state();
-        let now = now_secs().max(s.time());
+        let now = self.node.clock.now().max(s.time());
         Ok(Response::new(match s.invoice(&id) {
             Some(i) => proto::GetInvoiceResponse {
                 at: Some(at(&r)),
@@ -596,7 +589,7 @@ impl RegistryRpc for RegistryApi {
         let payer = PartyId(bytes32("payer", &q.payer)?);
         let r = self.read()?;
         let s = r.state();
-        let now = if q.at_time == 0 { now_secs().max(s.time()) } else { q.at_time };
+        let now = if q.at_time == 0 { self.node.clock.now().max(s.time()) } else { q.at_time };
         Ok(Response::new(proto::GetReputationResponse {
             at: Some(at(&r)),
             reputation: Some(reputation_to_proto(&s.reputation(&payer, now))),

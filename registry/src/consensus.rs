@@ -41,13 +41,6 @@ pub(crate) struct RegistryApp {
     pub(crate) max_block_txs: usize,
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 impl RegistryApp {
     fn registry(&self) -> Result<std::sync::RwLockReadGuard<'_, Registry>> {
         self.node.registry.read().map_err(|_| Error::Server("registry state lock poisoned".into()))
@@ -64,7 +57,7 @@ impl RegistryApp {
         if block.time < state.time() {
             return Err(Error::BlockTime { last: state.time(), got: block.time });
         }
-        if block.time > now_secs() + MAX_CLOCK_DRIFT_SECS {
+        if block.time > self.node.clock.now() + MAX_CLOCK_DRIFT_SECS {
             return Err(Error::Server(format!("block time {} is in the future", block.time)));
         }
         if block.txs.len() > self.max_block_txs {
@@ -142,7 +135,7 @@ impl omni_consensus::Application for RegistryApp {
         let waited_ms = started.elapsed().as_millis() as u64;
         tracing::debug!(height, txs = txs.len(), waited_ms, "proposing a block");
         let last_time = self.registry().map(|r| r.state().time()).unwrap_or(0);
-        let block = Block { height, time: now_secs().max(last_time), txs };
+        let block = Block { height, time: self.node.clock.now().max(last_time), txs };
         omni_core::encode(&block)
     }
 

@@ -164,6 +164,8 @@ pub struct ServerConfig {
     pub max_block_txs: usize,
     /// Consensus.
     pub consensus: ConsensusSettings,
+    /// The validator's clock (the system clock; a manual one in simulations).
+    pub clock: omni_core::Clock,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -175,6 +177,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("verifier", &self.verifier.describe())
             .field("max_block_txs", &self.max_block_txs)
             .field("consensus", &self.consensus)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -190,7 +193,14 @@ impl ServerConfig {
             verifier: Arc::new(RefuseAllProofs),
             max_block_txs: 64,
             consensus: ConsensusSettings::default(),
+            clock: omni_core::Clock::System,
         }
+    }
+
+    /// Sets the validator's clock (module docs of [`omni_core::clock`]).
+    pub fn with_clock(mut self, clock: omni_core::Clock) -> ServerConfig {
+        self.clock = clock;
+        self
     }
 
     /// Sets the genesis for a new data directory.
@@ -350,6 +360,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         mempool: Mempool::new(replicated.then_some(forward_tx)),
         checks,
         committed: Notify::new(),
+        clock: config.clock.clone(),
     });
     let stop_checks = Arc::new(Notify::new());
     let checker = tokio::spawn(tracing::Instrument::instrument(

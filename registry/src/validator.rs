@@ -26,6 +26,9 @@ pub(crate) struct Node {
     pub(crate) checks: CheckQueue,
     /// Notified after every committed block.
     pub(crate) committed: Notify,
+    /// This validator's clock: the time of the blocks it proposes, the limit on a
+    /// proposal's time, "now" for the queries that depend on it.
+    pub(crate) clock: omni_core::Clock,
 }
 
 /// Most transactions checked together (their proofs in one batch verification).
@@ -149,6 +152,7 @@ mod tests {
             mempool: Mempool::new(None),
             checks,
             committed: Notify::new(),
+            clock: omni_core::Clock::System,
         };
         let sign = |nonce, body| SignedTx::sign(&seller, &id, nonce, body).to_bytes();
         let good = sign(0, stub_invoice(1, seller.party(), buyer.party(), true));

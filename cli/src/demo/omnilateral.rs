@@ -10,7 +10,7 @@
 use super::billing::{BD, DA};
 use super::network::{wait_for, Member};
 use super::report::{ComplianceLine, NettingLine, PledgeLine, ReputationLine, Transfer};
-use super::story::{wall_clock, CarrierIx, World, A, B, C, D};
+use super::story::{CarrierIx, World, A, B, C, D};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use omni_circuits::compliance::credential::{random_secret, secret_hash};
 use omni_circuits::compliance::{
@@ -305,7 +305,14 @@ impl World {
                     // A check that cannot be made counts as pledged: never finance blind.
                     .map_or(true, |r| r.pledged)
                 };
-                Ok(assess(&record, &opening, &reputation, pledged, wall_clock()?, &policy))
+                Ok(assess(
+                    &record,
+                    &opening,
+                    &reputation,
+                    pledged,
+                    omni_core::Clock::System.now(),
+                    &policy,
+                ))
             };
         let first = check(&self.financiers[0])?.map_err(|e| anyhow!("financier 1's check: {e}"))?;
         let events = self.financiers[0].submit(TxBody::Pledge { nullifier: first.nullifier })?;

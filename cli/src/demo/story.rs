@@ -128,14 +128,6 @@ pub struct World {
     runtime: tokio::runtime::Runtime,
 }
 
-/// The wall clock, UTC seconds.
-pub fn wall_clock() -> Result<u64> {
-    Ok(std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("the system clock is before 1970")?
-        .as_secs())
-}
-
 /// The four carriers' names.
 const CARRIERS: [&str; 4] = ["Carrier A", "Carrier B", "Carrier C", "Carrier D"];
 
@@ -165,7 +157,7 @@ impl World {
     /// Starts the registry, the carriers' nodes and the members' clients under
     /// `opts.root`.
     pub fn start(opts: &Options, started: Instant) -> Result<World> {
-        let now = wall_clock()?;
+        let now = omni_core::Clock::System.now();
         let monthly = BillingCycle::Monthly;
         let interval = |t: u64| {
             monthly.interval_containing(t).map_err(|e| anyhow::anyhow!("billing interval: {e}"))
