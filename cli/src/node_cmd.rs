@@ -202,18 +202,22 @@ fn start(args: &StartArgs) -> Result<()> {
             None => (None, None),
         };
         let sync = Arc::new(sync);
-        let proposer = config.rating_proposal.map(|setting| {
-            // Proposed ratings go to the counterparty and the registry at once.
+        // What the node appends in the background (proposed ratings, proofs) goes to the
+        // counterparty and the registry at once; the sync is held weakly, so that it can
+        // still be shut down on its own.
+        let push: Arc<dyn Fn() + Send + Sync> = {
             let (weak_sync, wake_reporter) = (Arc::downgrade(&sync), reporter_wake.clone());
-            let appended = move || {
+            Arc::new(move || {
                 if let Some(sync) = weak_sync.upgrade() {
                     sync.wake();
                 }
                 if let Some(reporter) = &wake_reporter {
                     reporter.notify_one();
                 }
-            };
-            let proposer = RatingProposer::new(ledger.clone(), setting, Arc::new(appended));
+            })
+        };
+        let proposer = config.rating_proposal.map(|setting| {
+            let proposer = RatingProposer::new(ledger.clone(), setting, push.clone());
             tokio::spawn(proposer.run(std::time::Duration::from_secs(2), stop_proposer))
         });
         let mut node = NodeContext {
@@ -225,18 +229,7 @@ fn start(args: &StartArgs) -> Result<()> {
             sync: Some(sync.clone()),
             reporter: reporter_wake,
         };
-        // The prover's proof entries go to the counterparty and the registry at once; it
-        // holds the sync weakly, so that the sync can still be shut down on its own.
-        let (weak_sync, wake_reporter) = (Arc::downgrade(&sync), node.reporter.clone());
-        let attached = move || {
-            if let Some(sync) = weak_sync.upgrade() {
-                sync.wake();
-            }
-            if let Some(reporter) = &wake_reporter {
-                reporter.notify_one();
-            }
-        };
-        node.prover = Some(Prover::start(ledger, keys.clone(), Arc::new(attached)));
+        node.prover = Some(Prover::start(ledger, keys.clone(), push));
         let api = omni_node::api::serve(node, config.billing_api)
             .await
             .with_context(|| format!("serving the billing API on {}", config.billing_api))?;

@@ -259,20 +259,19 @@ impl World {
         order: &str,
         interval: &IntervalId,
     ) -> Result<()> {
-        let rating = |what: &str, carrier| {
-            let (o, iv) = (order.to_string(), interval.0.clone());
-            let what = what.to_string();
-            self.lifecycle_step(pair, carrier, &what.clone(), |mut c, bilateral| async move {
-                let r = RatingRef { bilateral, order: o, interval: iv };
-                if what == "ProposeRating" {
-                    c.propose_rating(r).await
-                } else {
-                    c.agree_rating(r).await
-                }
-            })
+        let rating = || RatingRef {
+            bilateral: self.pairs[pair].hex(),
+            order: order.to_string(),
+            interval: interval.0.clone(),
         };
-        rating("ProposeRating", seller)?;
-        rating("AgreeRating", buyer)?;
+        let proposal = rating();
+        self.lifecycle_step(pair, seller, "ProposeRating", |mut c, _| async move {
+            c.propose_rating(proposal).await
+        })?;
+        let agreement = rating();
+        self.lifecycle_step(pair, buyer, "AgreeRating", |mut c, _| async move {
+            c.agree_rating(agreement).await
+        })?;
         Ok(())
     }
 
@@ -545,18 +544,12 @@ impl World {
     /// Waits until the registry shows invoice `ix` in one of `statuses`.
     pub(super) fn await_registry(&mut self, ix: usize, statuses: &[&str]) -> Result<()> {
         let number = self.book[ix].number.clone();
-        let status = wait_for(&format!("the registry to show {number} {statuses:?}"), || {
+        let shown = wait_for(&format!("the registry to show {number} {statuses:?}"), || {
             let inv = self.registry_invoice(ix)?;
-            Ok(statuses.contains(&inv.status.as_str()).then_some(inv.status))
+            Ok(statuses.contains(&inv.status.as_str()).then_some(()))
         });
-        let status = status.map_err(|e| self.with_outboxes(e))?;
-        if !status.is_empty() {
-            let bk = &self.book[ix];
-            self.book[ix].registry = Some(omni_node::registry_client::registry_invoice_id(
-                &self.pairs[bk.pair].id,
-                &bk.number,
-            ));
-        }
+        shown.map_err(|e| self.with_outboxes(e))?;
+        self.book[ix].registry = Some(self.registry_id(ix));
         Ok(())
     }
 }

@@ -22,6 +22,7 @@ use omni_node::api::proto::{
 };
 use omni_node::registry_client::registry_invoice_id;
 use omni_registry::api::proto::{GetInvoiceRequest, Invoice};
+use omni_registry::tx::InvoiceId;
 use std::path::Path;
 use std::time::Instant;
 
@@ -53,19 +54,15 @@ impl World {
             .and_then(|b| b.tax_included_amount.as_ref())
             .map(|m| m.micros)
             .context("IssueBill: no total")?;
-        let mut buyer_verified = false;
-        if option == 1 {
+        let buyer_verified = option == 1;
+        if buyer_verified {
             self.await_proof(pair, seller, number)?;
             // The buyer's node stores the proof only after verifying it against its own
-            // ledger; once its bill shows the proof, it has.
-            let proof = wait_for(
-                &format!("{}'s node to verify {number}", self.carrier(buyer).name),
-                || {
-                    Ok(Some(self.bill_of(pair, buyer, number)?.rating_proof)
-                        .filter(|p| !p.is_empty()))
-                },
-            )?;
-            buyer_verified = !proof.is_empty();
+            // ledger; once its bill shows the proof, it has (else the wait fails).
+            let buyer_name = &self.carrier(buyer).name;
+            wait_for(&format!("{buyer_name}'s node to verify {number}"), || {
+                Ok((!self.bill_of(pair, buyer, number)?.rating_proof.is_empty()).then_some(()))
+            })?;
         }
         self.book.push(Booked {
             number: number.into(),
@@ -172,11 +169,16 @@ impl World {
         self.receipt(bk.pair, bk.seller, payment)
     }
 
+    /// Booked invoice `ix`'s id on the registry.
+    pub(super) fn registry_id(&self, ix: usize) -> InvoiceId {
+        let bk = &self.book[ix];
+        registry_invoice_id(&self.pairs[bk.pair].id, &bk.number)
+    }
+
     /// Booked invoice `ix` as the registry shows it (read as anyone may).
     pub(super) fn registry_invoice(&self, ix: usize) -> Result<Invoice> {
         let bk = &self.book[ix];
-        let id = registry_invoice_id(&self.pairs[bk.pair].id, &bk.number);
-        let invoice_id = id.0 .0.to_vec();
+        let invoice_id = self.registry_id(ix).0 .0.to_vec();
         let answer = self.regulator.query("GetInvoice", |mut c| async move {
             c.get_invoice(GetInvoiceRequest { invoice_id }).await
         })?;

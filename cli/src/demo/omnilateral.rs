@@ -208,7 +208,8 @@ impl World {
             c.record_supply_chain_map(RecordSupplyChainMapRequest { bilateral, order: o, map: m })
                 .await
         })?;
-        // A's node stores the map only once it has verified every hop proof.
+        // A's node stores the map only once it has verified every hop proof: delivered is
+        // verified (the wait fails otherwise).
         self.deliver(DA, D, &ack)?;
         let buyer_verified = true;
         let hops = map.hops.len();
@@ -226,12 +227,10 @@ impl World {
             Ok(status.orders.into_iter().find(|o| o.order == commitment))
         })
         .map_err(|e| self.with_outboxes(e))?;
-        let listed = Some(&listed);
-        let registry_status = listed.map_or("absent".to_string(), |o| o.status.clone());
+        let registry_status = listed.status.clone();
         let regulator_verified = verified.hops == chain.len()
-            && listed.is_some_and(|o| {
-                o.status == "compliant" && o.map_commitment == held.commitment().0
-            });
+            && listed.status == "compliant"
+            && listed.map_commitment == held.commitment().0;
         ensure!(
             regulator_verified,
             "the regulator could not confirm the map: registry says {registry_status}"
