@@ -11,8 +11,8 @@ use omni_core::{Currency, Hash32, IntervalId, PartyId};
 use omni_prover::sample::{proven_invoices, ProvenInvoice};
 use omni_prover::RatingKeys;
 use omni_registry::commitment::{encode, PedersenCommitment};
-use omni_registry::tx::{AmountCommitment, InvoiceId, InvoiceSubmission};
-use omni_registry::TxBody;
+use omni_registry_types::tx::{InvoiceId, InvoiceSubmission};
+use omni_registry_types::{RegistryInvoice, TxBody};
 use omni_verifier::{RatingProofBundle, RatingVerifier, VerifyError};
 use std::path::{Path, PathBuf};
 
@@ -41,25 +41,25 @@ impl From<&ProvenInvoice> for ProvenSubmission {
 }
 
 impl ProvenSubmission {
-    /// Bench invoice `n`, from `payee` to `payer`.
+    /// Bench invoice `n`, from `payee` to `payer`, built as a node builds its submissions.
     pub(crate) fn submit_invoice(
         &self,
         n: usize,
         payer: PartyId,
         payee: PartyId,
         due_date: u64,
-    ) -> TxBody {
-        TxBody::SubmitInvoice(InvoiceSubmission {
+    ) -> Result<TxBody> {
+        let bundle = RatingProofBundle::from_bytes(&self.bundle)?;
+        let invoice = RegistryInvoice {
             invoice: InvoiceId(Hash32::digest("bench/invoice", &(n as u64).to_le_bytes())),
             bilateral: Hash32(self.bilateral),
             interval: IntervalId(self.interval.clone()),
             payer,
             payee,
             currency: Currency::EUR,
-            amount_commitment: AmountCommitment(self.amount_commitment),
             due_date,
-            proof: self.bundle.clone(),
-        })
+        };
+        Ok(TxBody::SubmitInvoice(InvoiceSubmission::proven(invoice, &bundle)?))
     }
 }
 

@@ -9,8 +9,8 @@ use omni_circuits::compliance::bench::{bench_compliance, SampleSupplyChain};
 use omni_circuits::compliance::map::{verify_map, ComplianceMap, PublishedState};
 use omni_circuits::compliance::proof::{ComplianceVerifier, HopProver};
 use omni_circuits::compliance::{field_from_bytes, EmbargoList};
-use omni_registry::api::proto::registry_client::RegistryClient;
-use omni_registry::api::proto::{
+use omni_registry_protocol::proto::registry_client::RegistryClient;
+use omni_registry_protocol::proto::{
     GetComplianceStateRequest, GetComplianceStateResponse, ListComplianceStatusRequest,
 };
 use serde_json::json;

@@ -17,10 +17,10 @@ use crate::registry_cmd::{testnet, TestnetArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use omni_core::{Hash32, Keypair};
-use omni_registry::api::proto::registry_client::RegistryClient;
-use omni_registry::api::proto::{GetRootRequest, GetStatusRequest, SubmitRequest};
 use omni_registry::proof::Groth16RatingVerifier;
 use omni_registry::{Role, ServerConfig, SignedTx, TxBody, ValidatorSetFile};
+use omni_registry_protocol::proto::registry_client::RegistryClient;
+use omni_registry_protocol::proto::{GetRootRequest, GetStatusRequest, SubmitRequest};
 use omni_verifier::RatingProofBundle;
 use serde_json::json;
 use std::path::PathBuf;
@@ -214,7 +214,7 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
         let mut queues: Vec<Vec<Vec<u8>>> = vec![Vec::new(); sellers.len()];
         for (n, f) in fixtures.iter().enumerate() {
             let s = n % sellers.len();
-            let body = f.submit_invoice(n, buyer.party(), sellers[s].party(), due_date);
+            let body = f.submit_invoice(n, buyer.party(), sellers[s].party(), due_date)?;
             let nonce = queues[s].len() as u64;
             queues[s].push(SignedTx::sign(&sellers[s], &registry, nonce, body).to_bytes());
         }

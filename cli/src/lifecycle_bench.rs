@@ -226,7 +226,7 @@ pub fn run(args: LifecycleBenchArgs) -> Result<()> {
     // Baseline: the same records proven alone, in process, with the same keys.
     let bilateral_id: [u8; 32] =
         hex::decode(bl)?.try_into().map_err(|_| CannotAsk("bilateral id".into()))?;
-    let claim = omni_prover::RatingClaim {
+    let claim = omni_prover::RatingWitness {
         tariff: &tariff,
         records: &records,
         options: RatingOptions { include_one_time_fees: true },

@@ -6,9 +6,9 @@
 use crate::node_client::{CannotAsk, Refused};
 use anyhow::Result;
 use clap::Subcommand;
-use omni_core::omnilateral::{Role, TxBody};
 use omni_core::PartyId;
 use omni_node::registry_client::RegistryClient;
+use omni_registry_types::tx::{Role, TxBody};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

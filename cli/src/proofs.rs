@@ -7,7 +7,7 @@ use omni_circuits::bundle::RatingProofBundle;
 use omni_circuits::pedersen::random_blinding;
 use omni_core::rating::RatingOptions;
 use omni_core::sample;
-use omni_prover::{baseline, prove_rating, RatingClaim, RatingKeys, DEFAULT_CHUNK_SIZE};
+use omni_prover::{baseline, prove_rating, RatingKeys, RatingWitness, DEFAULT_CHUNK_SIZE};
 use omni_verifier::batch::{rerandomize, BatchVerifier};
 use omni_verifier::{snarkjs, FieldBytes, RatingVerifier};
 use rand::rngs::OsRng;
@@ -123,7 +123,7 @@ pub fn bench_prove(args: ProveArgs) -> Result<()> {
     let (keys, setup_s) = load_keys(&dir, args.chunk_size, args.json)?;
     let tariff = sample::interconnect_tariff();
     let records = sample::usage(&tariff, "cdr-", 1_793_491_200, args.records);
-    let claim = RatingClaim {
+    let claim = RatingWitness {
         tariff: &tariff,
         records: &records,
         options: RatingOptions { include_one_time_fees: true },

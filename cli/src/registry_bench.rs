@@ -96,10 +96,11 @@ pub fn run(args: RegistryBenchArgs) -> Result<()> {
     };
     let registry_id = genesis.registry_id();
     let submit = |n: usize, inv: &ProvenSubmission| {
-        let body = inv.submit_invoice(n, buyer.party(), seller.party(), 1_000_000);
-        SignedTx::sign(&seller, &registry_id, n as u64, body).to_bytes()
+        let body = inv.submit_invoice(n, buyer.party(), seller.party(), 1_000_000)?;
+        Ok(SignedTx::sign(&seller, &registry_id, n as u64, body).to_bytes())
     };
-    let txs: Vec<Vec<u8>> = invoices.iter().enumerate().map(|(n, inv)| submit(n, inv)).collect();
+    let txs: Vec<Vec<u8>> =
+        invoices.iter().enumerate().map(|(n, inv)| submit(n, inv)).collect::<Result<_>>()?;
     let blocks: Vec<Block> = txs
         .chunks(args.batch)
         .enumerate()

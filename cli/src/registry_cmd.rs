@@ -240,7 +240,7 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
 
 fn invoice(args: &InvoiceArgs) -> Result<()> {
     use crate::node_client::{status_error, CannotAsk, Refused};
-    use omni_registry::api::proto::{registry_client::RegistryClient, GetInvoiceRequest};
+    use omni_registry_protocol::proto::{registry_client::RegistryClient, GetInvoiceRequest};
     let id = hex::decode(&args.invoice)
         .ok()
         .filter(|b| b.len() == 32)

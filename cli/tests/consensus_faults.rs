@@ -8,9 +8,9 @@
 #![allow(clippy::unwrap_used)]
 
 use omni_core::{Hash32, Keypair};
-use omni_registry::api::proto::registry_client::RegistryClient;
-use omni_registry::api::proto::{GetRootRequest, GetStatusRequest, SubmitRequest};
 use omni_registry::{Role, SignedTx, TxBody, ValidatorSetFile};
+use omni_registry_protocol::proto::registry_client::RegistryClient;
+use omni_registry_protocol::proto::{GetRootRequest, GetStatusRequest, SubmitRequest};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

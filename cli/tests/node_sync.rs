@@ -5,15 +5,15 @@
 //! the bilateral's head there on their own.
 #![allow(clippy::unwrap_used)]
 
-use omni_core::omnilateral::{Role, TxBody};
 use omni_core::{BillingInterval, Keypair, UsageRecord};
 use omni_node::api::proto::billing_client::BillingClient;
 use omni_node::api::proto::{ListBilateralsRequest, SubmitUsageRequest};
 use omni_node::registry_client::RegistryClient;
 use omni_node::sample::{self, ORDER_AB};
 use omni_node::{BilateralId, Clock, Ledger, LedgerOptions};
-use omni_registry::api::proto::registry_client::RegistryClient as RegistryRpc;
-use omni_registry::api::proto::ListAnchorsRequest;
+use omni_registry_protocol::proto::registry_client::RegistryClient as RegistryRpc;
+use omni_registry_protocol::proto::ListAnchorsRequest;
+use omni_registry_types::tx::{Role, TxBody};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;

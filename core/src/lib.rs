@@ -16,8 +16,8 @@
 //! * [`tariff`] and [`rating`] — the tariff model and the rating function that turns usage
 //!   records into rated records and invoice lines; its rules are written down precisely in
 //!   [`rating`] so that the zero-knowledge rating circuit implements the same function.
-//! * [`omnilateral`] — the omni-lateral registry's transaction wire format: transaction
-//!   bodies, signing and canonical bytes, shared by the registry and the members' nodes.
+//! * [`embargo`] — a regulator's embargo list (ISO 3166 numeric codes), which the
+//!   compliance circuit proves a supply chain avoids and the registry publishes.
 //! * [`encoding`] and [`hash`] — a canonical, versioned binary encoding and the
 //!   domain-separated SHA-256 hashes over it, pinned by test vectors so that a format
 //!   change is seen.
@@ -33,13 +33,13 @@
 //! ```
 
 pub mod clock;
+pub mod embargo;
 pub mod encoding;
 pub mod error;
 pub mod hash;
 pub mod identity;
 pub mod interval;
 pub mod money;
-pub mod omnilateral;
 pub mod rating;
 pub mod sample;
 pub mod tariff;

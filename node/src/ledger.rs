@@ -20,7 +20,7 @@ use crate::entry::{
     Accept, BilateralId, Entry, EntryBody, GenerateInvoice, RatingProposal, RecordKey,
     RecordKeyHasher, RecordKeySet, Reject, UsageBatch,
 };
-use crate::rating_proof::{self, InvoiceClaim};
+use crate::rating_proof::{self, LedgerRating};
 use crate::state::{Applied, BilateralState, Subject};
 use crate::store::{Store, StoreOptions};
 use crate::usage_file::{parse_usage_file, RefusedLine, UsageFormat};
@@ -258,7 +258,7 @@ impl Ledger {
             reason: "this node has no rating verifying keys to check it with".into(),
         })?;
         let state = self.state(id)?;
-        let claim = rating_proof::invoice_claim(&self.store, id, state, &attachment.invoice)?;
+        let claim = rating_proof::ledger_rating(&self.store, id, state, &attachment.invoice)?;
         rating_proof::check_attachment(verifier, &claim, attachment)
     }
 
@@ -298,8 +298,8 @@ impl Ledger {
     }
 
     /// The ledger's claim for `invoice`'s rating proof: what its seller proves.
-    pub fn invoice_claim(&self, id: &BilateralId, invoice: &str) -> Result<InvoiceClaim> {
-        rating_proof::invoice_claim(&self.store, id, self.state(id)?, invoice)
+    pub fn ledger_rating(&self, id: &BilateralId, invoice: &str) -> Result<LedgerRating> {
+        rating_proof::ledger_rating(&self.store, id, self.state(id)?, invoice)
     }
 
     /// Accepts the pending entry `seq` (this node must sign for its counterparty).

@@ -14,8 +14,8 @@ use crate::entry::BilateralId;
 use crate::ledger::Ledger;
 use crate::registry_client::registry_invoice_id;
 use omni_circuits::pedersen::{scalar_from_bytes, scalar_to_bytes, Scalar};
-use omni_core::omnilateral::InvoiceId;
 use omni_core::Micros;
+use omni_registry_types::tx::InvoiceId;
 use std::collections::BTreeSet;
 
 /// Why a net position could not be computed.

@@ -312,7 +312,7 @@ impl Prover {
             if !unproven_invoice(&l, id, number) {
                 return Ok(());
             }
-            l.invoice_claim(id, number).map_err(|e| e.to_string())?
+            l.ledger_rating(id, number).map_err(|e| e.to_string())?
         };
         self.update(key, |s| {
             s.state = JobState::Proving;

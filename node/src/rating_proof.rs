@@ -29,13 +29,14 @@ use omni_circuits::rating::{tariff_commitment, usage_commitment_for};
 use omni_core::rating::RatingOptions;
 use omni_core::tariff::Tariff;
 use omni_core::UsageRecord;
-use omni_prover::{prove_rating, Progress, RatingClaim, RatingKeys};
-use omni_verifier::{ExpectedStatement, RatingProofBundle, RatingVerifier};
+use omni_prover::{prove_rating, Progress, RatingKeys, RatingWitness};
+use omni_verifier::{ExpectedRatingStatement, RatingProofBundle, RatingVerifier};
 use rand::{CryptoRng, RngCore};
 
-/// What an invoice's rating proof must prove, from the ledger.
+/// An invoice's rating as its ledger records it: the witness of its rating proof (the
+/// prover's [`RatingWitness`], owned) and the total the proof's amount must open to.
 #[derive(Clone, Debug)]
-pub struct InvoiceClaim {
+pub struct LedgerRating {
     /// The order's tariff.
     pub tariff: Tariff,
     /// The interval's usage records, in ledger order.
@@ -54,13 +55,13 @@ fn refuse(invoice: &str, reason: impl Into<String>) -> Error {
     Error::RatingProof { invoice: invoice.to_string(), reason: reason.into() }
 }
 
-/// Reads the claim of `invoice` from the bilateral's state and stored usage batches.
-pub fn invoice_claim(
+/// Reads the rating of `invoice` from the bilateral's state and stored usage batches.
+pub fn ledger_rating(
     store: &Store,
     id: &BilateralId,
     state: &BilateralState,
     invoice: &str,
-) -> Result<InvoiceClaim> {
+) -> Result<LedgerRating> {
     let inv = state.invoice(invoice).ok_or_else(|| refuse(invoice, "no such invoice"))?;
     let order =
         state.order(&inv.invoice.order).ok_or_else(|| refuse(invoice, "its order is unknown"))?;
@@ -81,7 +82,7 @@ pub fn invoice_claim(
     }
     let total = u64::try_from(inv.invoice.total)
         .map_err(|_| refuse(invoice, "a negative total has no rating proof"))?;
-    Ok(InvoiceClaim {
+    Ok(LedgerRating {
         options: RatingOptions {
             include_one_time_fees: account.interval.contains(order.order.start),
         },
@@ -96,20 +97,20 @@ pub fn invoice_claim(
 /// Proves `invoice`'s rating with a fresh blinding: the entry the seller appends.
 pub fn prove_invoice(
     keys: &RatingKeys,
-    claim: &InvoiceClaim,
+    claim: &LedgerRating,
     invoice: &str,
     rng: &mut (impl RngCore + CryptoRng),
     progress: Progress<'_>,
 ) -> Result<RatingProofAttachment> {
     let blinding = omni_circuits::pedersen::random_blinding(rng);
-    let rating_claim = RatingClaim {
+    let witness = RatingWitness {
         tariff: &claim.tariff,
         records: &claim.records,
         options: claim.options,
         bilateral_id: claim.bilateral_id,
         interval_id: &claim.interval,
     };
-    let bundle = prove_rating(keys, &rating_claim, &blinding, rng, progress)
+    let bundle = prove_rating(keys, &witness, &blinding, rng, progress)
         .map_err(|e| refuse(invoice, e.to_string()))?;
     Ok(RatingProofAttachment {
         invoice: invoice.to_string(),
@@ -118,11 +119,11 @@ pub fn prove_invoice(
     })
 }
 
-/// Checks an attachment against the ledger's claim (module docs); the reason of a
+/// Checks an attachment against the ledger's rating (module docs); the reason of a
 /// refusal names what does not match.
 pub fn check_attachment(
     verifier: &RatingVerifier,
-    claim: &InvoiceClaim,
+    claim: &LedgerRating,
     attachment: &RatingProofAttachment,
 ) -> Result<()> {
     let invoice = &attachment.invoice;
@@ -133,7 +134,7 @@ pub fn check_attachment(
     let tariff = tariff_commitment(&claim.tariff).map_err(|e| refuse(invoice, e.to_string()))?;
     let usage = usage_commitment_for(&claim.tariff, &claim.records)
         .map_err(|e| refuse(invoice, e.to_string()))?;
-    let expected = ExpectedStatement {
+    let expected = ExpectedRatingStatement {
         pseudonym: Some(bilateral_pseudonym(&claim.bilateral_id)),
         interval: Some(interval_field(&claim.interval)),
         tariff_commitment: Some(tariff),

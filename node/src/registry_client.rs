@@ -63,14 +63,12 @@
 
 use crate::entry::BilateralId;
 use omni_circuits::compliance::ComplianceMap;
-use omni_core::omnilateral::{
+use omni_core::{Hash32, Keypair, PartyId, Signature};
+use omni_registry_types::tx::{
     Blinding, ConformanceDeclaration, CycleId, InvoiceId, InvoiceSubmission, SignedTx, TxBody,
-    TxHash, MAX_INTERVAL_ID_BYTES, MAX_STATEMENT_BYTES, MAX_TX_BYTES,
+    TxHash, MAX_STATEMENT_BYTES, MAX_TX_BYTES,
 };
-use omni_core::{Currency, Hash32, IntervalId, Keypair, PartyId, Signature};
-use omni_verifier::{
-    bilateral_pseudonym, interval_field, ExpectedStatement, RatingProofBundle, RatingVerifier,
-};
+use omni_verifier::RatingProofBundle;
 use rocksdb::{Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -82,11 +80,8 @@ use tokio::sync::{watch, Notify};
 use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
-/// The registry's gRPC API (`registry/proto/registry.proto`), client side only.
-pub mod proto {
-    #![allow(missing_docs, clippy::all)]
-    tonic::include_proto!("omni.registry.v1");
-}
+pub use omni_registry_protocol::proto;
+pub use omni_registry_types::RegistryInvoice;
 
 use proto::registry_client::RegistryClient as RegistryRpc;
 
@@ -112,15 +107,7 @@ pub enum Error {
     },
     /// The transaction cannot be valid whatever the registry's state (e.g. too large).
     #[error(transparent)]
-    Transaction(#[from] omni_core::omnilateral::Error),
-    /// An invoice submission whose proof bundle does not fit it.
-    #[error("invoice {invoice}: {reason}")]
-    Invoice {
-        /// The invoice.
-        invoice: InvoiceId,
-        /// What does not fit.
-        reason: String,
-    },
+    Transaction(#[from] omni_registry_types::Error),
     /// A field out of the range the registry accepts.
     #[error("invalid {field}: {reason}")]
     InvalidField {
@@ -303,63 +290,9 @@ pub struct OutboxStatus {
     pub last_error: Option<String>,
 }
 
-/// What the registry learns of an invoice besides its proof: the seller's submission
-/// without the proof bytes and the amount commitment, which come from the proof bundle.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RegistryInvoice {
-    /// The invoice's id on the registry ([`registry_invoice_id`]).
-    pub invoice: InvoiceId,
-    /// The bilateral it belongs to.
-    pub bilateral: BilateralId,
-    /// Its billing interval (R58).
-    pub interval: IntervalId,
-    /// The buyer, who owes the amount.
-    pub payer: PartyId,
-    /// The seller, this node's member key.
-    pub payee: PartyId,
-    /// Currency of the amount.
-    pub currency: Currency,
-    /// Payment due date, UTC seconds.
-    pub due_date: u64,
-}
-
-/// The registry id of invoice `number` of `bilateral`: both parties' nodes derive the
-/// same id from their ledgers, and the registry learns neither the number nor the
-/// bilateral's contents from it.
+/// The registry id of bill `number` of `bilateral` ([`InvoiceId::for_bill`]).
 pub fn registry_invoice_id(bilateral: &BilateralId, number: &str) -> InvoiceId {
-    InvoiceId(Hash32::digest("omni/registry/invoice-id", &omni_core::encode(&(bilateral, number))))
-}
-
-/// The seller's `SubmitInvoice` of `invoice` with its rating proof: the amount commitment
-/// is the bundle's; the bundle must prove the invoice's bilateral and interval, or it is
-/// refused here rather than by the registry.
-pub fn invoice_submission(invoice: RegistryInvoice, bundle: &RatingProofBundle) -> Result<TxBody> {
-    let refuse = |reason: String| Error::Invoice { invoice: invoice.invoice, reason };
-    if invoice.interval.0.is_empty() || invoice.interval.0.len() > MAX_INTERVAL_ID_BYTES {
-        return Err(refuse(format!(
-            "billing interval id must be 1..={MAX_INTERVAL_ID_BYTES} bytes"
-        )));
-    }
-    let expected = ExpectedStatement {
-        pseudonym: Some(bilateral_pseudonym(&invoice.bilateral.0 .0)),
-        interval: Some(interval_field(&invoice.interval.0)),
-        ..ExpectedStatement::default()
-    };
-    RatingVerifier::check_statement(bundle, &expected)
-        .map_err(|e| refuse(format!("rating proof: {e}")))?;
-    Ok(TxBody::SubmitInvoice(InvoiceSubmission {
-        invoice: invoice.invoice,
-        bilateral: invoice.bilateral.0,
-        interval: invoice.interval,
-        payer: invoice.payer,
-        payee: invoice.payee,
-        currency: invoice.currency,
-        amount_commitment: omni_core::omnilateral::AmountCommitment(
-            bundle.statement.amount_commitment.0,
-        ),
-        due_date: invoice.due_date,
-        proof: bundle.to_bytes(),
-    }))
+    InvoiceId::for_bill(&bilateral.0, number)
 }
 
 const ITEM: u8 = b'q';
@@ -718,9 +651,7 @@ impl RegistryClient {
         // The signed transaction's size, with the largest nonce encoding.
         let size = omni_core::encode(&(self.member(), u64::MAX, &body, Signature([0; 64]))).len();
         if size > MAX_TX_BYTES {
-            return Err(
-                omni_core::omnilateral::Error::TxTooLarge { size, max: MAX_TX_BYTES }.into()
-            );
+            return Err(omni_registry_types::Error::TxTooLarge { size, max: MAX_TX_BYTES }.into());
         }
         let kind = body.kind();
         let item =
@@ -761,7 +692,7 @@ impl RegistryClient {
         invoice: RegistryInvoice,
         bundle: &RatingProofBundle,
     ) -> Result<OutboxId> {
-        self.submit(invoice_submission(invoice, bundle)?)
+        self.submit(TxBody::SubmitInvoice(InvoiceSubmission::proven(invoice, bundle)?))
     }
 
     /// Accepts an invoice this member owes (the payer).
@@ -1301,7 +1232,7 @@ mod tests {
         let map = TxBody::SubmitComplianceMap { map: vec![0; MAX_TX_BYTES] };
         assert!(matches!(
             c.submit(map),
-            Err(Error::Transaction(omni_core::omnilateral::Error::TxTooLarge { .. }))
+            Err(Error::Transaction(omni_registry_types::Error::TxTooLarge { .. }))
         ));
         let long = ConformanceDeclaration {
             document_hash: Hash32::ZERO,

@@ -35,13 +35,11 @@
 
 use crate::entry::{BilateralId, EntryBody};
 use crate::ledger::Ledger;
-use crate::registry_client::{
-    invoice_submission, proto, registry_invoice_id, RegistryClient, RegistryInvoice,
-};
+use crate::registry_client::{proto, registry_invoice_id, RegistryClient, RegistryInvoice};
 use crate::settlement::SettlementRef;
 use crate::state::{BilateralState, InvoiceState, InvoiceStatus};
-use omni_core::omnilateral::{InvoiceId, TxBody};
 use omni_core::{Hash32, PartyId};
+use omni_registry_types::{InvoiceId, InvoiceSubmission, TxBody};
 use omni_verifier::RatingProofBundle;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -401,14 +399,16 @@ impl Reporter {
             state.due_date(&SettlementRef::Invoice(number.clone())).ok_or_else(missing)?;
         let record = RegistryInvoice {
             invoice,
-            bilateral: id,
+            bilateral: id.0,
             interval: inv.invoice.interval.clone(),
             payer: inv.buyer,
             payee: inv.seller,
             currency: inv.invoice.currency,
             due_date,
         };
-        Ok(invoice_submission(record, &bundle)?)
+        let submission = InvoiceSubmission::proven(record, &bundle)
+            .map_err(crate::registry_client::Error::from)?;
+        Ok(TxBody::SubmitInvoice(submission))
     }
 }
 

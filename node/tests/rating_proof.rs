@@ -62,7 +62,7 @@ fn the_buyer_accepts_an_option_1_invoice_only_with_a_verified_rating_proof() {
     );
 
     // The seller proves it; the claim comes from its own ledger (10 records, 3 chunks).
-    let claim = a.invoice_claim(&id, INVOICE).unwrap();
+    let claim = a.ledger_rating(&id, INVOICE).unwrap();
     assert_eq!(claim.records.len(), 10);
     let good = prove_invoice(&keys, &claim, INVOICE, &mut rng, &omni_prover::no_progress).unwrap();
 

@@ -38,7 +38,7 @@ pub mod sample;
 
 pub use keys::{KeyManifest, RatingKeys, DEFAULT_CHUNK_SIZE, DEVELOPMENT_SETUP};
 pub use omni_circuits::bundle::{RatingKeySet, RatingProofBundle, RatingStatement};
-pub use prove::{prove_rating, RatingClaim};
+pub use prove::{prove_rating, RatingWitness};
 
 /// Errors of key handling and proving.
 #[derive(Debug, thiserror::Error)]

@@ -21,10 +21,11 @@ use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// What the seller claims: `records` rated under `tariff` with `options` for one
-/// bilateral and billing interval.
+/// The private inputs of a [`omni_circuits::bundle::RatingStatement`]: `records` rated
+/// under `tariff` with `options` for one bilateral and billing interval, which the proof
+/// shows without revealing them.
 #[derive(Clone, Copy, Debug)]
-pub struct RatingClaim<'a> {
+pub struct RatingWitness<'a> {
     /// The agreed tariff.
     pub tariff: &'a Tariff,
     /// The interval's usage records, in ledger order.
@@ -63,7 +64,7 @@ fn prove_checked<C: ConstraintSynthesizer<Fr>>(
 /// `(proofs done, proofs)`. Every proof is verified before the bundle is returned.
 pub fn prove_rating(
     keys: &RatingKeys,
-    claim: &RatingClaim<'_>,
+    claim: &RatingWitness<'_>,
     blinding: &Scalar,
     rng: &mut (impl RngCore + CryptoRng),
     progress: Progress<'_>,
@@ -152,7 +153,7 @@ pub fn prove_rating(
 /// [`prove_rating`] of a claim whose records fit the interval circuit.
 fn prove_interval(
     keys: &RatingKeys,
-    claim: &RatingClaim<'_>,
+    claim: &RatingWitness<'_>,
     blinding: &Scalar,
     rng: &mut (impl RngCore + CryptoRng),
     progress: Progress<'_>,
@@ -184,7 +185,7 @@ fn prove_interval(
 
 /// The statement of a proven claim, from its tariff and usage commitments and total.
 fn statement(
-    claim: &RatingClaim<'_>,
+    claim: &RatingWitness<'_>,
     tariff_commitment: &Fr,
     usage_commitment: &Fr,
     total: u64,

@@ -1,7 +1,7 @@
 //! Sample proven invoices for tests and benchmarks: real rating proofs of sample usage
 //! (`omni_core::sample`), each for its own bilateral and amount commitment.
 
-use crate::{prove_rating, RatingClaim, RatingKeys, Result};
+use crate::{prove_rating, RatingKeys, RatingWitness, Result};
 use omni_circuits::bundle::RatingProofBundle;
 use omni_circuits::pedersen::{random_blinding, Scalar};
 use omni_core::rating::RatingOptions;
@@ -48,7 +48,7 @@ pub fn proven_invoices(
             bilateral_id[..8].copy_from_slice(&(i as u64).to_le_bytes());
             bilateral_id[8..16].copy_from_slice(&seed.to_le_bytes());
             let interval_id = "2026-10".to_string();
-            let claim = RatingClaim {
+            let claim = RatingWitness {
                 tariff: &tariff,
                 records: &usage,
                 options,

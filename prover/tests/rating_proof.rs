@@ -12,8 +12,10 @@ use omni_circuits::pedersen::{PedersenCommitment, Scalar};
 use omni_circuits::rating::{tariff_commitment, usage_commitment_for};
 use omni_core::rating::RatingOptions;
 use omni_core::sample::{interconnect_tariff, usage};
-use omni_prover::{prove_rating, RatingClaim, RatingKeys};
-use omni_verifier::{bilateral_pseudonym, snarkjs, ExpectedStatement, RatingVerifier, VerifyError};
+use omni_prover::{prove_rating, RatingKeys, RatingWitness};
+use omni_verifier::{
+    bilateral_pseudonym, snarkjs, ExpectedRatingStatement, RatingVerifier, VerifyError,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::sync::OnceLock;
@@ -27,11 +29,11 @@ fn rated_claim<'a>(
     tariff: &'a omni_core::tariff::Tariff,
     records: &'a [omni_core::usage::UsageRecord],
     include_one_time_fees: bool,
-) -> (RatingClaim<'a>, u64) {
+) -> (RatingWitness<'a>, u64) {
     let options = RatingOptions { include_one_time_fees };
     let total = omni_core::rating::rate(tariff, records, &options).unwrap().0.total as u64;
     let claim =
-        RatingClaim { tariff, records, options, bilateral_id: BILATERAL, interval_id: INTERVAL };
+        RatingWitness { tariff, records, options, bilateral_id: BILATERAL, interval_id: INTERVAL };
     (claim, total)
 }
 
@@ -61,11 +63,11 @@ fn verifier() -> RatingVerifier {
     RatingVerifier::new(fixture().keys.verifying.clone())
 }
 
-fn expected() -> ExpectedStatement {
+fn expected() -> ExpectedRatingStatement {
     let tariff = interconnect_tariff();
     let records = usage(&tariff, "p", 0, 7);
     let f = fixture();
-    ExpectedStatement {
+    ExpectedRatingStatement {
         pseudonym: Some(bilateral_pseudonym(&BILATERAL)),
         interval: Some(interval_field(INTERVAL)),
         tariff_commitment: Some(tariff_commitment(&tariff).unwrap()),
@@ -92,7 +94,7 @@ fn a_bundle_verifies_for_its_statement_after_a_round_trip() {
 fn statements_for_another_bilateral_interval_amount_or_usage_are_refused() {
     let f = fixture();
     let v = verifier();
-    let mismatch = |e: ExpectedStatement, what: &str| {
+    let mismatch = |e: ExpectedRatingStatement, what: &str| {
         let err = RatingVerifier::check_statement(&f.bundle, &e).unwrap_err();
         assert_eq!(
             err,
@@ -106,22 +108,22 @@ fn statements_for_another_bilateral_interval_amount_or_usage_are_refused() {
         );
     };
     mismatch(
-        ExpectedStatement { pseudonym: Some(bilateral_pseudonym(&[8; 32])), ..expected() },
+        ExpectedRatingStatement { pseudonym: Some(bilateral_pseudonym(&[8; 32])), ..expected() },
         "bilateral",
     );
     mismatch(
-        ExpectedStatement { interval: Some(interval_field("2026-11")), ..expected() },
+        ExpectedRatingStatement { interval: Some(interval_field("2026-11")), ..expected() },
         "billing interval",
     );
     mismatch(
-        ExpectedStatement { opening: Some((f.total + 1, f.blinding)), ..expected() },
+        ExpectedRatingStatement { opening: Some((f.total + 1, f.blinding)), ..expected() },
         "amount",
     );
     let tariff = interconnect_tariff();
     let mut changed = usage(&tariff, "p", 0, 7);
     changed[3].quantity += 1;
     mismatch(
-        ExpectedStatement {
+        ExpectedRatingStatement {
             usage_commitment: Some(usage_commitment_for(&tariff, &changed).unwrap()),
             ..expected()
         },
@@ -130,7 +132,7 @@ fn statements_for_another_bilateral_interval_amount_or_usage_are_refused() {
     let mut other = tariff.clone();
     other.minimum_charge += 1;
     mismatch(
-        ExpectedStatement {
+        ExpectedRatingStatement {
             tariff_commitment: Some(tariff_commitment(&other).unwrap()),
             ..expected()
         },
@@ -279,7 +281,7 @@ fn an_interval_that_fits_one_chunk_is_one_proof() {
     assert!(one.is_one_proof());
     assert_eq!(one.proofs(), 1);
     let back = RatingProofBundle::from_bytes(&one.to_bytes()).unwrap();
-    let expected = ExpectedStatement {
+    let expected = ExpectedRatingStatement {
         usage_commitment: Some(usage_commitment_for(&tariff, &records).unwrap()),
         opening: Some((total, f.blinding)),
         include_one_time_fees: Some(false),

@@ -71,7 +71,6 @@ impl RegistryApp {
         // forged or undecodable one came from a faulty proposer.
         for (i, tx) in block.txs.iter().enumerate() {
             SignedTx::from_bytes(tx)
-                .map_err(Error::from)
                 .and_then(|t| registry.verify_signature(&SignedTx::hash_bytes(tx), &t))
                 .map_err(|e| Error::Server(format!("transaction {i}: {e}")))?;
         }

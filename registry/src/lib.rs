@@ -77,4 +77,4 @@ pub use server::{
 pub use state::{BlockContext, Event, Genesis, RegistryState};
 pub use store::Store;
 pub use tx::{Role, SignedTx, TxBody};
-pub use verification::{InvoiceProofClaim, ProofVerifier, RefuseAllProofs};
+pub use verification::{ProofVerdict, ProofVerifier, RefuseAllProofs, SubmittedRatingStatement};

@@ -8,11 +8,11 @@
 //! fails. [`RememberingVerifier`] wraps it so that each validator verifies each proof once:
 //! when its transaction enters the mempool, not again when its block executes.
 
-use crate::verification::{InvoiceProofClaim, ProofVerifier};
+use crate::verification::{ProofVerdict, ProofVerifier, SubmittedRatingStatement};
 use omni_core::Hash32;
 use omni_verifier::{
-    bilateral_pseudonym, interval_field, ExpectedStatement, RatingProofBundle, RatingVerifier,
-    VerifyError,
+    bilateral_pseudonym, interval_field, ExpectedRatingStatement, RatingProofBundle,
+    RatingVerifier, VerifyError,
 };
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -38,12 +38,12 @@ impl Groth16RatingVerifier {
     }
 
     /// The bundle of a claim, if its statement is the claim's.
-    fn bundle_for(claim: &InvoiceProofClaim<'_>) -> Result<RatingProofBundle, String> {
+    fn bundle_for(claim: &SubmittedRatingStatement<'_>) -> Result<RatingProofBundle, String> {
         let bundle = RatingProofBundle::from_bytes(claim.bundle).map_err(|e| e.to_string())?;
-        let expected = ExpectedStatement {
+        let expected = ExpectedRatingStatement {
             pseudonym: Some(bilateral_pseudonym(&claim.bilateral.0)),
             interval: Some(interval_field(&claim.interval.0)),
-            ..ExpectedStatement::default()
+            ..ExpectedRatingStatement::default()
         };
         RatingVerifier::check_statement(&bundle, &expected).map_err(|e| e.to_string())?;
         // Commitments encode canonically: the claim's is the statement's if the bytes are
@@ -57,7 +57,7 @@ impl Groth16RatingVerifier {
 }
 
 impl ProofVerifier for Groth16RatingVerifier {
-    fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
+    fn verify_batch(&self, claims: &[SubmittedRatingStatement<'_>]) -> Vec<ProofVerdict> {
         let decoded: Vec<Result<RatingProofBundle, String>> =
             claims.par_iter().map(Self::bundle_for).collect();
         let well_formed: Vec<&RatingProofBundle> =
@@ -72,11 +72,10 @@ impl ProofVerifier for Groth16RatingVerifier {
         decoded
             .iter()
             .map(|d| match d {
-                Err(reason) => Err(reason.clone()),
+                Err(reason) => ProofVerdict::Refused(reason.clone()),
                 Ok(_) => match verdicts.next() {
-                    Some(Ok(())) => Ok(()),
-                    Some(Err(e)) => Err(e.to_string()),
-                    None => Err("internal error: missing verdict".into()),
+                    Some(verdict) => verdict.into(),
+                    None => ProofVerdict::Refused("internal error: missing verdict".into()),
                 },
             })
             .collect()
@@ -172,30 +171,33 @@ impl RememberingVerifier {
     /// remembers the acceptances.
     fn verify_now(
         &self,
-        claims: &[InvoiceProofClaim<'_>],
+        claims: &[SubmittedRatingStatement<'_>],
         digests: &[Hash32],
         which: &[usize],
-        verdicts: &mut [Option<Result<(), String>>],
+        verdicts: &mut [Option<ProofVerdict>],
     ) {
         if which.is_empty() {
             return;
         }
-        let picked: Vec<InvoiceProofClaim<'_>> = which.iter().map(|&i| claims[i]).collect();
+        let picked: Vec<SubmittedRatingStatement<'_>> = which.iter().map(|&i| claims[i]).collect();
         let mut fresh = self.inner.verify_batch(&picked);
         if fresh.len() != picked.len() {
             fresh = vec![
-                Err("the proof verifier returned a wrong number of verdicts".into());
+                ProofVerdict::Refused(
+                    "the proof verifier returned a wrong number of verdicts".into()
+                );
                 picked.len()
             ];
         }
-        self.accepted
-            .insert(which.iter().zip(&fresh).filter(|(_, v)| v.is_ok()).map(|(&i, _)| digests[i]));
+        self.accepted.insert(
+            which.iter().zip(&fresh).filter(|(_, v)| v.is_verified()).map(|(&i, _)| digests[i]),
+        );
         for (&i, verdict) in which.iter().zip(fresh) {
             verdicts[i] = Some(verdict);
         }
     }
 
-    fn digest(claim: &InvoiceProofClaim<'_>) -> Hash32 {
+    fn digest(claim: &SubmittedRatingStatement<'_>) -> Hash32 {
         let mut h = omni_core::hash::Hasher::new("omni/registry/accepted-claim");
         h.update_field(&claim.bilateral.0);
         h.update_field(claim.interval.0.as_bytes());
@@ -206,13 +208,13 @@ impl RememberingVerifier {
 }
 
 impl ProofVerifier for RememberingVerifier {
-    fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
+    fn verify_batch(&self, claims: &[SubmittedRatingStatement<'_>]) -> Vec<ProofVerdict> {
         let digests: Vec<Hash32> = claims.par_iter().map(Self::digest).collect();
-        let mut verdicts: Vec<Option<Result<(), String>>> = self
+        let mut verdicts: Vec<Option<ProofVerdict>> = self
             .accepted
             .contains_each(&digests)
             .into_iter()
-            .map(|k| k.then_some(Ok(())))
+            .map(|k| k.then_some(ProofVerdict::Verified))
             .collect();
         // The unknown claims nobody else is verifying are this caller's to verify; for the
         // others it waits.
@@ -240,13 +242,16 @@ impl ProofVerifier for RememberingVerifier {
             let mut again = Vec::new();
             for (&i, accepted) in theirs.iter().zip(self.accepted.contains_each(&their_digests)) {
                 match accepted {
-                    true => verdicts[i] = Some(Ok(())),
+                    true => verdicts[i] = Some(ProofVerdict::Verified),
                     false => again.push(i),
                 }
             }
             self.verify_now(claims, &digests, &again, &mut verdicts);
         }
-        verdicts.into_iter().map(|v| v.unwrap_or_else(|| Err("missing verdict".into()))).collect()
+        verdicts
+            .into_iter()
+            .map(|v| v.unwrap_or_else(|| ProofVerdict::Refused("missing verdict".into())))
+            .collect()
     }
 
     fn describe(&self) -> String {
@@ -273,7 +278,7 @@ mod tests {
     }
 
     impl ProofVerifier for Counting {
-        fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
+        fn verify_batch(&self, claims: &[SubmittedRatingStatement<'_>]) -> Vec<ProofVerdict> {
             self.claims.fetch_add(claims.len(), Ordering::SeqCst);
             if !self.entered.swap(true, Ordering::SeqCst) && self.slow_first {
                 std::thread::sleep(std::time::Duration::from_millis(300));
@@ -306,8 +311,8 @@ mod tests {
             Statement { invoice: InvoiceId(Hash32([1; 32])), bilateral, interval, commitment, good }
         }
 
-        fn claim<'a>(&'a self, bundle: &'a [u8]) -> InvoiceProofClaim<'a> {
-            InvoiceProofClaim {
+        fn claim<'a>(&'a self, bundle: &'a [u8]) -> SubmittedRatingStatement<'a> {
+            SubmittedRatingStatement {
                 invoice: &self.invoice,
                 bilateral: &self.bilateral,
                 interval: &self.interval,
@@ -327,14 +332,14 @@ mod tests {
         assert_eq!(remembering.verify_batch(&[good, bad]).len(), 2);
         assert_eq!(inner.claims.load(Ordering::SeqCst), 2);
         let again = remembering.verify_batch(&[good, bad]);
-        assert!(again[0].is_ok() && again[1].is_err());
+        assert!(again[0].is_verified() && !again[1].is_verified());
         // Only the refused claim went to the inner verifier again.
         assert_eq!(inner.claims.load(Ordering::SeqCst), 3);
 
         // The same bundle for another interval is another claim: verified (and refused).
         let other = IntervalId("2026-11".into());
-        let moved = InvoiceProofClaim { interval: &other, ..good };
-        assert!(remembering.verify_batch(&[moved])[0].is_err());
+        let moved = SubmittedRatingStatement { interval: &other, ..good };
+        assert!(!remembering.verify_batch(&[moved])[0].is_verified());
         assert_eq!(inner.claims.load(Ordering::SeqCst), 4);
     }
 
@@ -354,8 +359,8 @@ mod tests {
             (first.join().unwrap(), second)
         });
         for verdicts in [first, second] {
-            assert!(verdicts[0].is_ok(), "{verdicts:?}");
-            assert!(verdicts[1].is_err(), "{verdicts:?}");
+            assert!(verdicts[0].is_verified(), "{verdicts:?}");
+            assert!(!verdicts[1].is_verified(), "{verdicts:?}");
         }
         // The accepted claim was verified once; the refused one again by the second
         // caller, for its own refusal.

@@ -17,7 +17,7 @@
 //! so a query never sees a state that a crash could lose. Each `Submit` returns once its
 //! transaction's block is committed on this node.
 
-use crate::api::{proto, RegistryApi};
+use crate::api::RegistryApi;
 use crate::consensus::RegistryApp;
 use crate::error::{Error, Result};
 use crate::mempool::{CheckQueue, Mempool, FORWARD_AGAIN};
@@ -28,6 +28,7 @@ use crate::validator::{run_checks, Node};
 use crate::verification::{ProofVerifier, RefuseAllProofs};
 use omni_consensus::{Byzantine, EngineConfig, Timeouts, ValidatorInfo};
 use omni_core::Hash32;
+use omni_registry_protocol::proto;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -453,11 +454,11 @@ pub async fn serve(config: ServerConfig) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::proto::registry_client::RegistryClient;
     use crate::commitment::{encode, PedersenCommitment, Scalar};
     use crate::tx::{InvoiceId, InvoiceSubmission, Role, SignedTx, TxBody};
     use crate::verification::testing::{valid_bundle, StubRatingVerifier};
     use omni_core::{Currency, IntervalId, Keypair};
+    use omni_registry_protocol::proto::registry_client::RegistryClient;
     use tonic::transport::Channel;
     use tonic::Code;
 

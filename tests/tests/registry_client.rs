@@ -7,15 +7,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use omni_core::omnilateral::{ConformanceDeclaration, InvoiceId, Role, TxBody};
 use omni_core::{Currency, Hash32, IntervalId, Keypair, PartyId};
 use omni_node::registry_client::{
-    registry_invoice_id, DeliveryOptions, Error as ClientError, RegistryClient, RegistryInvoice,
+    DeliveryOptions, Error as ClientError, RegistryClient, RegistryInvoice,
 };
 use omni_node::BilateralId;
-use omni_registry::api::proto;
-use omni_registry::api::proto::registry_client::RegistryClient as RegistryRpc;
 use omni_registry::{Genesis, RunningServer, ServerConfig};
+use omni_registry_protocol::proto;
+use omni_registry_protocol::proto::registry_client::RegistryClient as RegistryRpc;
+use omni_registry_types::tx::{ConformanceDeclaration, InvoiceId, Role, TxBody};
+use omni_registry_types::Error as RegistryError;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -454,9 +455,9 @@ async fn invoices_with_real_proofs_go_from_submission_to_netting_through_the_out
     let (s, b) = (open(boxes.0.path(), seller(), addr), open(boxes.1.path(), buyer(), addr));
 
     let invoice = |i: usize| {
-        let bilateral = BilateralId(Hash32(proven[i].bilateral_id));
+        let bilateral = Hash32(proven[i].bilateral_id);
         RegistryInvoice {
-            invoice: registry_invoice_id(&bilateral, &format!("INV-{i}")),
+            invoice: InvoiceId::for_bill(&bilateral, &format!("INV-{i}")),
             bilateral,
             interval: IntervalId(proven[i].interval_id.clone()),
             payer: buyer().party(),
@@ -468,7 +469,7 @@ async fn invoices_with_real_proofs_go_from_submission_to_netting_through_the_out
     let (inv0, inv1) = (invoice(0), invoice(1));
     // A bundle that proves another bilateral is refused before it is queued.
     let err = s.submit_invoice(inv0.clone(), &proven[1].bundle).unwrap_err();
-    assert!(matches!(err, ClientError::Invoice { .. }), "{err}");
+    assert!(matches!(err, ClientError::Transaction(RegistryError::ProofRejected { .. })), "{err}");
     assert!(err.to_string().contains("bilateral"), "{err}");
     assert_eq!(s.pending(), 0);
     s.submit_invoice(inv0.clone(), &proven[0].bundle).unwrap();

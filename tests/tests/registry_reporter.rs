@@ -9,7 +9,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use omni_core::omnilateral::{Role, TxBody};
 use omni_core::{BillingInterval, Currency, Keypair, PartyId};
 use omni_node::invoice::invoice_from_rating;
 use omni_node::rating_proof::prove_invoice;
@@ -20,10 +19,11 @@ use omni_node::settlement::{PaymentNotice, PaymentReceipt, SettlementRef};
 use omni_node::state::RatingStatus;
 use omni_node::{BilateralId, Clock, EntryBody, Ledger, LedgerOptions};
 use omni_prover::RatingKeys;
-use omni_registry::api::proto;
-use omni_registry::api::proto::registry_client::RegistryClient as RegistryRpc;
 use omni_registry::proof::Groth16RatingVerifier;
 use omni_registry::{Genesis, ServerConfig};
+use omni_registry_protocol::proto;
+use omni_registry_protocol::proto::registry_client::RegistryClient as RegistryRpc;
+use omni_registry_types::tx::{Role, TxBody};
 use omni_verifier::RatingVerifier;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -127,7 +127,7 @@ async fn proven_invoice() -> Proven {
     };
     let invoice = invoice_from_rating(INVOICE, ORDER_AB, &interval.id, Currency::EUR, &rating);
     let issued = a.append(&id, EntryBody::Invoice(invoice)).unwrap().seq;
-    let claim = a.invoice_claim(&id, INVOICE).unwrap();
+    let claim = a.ledger_rating(&id, INVOICE).unwrap();
     let proof = prove_invoice(&keys, &claim, INVOICE, &mut rng, &omni_prover::no_progress).unwrap();
     a.append(&id, EntryBody::RatingProof(proof)).unwrap();
     b.sync_from(&a, &id).unwrap();

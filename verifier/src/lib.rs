@@ -100,7 +100,7 @@ pub type Result<T> = std::result::Result<T, VerifyError>;
 
 /// What a verifier expects a statement to say. `None` fields are not checked.
 #[derive(Clone, Debug, Default)]
-pub struct ExpectedStatement {
+pub struct ExpectedRatingStatement {
     /// The bilateral's pseudonym ([`bilateral_pseudonym`]).
     pub pseudonym: Option<Fr>,
     /// The billing interval ([`interval_field`]).
@@ -234,7 +234,10 @@ impl RatingVerifier {
     }
 
     /// Checks that `bundle`'s statement says what the caller expects.
-    pub fn check_statement(bundle: &RatingProofBundle, expected: &ExpectedStatement) -> Result<()> {
+    pub fn check_statement(
+        bundle: &RatingProofBundle,
+        expected: &ExpectedRatingStatement,
+    ) -> Result<()> {
         let s = &bundle.statement;
         let field = |f: &FieldBytes| f.to_field().map_err(VerifyError::from);
         let same = |what: &'static str, want: Option<Fr>, got: &FieldBytes| -> Result<()> {
@@ -271,7 +274,7 @@ impl RatingVerifier {
     pub fn verify_expected(
         &self,
         bundle: &RatingProofBundle,
-        expected: &ExpectedStatement,
+        expected: &ExpectedRatingStatement,
     ) -> Result<()> {
         Self::check_statement(bundle, expected)?;
         self.verify(bundle)

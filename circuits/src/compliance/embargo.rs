@@ -8,7 +8,7 @@
 //! - a [`CompliancePolicy`] has [`POLICY_SLOTS`] = 8 slots of allowed attribute codes;
 //!   unused ones hold `0`, which no credential carries, so it admits nobody.
 //!
-//! The list itself is `omni_core::omnilateral::EmbargoList` (it travels in registry
+//! The list itself is `omni_core::embargo::EmbargoList` (it travels in registry
 //! transactions; re-exported here); this module adds its slots and commitment
 //! ([`EmbargoCommitment`]) and defines the policy. The regulator's signature over a list
 //! and its storage on the registry live with the registry.
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::hash::{poseidon, tags, Fp};
 use super::{Error, Result};
 
-pub use omni_core::omnilateral::{EmbargoList, EmbargoListError, EMBARGO_SLOTS};
+pub use omni_core::embargo::{EmbargoList, EmbargoListError, EMBARGO_SLOTS};
 
 /// Slots of a policy's allowed-attribute set in the hop circuit.
 pub const POLICY_SLOTS: usize = 8;

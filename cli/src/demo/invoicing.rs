@@ -21,8 +21,8 @@ use omni_node::api::proto::{
     RenderBillRequest,
 };
 use omni_node::registry_client::registry_invoice_id;
-use omni_registry::api::proto::{GetInvoiceRequest, Invoice};
 use omni_registry::tx::InvoiceId;
+use omni_registry_protocol::proto::{GetInvoiceRequest, Invoice};
 use std::path::Path;
 use std::time::Instant;
 

@@ -35,9 +35,9 @@ use omni_node::api::proto::node_client::NodeClient;
 use omni_node::api::proto::ListBilateralsRequest;
 use omni_node::registry_client::RegistryClient as Outbox;
 use omni_node::BilateralId;
-use omni_registry::api::proto::registry_client::RegistryClient;
-use omni_registry::api::proto::GetTxRequest;
 use omni_registry::{Event, TxBody};
+use omni_registry_protocol::proto::registry_client::RegistryClient;
+use omni_registry_protocol::proto::GetTxRequest;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -363,7 +363,7 @@ impl Member {
 
     /// Checks the registry behind the address is `registry_id`.
     fn expect_registry(&self, registry_id: Hash32) -> Result<()> {
-        use omni_registry::api::proto::GetStatusRequest;
+        use omni_registry_protocol::proto::GetStatusRequest;
         let status = self
             .query("GetStatus", |mut c| async move { c.get_status(GetStatusRequest {}).await })?;
         ensure!(

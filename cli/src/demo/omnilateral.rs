@@ -21,15 +21,15 @@ use omni_circuits::compliance::{
 use omni_core::{Currency, Hash32, Micros};
 use omni_node::api::proto::{BillRef, GetNetPositionRequest, RecordSupplyChainMapRequest};
 use omni_node::entry::supply_chain_order_id;
-use omni_registry::api::proto::{
-    CheckPledgeRequest, GetComplianceStateRequest, GetCredentialPathRequest, GetInvoiceRequest,
-    GetNettingCycleRequest, GetReputationRequest, ListAnchorsRequest, ListComplianceStatusRequest,
-};
-use omni_registry::api::{invoice_from_proto, reputation_from_proto};
 use omni_registry::commitment;
 use omni_registry::pledge::{assess, FinancingPolicy, InvoiceOpening};
 use omni_registry::tx::{Blinding, ConformanceDeclaration, InvoiceId, Nullifier};
 use omni_registry::{Event, Role, TxBody};
+use omni_registry_protocol::convert::{invoice_from_proto, reputation_from_proto};
+use omni_registry_protocol::proto::{
+    CheckPledgeRequest, GetComplianceStateRequest, GetCredentialPathRequest, GetInvoiceRequest,
+    GetNettingCycleRequest, GetReputationRequest, ListAnchorsRequest, ListComplianceStatusRequest,
+};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 

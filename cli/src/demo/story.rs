@@ -336,7 +336,7 @@ impl World {
 
     /// The members as the registry lists them (role, conformance), over gRPC.
     fn list_members(&mut self) -> Result<()> {
-        use omni_registry::api::proto::GetMemberRequest;
+        use omni_registry_protocol::proto::GetMemberRequest;
         let mut members: Vec<&Member> = vec![&self.admin, &self.regulator];
         members.extend(self.financiers.iter());
         members.extend(self.carriers.iter().map(|c| &c.member));

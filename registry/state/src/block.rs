@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::memory::VerifiedSignatures;
 use crate::state::{BlockContext, Event, Genesis, RegistryState, StateChange};
 use crate::tx::{InvoiceSubmission, SignedTx, TxBody, TxHash};
-use crate::verification::{invoice_proof_verdicts, ProofVerifier};
+use crate::verification::{invoice_proof_verdicts, ProofVerdict, ProofVerifier};
 use omni_core::Hash32;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -122,7 +122,7 @@ impl Registry {
     /// Verifies the signature of `tx`, whose canonical bytes hash to `tx_hash`, unless
     /// this registry verified it before (`crate::memory`).
     pub fn verify_signature(&self, tx_hash: &TxHash, tx: &SignedTx) -> Result<()> {
-        Ok(self.signatures.verify(tx_hash, tx)?)
+        self.signatures.verify(tx_hash, tx)
     }
 
     /// The mempool check but for the rating proof: decodes `bytes` and checks signature,
@@ -157,9 +157,9 @@ impl Registry {
             .par_iter()
             .map(|bytes| {
                 let hash = SignedTx::hash_bytes(bytes);
-                match SignedTx::from_bytes(bytes).map_err(Error::from) {
+                match SignedTx::from_bytes(bytes) {
                     Ok(tx) => {
-                        let sig = self.signatures.verify(&hash, &tx).map_err(Error::from);
+                        let sig = self.signatures.verify(&hash, &tx);
                         (hash, Ok(tx), sig)
                     }
                     Err(e) => (hash, Err(e), Ok(())),
@@ -180,7 +180,7 @@ impl Registry {
 
         // 3b: the hop proofs of every signed compliance map, in parallel (their
         // structure is checked against the state when applied).
-        let map_verdicts: Vec<Option<std::result::Result<(), String>>> = decoded
+        let map_verdicts: Vec<Option<ProofVerdict>> = decoded
             .par_iter()
             .map(|(_, tx, sig)| match (tx, sig) {
                 (Ok(tx), Ok(())) => crate::state::compliance::verify_map_proofs(&tx.body),
@@ -229,7 +229,9 @@ pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> 
         .into_iter()
         .zip(verdicts)
         .map(|(s, verdict)| match (s, verdict) {
-            (Some(s), Some(Err(reason))) => Err(crate::verification::refusal(s, reason)),
+            (Some(s), Some(ProofVerdict::Refused(reason))) => {
+                Err(crate::verification::refusal(s, reason))
+            }
             _ => Ok(()),
         })
         .collect()
@@ -240,7 +242,7 @@ mod tests {
     use super::*;
     use crate::tx::Role;
     use crate::verification::testing::{stub_invoice, StubRatingVerifier};
-    use crate::verification::{InvoiceProofClaim, RefuseAllProofs};
+    use crate::verification::{RefuseAllProofs, SubmittedRatingStatement};
     use omni_core::Keypair;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -252,10 +254,7 @@ mod tests {
     }
 
     impl ProofVerifier for Counting {
-        fn verify_batch(
-            &self,
-            claims: &[InvoiceProofClaim<'_>],
-        ) -> Vec<std::result::Result<(), String>> {
+        fn verify_batch(&self, claims: &[SubmittedRatingStatement<'_>]) -> Vec<ProofVerdict> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.claims.fetch_add(claims.len(), Ordering::SeqCst);
             StubRatingVerifier.verify_batch(claims)
@@ -327,11 +326,8 @@ mod tests {
     struct Short;
 
     impl ProofVerifier for Short {
-        fn verify_batch(
-            &self,
-            claims: &[InvoiceProofClaim<'_>],
-        ) -> Vec<std::result::Result<(), String>> {
-            vec![Ok(()); claims.len().saturating_sub(1)]
+        fn verify_batch(&self, claims: &[SubmittedRatingStatement<'_>]) -> Vec<ProofVerdict> {
+            vec![ProofVerdict::Verified; claims.len().saturating_sub(1)]
         }
 
         fn describe(&self) -> String {
@@ -352,10 +348,13 @@ mod tests {
         let slots = [Some(invoices[0]), None, Some(invoices[1]), Some(invoices[2]), None];
         let verdicts = invoice_proof_verdicts(&StubRatingVerifier, &slots);
         let shape: Vec<Option<bool>> =
-            verdicts.iter().map(|v| v.as_ref().map(std::result::Result::is_ok)).collect();
+            verdicts.iter().map(|v| v.as_ref().map(ProofVerdict::is_verified)).collect();
         assert_eq!(shape, [Some(true), None, Some(false), Some(true), None]);
         let short = invoice_proof_verdicts(&Short, &slots);
-        assert!(short.iter().flatten().all(|v| v.as_ref().is_err_and(|e| e.contains("number"))));
+        assert!(short
+            .iter()
+            .flatten()
+            .all(|v| matches!(v, ProofVerdict::Refused(e) if e.contains("number"))));
         assert_eq!(short.iter().filter(|v| v.is_some()).count(), 3);
         assert!(invoice_proof_verdicts(&Short, &[None, None]).iter().all(Option::is_none));
     }

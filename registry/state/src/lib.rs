@@ -17,35 +17,28 @@
 //!
 //! ## Modules, from the bottom up
 //!
-//! - [`tx`]: transactions, roles, identifiers, signing; the wire format is
-//!   [`omni_core::omnilateral`], shared with the members' nodes. [`root`]: the Merkle
-//!   state root, kept incrementally.
-//! - [`error`]: why a transaction was refused, or the registry could not serve.
-//!   [`records`]: the rows kept of members, anchors and invoices. [`memory`]: bounded
-//!   memories of checked signatures and claims.
-//! - [`commitment`]: Pedersen amount commitments (decoding, signed openings);
-//!   [`reputation`]: per-payer on-time ratio (MEF 74 credit score), days beyond terms,
-//!   PAYDEX-style score; [`netting`]: optimal multi-party settlement and the cycle record.
-//! - [`pledge`]: nullifiers and the financier's check of an invoice;
-//!   [`verification`]: the [`ProofVerifier`] seam through which rating proofs are judged.
+//! - The registry's language comes from `omni-registry-types` and is re-exported under
+//!   the paths the state machine uses: [`tx`] (transactions, signing), [`error`],
+//!   [`records`], [`commitment`], [`reputation`], [`pledge`].
+//! - [`root`]: the Merkle state root, kept incrementally. [`memory`]: bounded memories of
+//!   checked signatures and claims. [`netting`]: optimal multi-party settlement and the
+//!   cycle record. [`verification`]: the [`ProofVerifier`] seam through which rating
+//!   proofs are judged.
 //! - [`state`]: members, anchors, invoices, pledges, netting cycles, compliance; the rules
 //!   of every transaction.
 //! - [`block`]: blocks and their execution, [`Registry`].
 
 pub mod block;
-pub mod commitment;
-pub mod error;
 pub mod memory;
 pub mod netting;
-pub mod pledge;
-pub mod records;
-pub mod reputation;
 pub mod root;
 pub mod state;
-pub mod tx;
 pub mod verification;
+
+// The registry's language, under the paths the state machine has always used.
+pub use omni_registry_types::{commitment, error, pledge, records, reputation, tx};
 
 pub use block::{Block, BlockOutcome, Registry, TxOutcome};
 pub use error::{Error, Result};
 pub use state::{BlockContext, Event, Genesis, RegistryState};
-pub use verification::{InvoiceProofClaim, ProofVerifier, RefuseAllProofs};
+pub use verification::{ProofVerdict, ProofVerifier, RefuseAllProofs, SubmittedRatingStatement};

@@ -81,7 +81,7 @@ impl VerifiedSignatures {
 
     /// Verifies `tx`'s signature unless the transaction whose canonical bytes hash to
     /// `tx_hash` was verified before; remembers it when it verifies.
-    pub fn verify(&self, tx_hash: &Hash32, tx: &SignedTx) -> omni_core::omnilateral::Result<()> {
+    pub fn verify(&self, tx_hash: &Hash32, tx: &SignedTx) -> crate::error::Result<()> {
         if self.verified.contains(tx_hash) {
             return Ok(());
         }

@@ -50,7 +50,7 @@ pub use crate::records::{
 use crate::reputation::{self, Reputation};
 use crate::root::StateTree;
 use crate::tx::*;
-use crate::verification::ProofVerifier;
+use crate::verification::{ProofVerdict, ProofVerifier};
 use omni_core::{Currency, Hash32, Micros, PartyId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -561,7 +561,7 @@ impl RegistryState {
         ctx: &BlockContext,
         proofs: &dyn ProofVerifier,
     ) -> Result<Vec<Event>> {
-        let signature = tx.verify_signature(&self.meta.registry_id).map_err(Error::from);
+        let signature = tx.verify_signature(&self.meta.registry_id);
         let proof = match &tx.body {
             TxBody::SubmitInvoice(s) if signature.is_ok() => {
                 crate::verification::invoice_proof_verdicts(proofs, &[Some(s)]).pop().flatten()
@@ -617,7 +617,7 @@ impl RegistryState {
         tx: &SignedTx,
         ctx: &BlockContext,
         signature: Result<()>,
-        proof: Option<std::result::Result<(), String>>,
+        proof: Option<ProofVerdict>,
     ) -> Result<Vec<Event>> {
         signature?;
         self.check_sender(tx)?;
@@ -844,7 +844,7 @@ impl RegistryState {
         &mut self,
         sender: PartyId,
         s: &InvoiceSubmission,
-        proof: Option<std::result::Result<(), String>>,
+        proof: Option<ProofVerdict>,
         ctx: &BlockContext,
     ) -> Result<Vec<Event>> {
         let invoice = s.invoice;
@@ -885,8 +885,10 @@ impl RegistryState {
             return Err(Error::CommitmentReused { commitment: s.amount_commitment.to_string() });
         }
         match proof {
-            Some(Ok(())) => {}
-            Some(Err(reason)) => return Err(crate::verification::refusal(s, reason)),
+            Some(ProofVerdict::Verified) => {}
+            Some(ProofVerdict::Refused(reason)) => {
+                return Err(crate::verification::refusal(s, reason))
+            }
             None => {
                 return Err(Error::ProofRejected { invoice, reason: "not verified".into() });
             }

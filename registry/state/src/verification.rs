@@ -14,10 +14,11 @@
 use crate::tx::{AmountCommitment, InvoiceId, InvoiceSubmission};
 use omni_core::{Hash32, IntervalId};
 
-/// What one `SubmitInvoice` claims, for the verifier: the public inputs the registry
-/// knows from the transaction, and the proof bundle that must prove them.
+/// The rating statement one `SubmitInvoice` makes, as the registry knows it: the public
+/// inputs it takes from the transaction, and the proof bundle whose
+/// [`omni_circuits::bundle::RatingStatement`] must say the same.
 #[derive(Clone, Copy, Debug)]
-pub struct InvoiceProofClaim<'a> {
+pub struct SubmittedRatingStatement<'a> {
     /// The invoice (for messages; not a public input).
     pub invoice: &'a InvoiceId,
     /// Bilateral pseudonym: public input.
@@ -31,15 +32,50 @@ pub struct InvoiceProofClaim<'a> {
     pub bundle: &'a [u8],
 }
 
-impl<'a> InvoiceProofClaim<'a> {
+impl<'a> SubmittedRatingStatement<'a> {
     /// The claim a submission makes.
-    pub fn of(s: &'a InvoiceSubmission) -> InvoiceProofClaim<'a> {
-        InvoiceProofClaim {
+    pub fn of(s: &'a InvoiceSubmission) -> SubmittedRatingStatement<'a> {
+        SubmittedRatingStatement {
             invoice: &s.invoice,
             bilateral: &s.bilateral,
             interval: &s.interval,
             amount_commitment: &s.amount_commitment,
             bundle: &s.proof,
+        }
+    }
+}
+
+/// A verifier's answer on one proof: whether it shows what the transaction states.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProofVerdict {
+    /// The proof verifies against the transaction's public inputs.
+    Verified,
+    /// It does not; the reason, in words for the submitter (malformed bundle, public
+    /// inputs that differ from the transaction's, a proof that does not verify, an unknown
+    /// verifying key).
+    Refused(String),
+}
+
+impl ProofVerdict {
+    /// Whether the proof verified.
+    pub fn is_verified(&self) -> bool {
+        matches!(self, ProofVerdict::Verified)
+    }
+
+    /// `Ok` when verified, the reason of the refusal otherwise.
+    pub fn into_result(self) -> Result<(), String> {
+        match self {
+            ProofVerdict::Verified => Ok(()),
+            ProofVerdict::Refused(reason) => Err(reason),
+        }
+    }
+}
+
+impl<E: std::fmt::Display> From<Result<(), E>> for ProofVerdict {
+    fn from(r: Result<(), E>) -> ProofVerdict {
+        match r {
+            Ok(()) => ProofVerdict::Verified,
+            Err(e) => ProofVerdict::Refused(e.to_string()),
         }
     }
 }
@@ -54,11 +90,11 @@ impl<'a> InvoiceProofClaim<'a> {
 /// - an accepted claim's amount commitment is a point of the prime-order subgroup (a
 ///   rating proof computes it from the subgroup's generators, so the Groth16 verifier
 ///   vouches for it; the registry does not check it again on the admission path);
-/// - `Err(reason)` is a human-readable reason (malformed bundle, public inputs that do
+/// - [`ProofVerdict::Refused`] carries a human-readable reason (malformed bundle, public inputs that do
 ///   not match the claim, proof does not verify, unknown verifying key).
 pub trait ProofVerifier: Send + Sync {
     /// One verdict per claim, in order.
-    fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>>;
+    fn verify_batch(&self, claims: &[SubmittedRatingStatement<'_>]) -> Vec<ProofVerdict>;
 
     /// What this verifier checks against, for the status query (e.g. the verifying key's
     /// hash).
@@ -72,13 +108,15 @@ pub trait ProofVerifier: Send + Sync {
 pub fn invoice_proof_verdicts(
     verifier: &dyn ProofVerifier,
     submissions: &[Option<&InvoiceSubmission>],
-) -> Vec<Option<Result<(), String>>> {
-    let claims: Vec<InvoiceProofClaim<'_>> =
-        submissions.iter().flatten().map(|s| InvoiceProofClaim::of(s)).collect();
+) -> Vec<Option<ProofVerdict>> {
+    let claims: Vec<SubmittedRatingStatement<'_>> =
+        submissions.iter().flatten().map(|s| SubmittedRatingStatement::of(s)).collect();
     let mut verdicts = if claims.is_empty() { Vec::new() } else { verifier.verify_batch(&claims) };
     if verdicts.len() != claims.len() {
         verdicts = vec![
-            Err("the proof verifier returned a wrong number of verdicts".into());
+            ProofVerdict::Refused(
+                "the proof verifier returned a wrong number of verdicts".into()
+            );
             claims.len()
         ];
     }
@@ -103,13 +141,9 @@ pub fn refusal(s: &InvoiceSubmission, reason: String) -> crate::error::Error {
 pub struct RefuseAllProofs;
 
 impl ProofVerifier for RefuseAllProofs {
-    fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
-        claims
-            .iter()
-            .map(
-                |_| Err("no rating-proof verifying key is configured on this registry".to_string()),
-            )
-            .collect()
+    fn verify_batch(&self, claims: &[SubmittedRatingStatement<'_>]) -> Vec<ProofVerdict> {
+        let reason = "no rating-proof verifying key is configured on this registry";
+        claims.iter().map(|_| ProofVerdict::Refused(reason.into())).collect()
     }
 
     fn describe(&self) -> String {
@@ -161,17 +195,19 @@ pub mod testing {
     }
 
     impl ProofVerifier for StubRatingVerifier {
-        fn verify_batch(&self, claims: &[InvoiceProofClaim<'_>]) -> Vec<Result<(), String>> {
+        fn verify_batch(&self, claims: &[SubmittedRatingStatement<'_>]) -> Vec<ProofVerdict> {
             claims
                 .iter()
                 .map(|c| {
                     if crate::commitment::decode(c.amount_commitment).is_err() {
-                        Err("the amount commitment is not in the subgroup".into())
+                        ProofVerdict::Refused("the amount commitment is not in the subgroup".into())
                     } else if c.bundle == valid_bundle(c.bilateral, c.interval, c.amount_commitment)
                     {
-                        Ok(())
+                        ProofVerdict::Verified
                     } else {
-                        Err("proof does not verify against the claimed public inputs".into())
+                        ProofVerdict::Refused(
+                            "proof does not verify against the claimed public inputs".into(),
+                        )
                     }
                 })
                 .collect()

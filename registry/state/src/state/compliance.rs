@@ -26,6 +26,7 @@ use super::{RegistryState, StateKey};
 use crate::error::{Error, Result};
 use crate::state::{BlockContext, Event};
 use crate::tx::TxBody;
+use crate::verification::ProofVerdict;
 use omni_circuits::compliance::{
     check_map_structure, field_from_bytes, field_to_bytes, ComplianceMap, ComplianceVerifier,
     CredentialTree, EmbargoList, Fp, MerklePath, PublishedState,
@@ -162,11 +163,15 @@ pub(crate) fn decode_map(bytes: &[u8]) -> Result<ComplianceMap> {
 
 /// The verdict on a map's hop proofs alone (the part that does not depend on the
 /// state), computed for a whole block in parallel before execution.
-pub(crate) fn verify_map_proofs(body: &TxBody) -> Option<std::result::Result<(), String>> {
+pub(crate) fn verify_map_proofs(body: &TxBody) -> Option<ProofVerdict> {
     let TxBody::SubmitComplianceMap { map } = body else { return None };
-    Some(ComplianceMap::from_bytes(map).map_err(|e| e.to_string()).and_then(|m| {
-        ComplianceVerifier::shared().and_then(|v| v.verify_hops(&m.hops)).map_err(|e| e.to_string())
-    }))
+    Some(ProofVerdict::from(ComplianceMap::from_bytes(map).map_err(|e| e.to_string()).and_then(
+        |m| {
+            ComplianceVerifier::shared()
+                .and_then(|v| v.verify_hops(&m.hops))
+                .map_err(|e| e.to_string())
+        },
+    )))
 }
 
 impl RegistryState {
@@ -352,7 +357,7 @@ impl RegistryState {
         &mut self,
         sender: PartyId,
         bytes: &[u8],
-        proofs: Option<std::result::Result<(), String>>,
+        proofs: Option<ProofVerdict>,
         ctx: &BlockContext,
     ) -> Result<Vec<Event>> {
         let map = decode_map(bytes)?;
@@ -376,7 +381,10 @@ impl RegistryState {
             PublishedState { credential_root: map.credential_root, embargo: current.list.clone() };
         let reject = |reason: String| Error::ComplianceMapRejected { order, reason };
         let verified = check_map_structure(&map, &published).map_err(|e| reject(e.to_string()))?;
-        proofs.unwrap_or_else(|| Err("the hop proofs were not verified".into())).map_err(reject)?;
+        proofs
+            .unwrap_or_else(|| ProofVerdict::Refused("the hop proofs were not verified".into()))
+            .into_result()
+            .map_err(reject)?;
         let record = ComplianceRecord {
             order,
             embargo_version: current_version,

@@ -369,14 +369,3 @@ impl Error {
         }
     }
 }
-
-impl From<omni_core::omnilateral::Error> for Error {
-    fn from(e: omni_core::omnilateral::Error) -> Error {
-        use omni_core::omnilateral::Error as Wire;
-        match e {
-            Wire::MalformedTx(reason) => Error::MalformedTx(reason),
-            Wire::TxTooLarge { size, max } => Error::TxTooLarge { size, max },
-            Wire::BadSignature { sender, reason } => Error::BadSignature { sender, reason },
-        }
-    }
-}

@@ -10,8 +10,9 @@
 //! Transactions travel as canonical bytes ([`SignedTx::to_bytes`]), at most
 //! [`MAX_TX_BYTES`] long; that is what the gRPC `Submit` call and a block carry.
 
-use super::{EmbargoList, Error, Result};
-use crate::{Currency, Hash32, IntervalId, Keypair, PartyId, Signature};
+use crate::error::{Error, Result};
+pub use omni_core::embargo::EmbargoList;
+use omni_core::{Currency, Hash32, IntervalId, Keypair, PartyId, Signature};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -26,7 +27,7 @@ pub const MAX_TX_BYTES: usize = 1 << 20;
 /// Longest conformance statement a member may publish, in bytes.
 pub const MAX_STATEMENT_BYTES: usize = 1024;
 
-/// Longest billing-interval id, in bytes (as in [`crate::BillingInterval`]).
+/// Longest billing-interval id, in bytes (as in [`omni_core::BillingInterval`]).
 pub const MAX_INTERVAL_ID_BYTES: usize = 64;
 
 /// Most participants of one netting cycle. The cycle is one state entry that every join,
@@ -338,7 +339,7 @@ impl SignedTx {
         nonce: u64,
         body: &TxBody,
     ) -> Vec<u8> {
-        crate::encode(&(registry, sender, nonce, body))
+        omni_core::encode(&(registry, sender, nonce, body))
     }
 
     /// Signs `body` as `key`'s transaction number `nonce` on registry `registry`.
@@ -359,7 +360,7 @@ impl SignedTx {
 
     /// Canonical bytes, as submitted and stored in blocks.
     pub fn to_bytes(&self) -> Vec<u8> {
-        crate::encode(self)
+        omni_core::encode(self)
     }
 
     /// Decodes canonical bytes, refusing oversize input, unknown versions and trailing bytes.
@@ -367,7 +368,7 @@ impl SignedTx {
         if bytes.len() > MAX_TX_BYTES {
             return Err(Error::TxTooLarge { size: bytes.len(), max: MAX_TX_BYTES });
         }
-        crate::decode("SignedTx", bytes).map_err(|e| Error::MalformedTx(e.to_string()))
+        omni_core::decode("SignedTx", bytes).map_err(|e| Error::MalformedTx(e.to_string()))
     }
 
     /// Hash of `bytes`, the transaction's canonical encoding.

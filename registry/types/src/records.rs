@@ -70,6 +70,18 @@ impl InvoiceStatus {
             InvoiceStatus::Paid => "paid",
         }
     }
+
+    /// The status of [`InvoiceStatus::name`] `name`, if any.
+    pub fn named(name: &str) -> Option<InvoiceStatus> {
+        [
+            InvoiceStatus::Verified,
+            InvoiceStatus::Accepted,
+            InvoiceStatus::Disputed,
+            InvoiceStatus::Paid,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
 }
 
 /// A dispute as recorded.
