@@ -241,7 +241,7 @@ pub fn check_invoice_proofs(verifier: &dyn ProofVerifier, txs: &[&SignedTx]) -> 
 mod tests {
     use super::*;
     use crate::tx::Role;
-    use crate::verification::testing::{stub_invoice, StubRatingVerifier};
+    use crate::verification::testing::{stub_invoice, stub_invoice_id, StubRatingVerifier};
     use crate::verification::{RefuseAllProofs, SubmittedRatingStatement};
     use omni_core::Keypair;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -320,6 +320,47 @@ mod tests {
         // Same block on a second replica: same root.
         let mut replica = Registry::new(&g, Arc::new(StubRatingVerifier)).unwrap();
         assert_eq!(replica.execute_block(&block).unwrap().state_root, outcome.state_root);
+    }
+
+    /// A block's encoding (its hash is what consensus decides on) and the state tables it
+    /// writes (the rows a validator stores and the state root is computed over) are
+    /// pinned: a change of either format fails here before it splits validators running
+    /// two versions, or makes a stored registry unreadable.
+    #[test]
+    fn block_and_state_table_encodings_are_pinned() {
+        let g = genesis();
+        let mut registry = Registry::new(&g, Arc::new(StubRatingVerifier)).unwrap();
+        let id = g.registry_id();
+        let txs = vec![
+            SignedTx::sign(&key(2), &id, 0, submission(1, true)).to_bytes(),
+            SignedTx::sign(&key(3), &id, 0, TxBody::AcceptInvoice { invoice: stub_invoice_id(1) })
+                .to_bytes(),
+            SignedTx::sign(
+                &key(1),
+                &id,
+                0,
+                TxBody::AdmitMember { member: key(4).party(), role: Role::Financier },
+            )
+            .to_bytes(),
+        ];
+        let block = Block { height: 1, time: 2_000, txs };
+        let outcome = registry.execute_block(&block).unwrap();
+        assert!(outcome.results.iter().all(|r| r.result.is_ok()), "{:?}", outcome.results);
+        let mut tables = omni_core::hash::Hasher::new("test/state-tables");
+        for c in &outcome.changes {
+            tables.update_field(c.table.as_bytes());
+            tables.update_field(&c.key);
+            tables.update_field(c.value.as_deref().unwrap_or(b"deleted"));
+        }
+        assert_eq!(
+            (block.hash().to_hex(), tables.finish().to_hex(), outcome.state_root.to_hex()),
+            (
+                "bbfe55be67a4a1a855414c65e20b616d4a1bf050f4c364596d9fd1037073cf20".to_string(),
+                "79dd2e2c8e35cc59e3b80c2a9faabca61e045762f4ae80e77db02c7883118426".to_string(),
+                "007ff7416e94419d89962451c71e7ea062aa5984353d6714f142cec9d50ad04d".to_string()
+            ),
+            "the block or state-table format changed"
+        );
     }
 
     /// Breaks the contract: one verdict too few.

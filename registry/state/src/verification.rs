@@ -160,6 +160,11 @@ pub mod testing {
     use crate::tx::{AmountCommitment, InvoiceId, InvoiceSubmission, TxBody};
     use omni_core::{Currency, IntervalId, PartyId};
 
+    /// The id of [`stub_invoice`] `n`.
+    pub fn stub_invoice_id(n: u64) -> InvoiceId {
+        InvoiceId(Hash32::digest("t", &n.to_be_bytes()))
+    }
+
     /// Invoice `n` from `payee` to `payer`, with a bundle [`StubRatingVerifier`] accepts,
     /// or bytes it refuses.
     pub fn stub_invoice(n: u64, payee: PartyId, payer: PartyId, good_proof: bool) -> TxBody {
@@ -168,7 +173,7 @@ pub mod testing {
         let interval = IntervalId("2027-01".into());
         let proof = if good_proof { valid_bundle(&bilateral, &interval, &c) } else { vec![0] };
         TxBody::SubmitInvoice(InvoiceSubmission {
-            invoice: InvoiceId(Hash32::digest("t", &n.to_be_bytes())),
+            invoice: stub_invoice_id(n),
             bilateral,
             interval,
             payer,
