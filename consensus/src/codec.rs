@@ -30,6 +30,7 @@ pub struct WireError(pub String);
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WireCodec {
     /// A Byzantine validator's codec: about half of what it sends is random bytes.
+    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     garbage: bool,
 }
 
@@ -41,6 +42,12 @@ impl WireCodec {
 
     /// What goes on the wire: `bytes`, or for a garbage-sending validator, now and then,
     /// random bytes in their place.
+    #[cfg(not(feature = "fault-injection"))]
+    fn outgoing(&self, bytes: Bytes) -> Bytes {
+        bytes
+    }
+
+    #[cfg(feature = "fault-injection")]
     fn outgoing(&self, bytes: Bytes) -> Bytes {
         use rand::Rng;
         let mut rng = rand::thread_rng();

@@ -156,6 +156,7 @@ pub(crate) struct Driver {
     height: Height,
     round: Round,
     empty_block_interval: Duration,
+    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     byzantine: Byzantine,
     stream_counter: u64,
     /// Blocks being built by the application (they hold it; the engine stops them).
@@ -391,14 +392,17 @@ impl Driver {
         built: Built,
         channels: &mut Channels<OmniContext>,
     ) -> eyre::Result<()> {
-        let Built { height, round, mut bytes, reply } = built;
-        if self.byzantine.invalid_blocks {
-            bytes = b"not a block".iter().chain(&height.0.to_be_bytes()).copied().collect();
-        }
+        let Built { height, round, bytes, reply } = built;
+        #[cfg(feature = "fault-injection")]
+        let bytes = match self.byzantine.invalid_blocks {
+            true => b"not a block".iter().chain(&height.0.to_be_bytes()).copied().collect(),
+            false => bytes,
+        };
         let id = self.keeper.keep(height, bytes.clone())?;
         self.keeper.keep_own(height, round.as_u32().unwrap_or(0), id)?;
         let _ = reply.send(LocallyProposedValue::new(height, round, id));
         self.stream_block(height, round, Round::Nil, &bytes, channels).await?;
+        #[cfg(feature = "fault-injection")]
         if self.byzantine.equivocate {
             // A second, different block for the same height and round, properly signed.
             let mut other = bytes.clone();

@@ -123,7 +123,9 @@ pub struct ValidatorInfo {
     pub p2p: Option<SocketAddr>,
 }
 
-/// How a deliberately faulty validator misbehaves (fault tests only).
+/// How a deliberately faulty validator misbehaves (fault tests only). The misbehaviour is
+/// compiled only with the `fault-injection` feature; a build without it refuses to start
+/// a validator configured to misbehave ([`Byzantine::is_honest`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Byzantine {
     /// When proposing, also stream a second, different block for the same height and
@@ -133,6 +135,13 @@ pub struct Byzantine {
     pub invalid_blocks: bool,
     /// Replace about half of its outgoing messages with random bytes.
     pub garbage: bool,
+}
+
+impl Byzantine {
+    /// No misbehaviour at all: what every production validator runs.
+    pub fn is_honest(&self) -> bool {
+        *self == Byzantine::default()
+    }
 }
 
 /// Consensus timeouts.
@@ -427,6 +436,13 @@ impl Node for OmniNode {
 /// Starts a validator driving `app`. Returns once the engine runs; blocks are committed
 /// through [`Application::commit`] from then on.
 pub async fn start(config: EngineConfig, app: Arc<dyn Application>) -> Result<Engine> {
+    if !config.byzantine.is_honest() && !cfg!(feature = "fault-injection") {
+        return Err(Error::Config(
+            "this build has no fault injection (feature `fault-injection`): a validator \
+             configured to misbehave is refused"
+                .into(),
+        ));
+    }
     let me = config.key.verifying_key();
     if !config.validators.iter().any(|v| v.public_key == me) {
         tracing::info!(

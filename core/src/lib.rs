@@ -41,6 +41,7 @@ pub mod identity;
 pub mod interval;
 pub mod money;
 pub mod rating;
+#[cfg(any(test, feature = "samples"))]
 pub mod sample;
 pub mod tariff;
 pub mod usage;

@@ -72,6 +72,7 @@ pub mod proving;
 pub mod rating_proof;
 pub mod registry_client;
 pub mod registry_reporter;
+#[cfg(any(test, feature = "samples"))]
 pub mod sample;
 pub mod settlement;
 pub mod state;

@@ -34,6 +34,7 @@
 pub mod baseline;
 pub mod keys;
 pub mod prove;
+#[cfg(any(test, feature = "samples"))]
 pub mod sample;
 
 pub use keys::{KeyManifest, RatingKeys, DEFAULT_CHUNK_SIZE, DEVELOPMENT_SETUP};

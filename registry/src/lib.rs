@@ -55,6 +55,7 @@
 pub mod api;
 pub mod consensus;
 mod mempool;
+#[cfg(feature = "bench")]
 pub mod netting_bench;
 pub mod proof;
 pub mod server;
@@ -69,6 +70,7 @@ pub use omni_registry_state::{
 
 pub use block::{Block, BlockOutcome, Registry, TxOutcome};
 pub use error::{Error, Result};
+#[cfg(feature = "bench")]
 pub use netting_bench::{bench_netting, NettingBenchReport};
 pub use proof::RememberingVerifier;
 pub use server::{

@@ -2,7 +2,7 @@
 //! member can act on, with a stable code for programs) or why the registry could not
 //! serve (storage, encoding, server).
 
-use crate::tx::{CycleId, InvoiceId, Nullifier, Role};
+use crate::ids::{CycleId, InvoiceId, Nullifier, Role};
 use omni_core::{Hash32, PartyId};
 
 /// Result alias of this crate.

@@ -10,14 +10,16 @@
 //!
 //! ## Modules, from the bottom up
 //!
+//! - [`ids`]: the identifiers and values transactions carry (roles, invoice ids,
+//!   nullifiers, amount commitments, blindings, cycle ids); re-exported by [`tx`].
+//! - [`error`]: the registry's one [`Error`]: why a transaction was refused (a rule, in
+//!   words a member can act on, with a stable [`Error::code`]) or could not be served.
 //! - [`tx`]: [`SignedTx`] `(sender, nonce, body, signature)`, signed under
 //!   [`tx::TX_SIGNING_TAG`] over `(registry id, sender, nonce, body)`; [`TxBody`], what a
 //!   transaction asks (membership, anchors, invoices with their rating proofs, answers,
-//!   payments, pledges, netting, credentials, embargo lists, supply-chain maps); the
-//!   identifiers and values they carry. Canonical bytes ([`SignedTx::to_bytes`], at most
-//!   [`tx::MAX_TX_BYTES`]) are what the gRPC `Submit` call and a block carry.
-//! - [`error`]: the registry's one [`Error`]: why a transaction was refused (a rule, in
-//!   words a member can act on, with a stable [`Error::code`]) or could not be served.
+//!   payments, pledges, netting, credentials, embargo lists, supply-chain maps).
+//!   Canonical bytes ([`SignedTx::to_bytes`], at most [`tx::MAX_TX_BYTES`]) are what the
+//!   gRPC `Submit` call and a block carry.
 //! - [`records`]: the rows the registry keeps of members, anchors and invoices.
 //! - [`commitment`]: Pedersen amount commitments (decoding, signed openings).
 //! - [`reputation`]: a payer's on-time ratio (MEF 74 credit score), days beyond terms and
@@ -32,6 +34,7 @@
 
 pub mod commitment;
 pub mod error;
+pub mod ids;
 pub mod pledge;
 pub mod records;
 pub mod reputation;
