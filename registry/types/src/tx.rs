@@ -15,7 +15,6 @@ pub use crate::ids::{AmountCommitment, Blinding, CycleId, InvoiceId, Nullifier, 
 pub use omni_core::embargo::EmbargoList;
 use omni_core::{Currency, Hash32, IntervalId, Keypair, PartyId, Signature};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Domain tag of registry transaction signatures.
 pub const TX_SIGNING_TAG: &str = "omni/registry/tx";
