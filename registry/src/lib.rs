@@ -58,6 +58,8 @@ mod mempool;
 pub mod netting_bench;
 pub mod proof;
 pub mod server;
+#[cfg(test)]
+mod simulation;
 pub mod store;
 mod validator;
 
