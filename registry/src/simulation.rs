@@ -419,7 +419,11 @@ fn rerun(seed: u64) -> String {
 
 /// One seed, every check; `Err` names the seed and how to rerun it.
 fn check_seed(seed: u64) -> Result<(Report, Answers), String> {
-    let fail = |e: String| format!("seed {seed}: {e}\n{}", rerun(seed));
+    let fail = |e: String| {
+        let named =
+            if e.starts_with(&format!("seed {seed}:")) { e } else { format!("seed {seed}: {e}") };
+        format!("{named}\n{}", rerun(seed))
+    };
     let mut run = run(seed).map_err(fail)?;
     let stored = stored(&run.registries);
     check_agreement(&run, &stored).map_err(fail)?;
