@@ -51,6 +51,8 @@
 //!   [`consensus`]: the registry as a consensus application.
 //! - [`store`]: RocksDB persistence. [`api`]: the gRPC service. [`server`]: `omni
 //!   registry start` (a single validator, or one of a validator set).
+//! - `simulation` (tests only): four validators of this registry under
+//!   `omni_consensus::simulation`, over many seeds.
 
 pub mod api;
 pub mod consensus;
