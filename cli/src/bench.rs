@@ -142,7 +142,7 @@ fn rating_bench(args: RatingArgs) -> Result<()> {
 fn netting_bench(args: NettingArgs) -> Result<()> {
     use anyhow::Context;
     use std::io::Write;
-    let r = omni_registry::netting_bench::bench_netting(args.parties, args.obligations, args.seed)?;
+    let r = omni_registry::bench_netting(args.parties, args.obligations, args.seed)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("obligations.csv"))?);

@@ -17,7 +17,7 @@ use crate::registry_cmd::{testnet, TestnetArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use omni_core::{Hash32, Keypair};
-use omni_registry::proof::Groth16RatingVerifier;
+use omni_registry::Groth16RatingVerifier;
 use omni_registry::{Role, ServerConfig, SignedTx, TxBody, ValidatorSetFile};
 use omni_registry_protocol::proto::registry_client::RegistryClient;
 use omni_registry_protocol::proto::{GetRootRequest, GetStatusRequest, SubmitRequest};

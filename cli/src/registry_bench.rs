@@ -11,7 +11,7 @@ use crate::bench_fixtures::{self, ProvenSubmission};
 use anyhow::{bail, Result};
 use clap::Args;
 use omni_core::{Hash32, Keypair};
-use omni_registry::proof::Groth16RatingVerifier;
+use omni_registry::Groth16RatingVerifier;
 use omni_registry::{Block, Genesis, ProofVerifier, Role, SignedTx, Store};
 use omni_verifier::RatingProofBundle;
 use serde_json::json;

@@ -5,9 +5,9 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use omni_core::{Keypair, PartyId};
-use omni_registry::server::{consensus_key, serve, ServerConfig};
 use omni_registry::state::Genesis;
 use omni_registry::tx::Role;
+use omni_registry::{consensus_key, serve, ServerConfig};
 use omni_registry::{ValidatorEntry, ValidatorSetFile};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -330,7 +330,7 @@ fn start(args: StartArgs) -> Result<()> {
         .with_context(|| format!("cannot create {}", args.data.display()))?;
     let fresh = std::fs::read_dir(&args.data)?
         .filter_map(|e| e.ok())
-        .all(|e| e.file_name() == omni_registry::server::CONSENSUS_KEY_FILE);
+        .all(|e| e.file_name() == omni_registry::CONSENSUS_KEY_FILE);
     let mut config = ServerConfig::new(&args.data, args.listen);
     config.consensus.empty_block_interval =
         args.empty_block_ms.map(std::time::Duration::from_millis);
@@ -373,9 +373,8 @@ fn start(args: StartArgs) -> Result<()> {
                 hex::encode(id.hash.0),
                 id.chunk_size
             );
-            config = config.with_verifier(std::sync::Arc::new(
-                omni_registry::proof::Groth16RatingVerifier::new(v),
-            ));
+            config = config
+                .with_verifier(std::sync::Arc::new(omni_registry::Groth16RatingVerifier::new(v)));
         }
         None => eprintln!(
             "registry on {} (data {}); no rating verifying keys: invoices are refused \

@@ -5,16 +5,17 @@ use crate::context::{
     proposal_sign_bytes, Address, BlockId, Ed25519Signer, Height, OmniContext, ProposalPart,
     ValidatorSet,
 };
+use crate::proposal_stream::{assemble, ProposalStreams, SignedProposal};
 use crate::{Application, Byzantine, Error, Result};
 use bytes::Bytes;
 use malachitebft_app_channel::app::engine::host::Next;
 use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
-use malachitebft_app_channel::app::types::core::{Round, ValidatorSet as _, Validity};
+use malachitebft_app_channel::app::types::core::{Round, Validity};
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,13 +121,6 @@ impl BlockKeeper {
     }
 }
 
-/// A proposal stream from one peer, being reassembled.
-#[derive(Default)]
-struct PartialStream {
-    parts: BTreeMap<u64, ProposalPart>,
-    end: Option<u64>,
-}
-
 /// Where a complete proposal came from.
 struct Proposed {
     height: Height,
@@ -150,7 +144,7 @@ pub(crate) struct Driver {
     address: Address,
     validators: ValidatorSet,
     keeper: BlockKeeper,
-    streams: HashMap<(PeerId, Bytes), PartialStream>,
+    streams: ProposalStreams<(PeerId, Bytes)>,
     /// Complete proposals seen, by height, for `StartedRound` after they arrived early.
     proposals: Vec<Proposed>,
     height: Height,
@@ -183,7 +177,7 @@ impl Driver {
             signer,
             address,
             validators,
-            streams: HashMap::new(),
+            streams: ProposalStreams::new(),
             proposals: Vec::new(),
             height: Height(committed + 1),
             round: Round::Nil,
@@ -343,9 +337,7 @@ impl Driver {
                                 tracing::debug!(%height, round = %certificate.round, block = %certificate.value_id, "committed");
                                 self.keeper.prune(height.0);
                                 self.proposals.retain(|p| p.height > height);
-                                self.streams.retain(|_, s| {
-                                    !matches!(s.parts.get(&0), Some(ProposalPart::Init { height: h, .. }) if *h <= height)
-                                });
+                                self.streams.prune(height);
                                 Next::Start(Height(height.0 + 1), self.validators.clone())
                             }
                             Err(e) => {
@@ -451,50 +443,17 @@ impl Driver {
             return Ok(None);
         }
         let key = (from, msg.stream_id.to_bytes());
-        let stream = self.streams.entry(key.clone()).or_default();
-        match msg.content {
-            StreamContent::Data(part) => {
-                stream.parts.insert(msg.sequence, part);
-            }
-            StreamContent::Fin => stream.end = Some(msg.sequence),
-        }
-        let complete = stream.end.is_some_and(|end| {
-            stream.parts.len() as u64 == end && stream.parts.keys().copied().eq(0..end)
-        });
-        if !complete {
-            return Ok(None);
-        }
-        let Some(stream) = self.streams.remove(&key) else { return Ok(None) };
-        let mut parts = stream.parts.into_values();
-        let Some(ProposalPart::Init { height, round, pol_round, proposer }) = parts.next() else {
-            tracing::warn!(%from, "proposal stream without a header; dropped");
+        let Some(parts) = self.streams.add(key, msg.sequence, msg.content) else {
             return Ok(None);
         };
-        let mut bytes = Vec::new();
-        let mut signature = None;
-        for part in parts {
-            match part {
-                ProposalPart::Block(piece) => bytes.extend_from_slice(&piece),
-                ProposalPart::Fin(s) => signature = Some(s),
-                _ => {}
-            }
-        }
-        let id = BlockId::of(&bytes);
-        let Some(validator) = self.validators.get_by_address(&proposer) else {
-            tracing::warn!(%from, %proposer, "proposal from outside the validator set; dropped");
-            return Ok(None);
-        };
-        let signed = signature.is_some_and(|s| {
-            Ed25519Signer::verify(
-                &proposal_sign_bytes(height, round, pol_round, &id),
-                &s,
-                &validator.public_key,
-            )
-        });
-        if !signed {
-            tracing::warn!(%from, %proposer, %height, "proposal with a bad signature; dropped");
-            return Ok(None);
-        }
+        let SignedProposal { height, round, pol_round, proposer, id, bytes } =
+            match assemble(parts, &self.validators) {
+                Ok(proposal) => proposal,
+                Err(dropped) => {
+                    tracing::warn!(%from, "{dropped}; dropped");
+                    return Ok(None);
+                }
+            };
         let committed = self.app.committed_height();
         if height.0 <= committed {
             return Ok(None);

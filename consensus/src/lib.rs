@@ -34,14 +34,22 @@
 //!   votes, the validator set, Ed25519 signing, round-robin proposer selection.
 //! - [`codec`]: postcard wire and WAL format of every message.
 //! - `driver`: the app-channel loop between Malachite and the [`Application`].
+//! - `proposal_stream`: a proposal's streamed parts reassembled and its proposer's
+//!   signature checked (the driver's and the simulation's one way).
 //! - `host`: our host actor between Malachite's engine and the driver. It passes requests
 //!   on without waiting for each answer, so a proposer building its block (waiting for
 //!   transactions) still receives the transactions its peers forward.
+//! - `simulation` (feature `test-utils`, tests only): a deterministic simulation of a
+//!   validator set — Malachite's consensus core for each validator, the real
+//!   application, a seeded network and clock.
 
 pub mod codec;
 pub mod context;
 mod driver;
 mod host;
+mod proposal_stream;
+#[cfg(feature = "test-utils")]
+pub mod simulation;
 
 use context::{Address, Ed25519Signer, Height, OmniContext, ValidatorSet};
 use ed25519_dalek::{SigningKey, VerifyingKey};

@@ -42,24 +42,32 @@
 //! The state machine — [`tx`], [`state`], [`records`], [`block`], [`verification`],
 //! [`commitment`], [`reputation`], [`pledge`], [`netting`], [`root`], [`memory`],
 //! [`error`] — is the crate `omni-registry-state`, which cannot reach I/O; this crate
-//! re-exports its modules under the same paths and adds the server around it:
+//! re-exports its modules under the same paths and adds the server around it. The server's
+//! own modules are private; what other crates use is re-exported below:
 //!
-//! - [`proof`]: the verifiers a validator runs (Groth16, and the one that remembers what
-//!   it accepted) behind the state machine's [`ProofVerifier`] seam.
+//! - `proof`: the verifiers a validator runs ([`Groth16RatingVerifier`], and
+//!   [`RememberingVerifier`], which remembers what it accepted) behind the state
+//!   machine's [`ProofVerifier`] seam.
 //! - `mempool`: checked transactions waiting for a block, and the queue in front of it;
 //!   `validator`: what the API and consensus share, and the mempool check;
-//!   [`consensus`]: the registry as a consensus application.
-//! - [`store`]: RocksDB persistence. [`api`]: the gRPC service. [`server`]: `omni
-//!   registry start` (a single validator, or one of a validator set).
+//!   `consensus`: the registry as a consensus application.
+//! - `store`: RocksDB persistence ([`Store`]). `api`: the gRPC service (the protocol is
+//!   `omni-registry-protocol`). `server`: `omni registry start` ([`start`], [`serve`]: a
+//!   single validator, or one of a validator set).
+//! - `netting_bench` (feature `bench`): [`bench_netting`], behind `omni bench netting`.
+//! - `simulation` (tests only): four validators of this registry under
+//!   `omni_consensus::simulation`, over many seeds.
 
-pub mod api;
-pub mod consensus;
+mod api;
+mod consensus;
 mod mempool;
 #[cfg(feature = "bench")]
-pub mod netting_bench;
-pub mod proof;
-pub mod server;
-pub mod store;
+mod netting_bench;
+mod proof;
+mod server;
+#[cfg(test)]
+mod simulation;
+mod store;
 mod validator;
 
 // The state machine and its records, under the paths they have always had here.
@@ -72,11 +80,12 @@ pub use block::{Block, BlockOutcome, Registry, TxOutcome};
 pub use error::{Error, Result};
 #[cfg(feature = "bench")]
 pub use netting_bench::{bench_netting, NettingBenchReport};
-pub use proof::RememberingVerifier;
+pub use proof::{Groth16RatingVerifier, RememberingVerifier, REMEMBERED_CLAIMS};
 pub use server::{
-    serve, start, ConsensusSettings, RunningServer, ServerConfig, ValidatorEntry, ValidatorSetFile,
+    consensus_key, serve, start, ConsensusSettings, RunningServer, ServerConfig, ValidatorEntry,
+    ValidatorSetFile, CONSENSUS_KEY_FILE,
 };
 pub use state::{BlockContext, Event, Genesis, RegistryState};
-pub use store::Store;
+pub use store::{Store, StoredBlock, StoredError, StoredResult};
 pub use tx::{Role, SignedTx, TxBody};
 pub use verification::{ProofVerdict, ProofVerifier, RefuseAllProofs, SubmittedRatingStatement};

@@ -67,7 +67,7 @@ pub(crate) async fn run_checks(
 }
 
 /// Checks `batch` and admits what passes; answers refused clients.
-fn admit(node: &Node, batch: Vec<Arrival>) {
+pub(crate) fn admit(node: &Node, batch: Vec<Arrival>) {
     let bytes: Vec<&[u8]> = batch
         .iter()
         .map(|a| match a {

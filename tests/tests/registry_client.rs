@@ -433,7 +433,7 @@ async fn invoices_with_real_proofs_go_from_submission_to_netting_through_the_out
     use omni_prover::sample::proven_invoices;
     use omni_prover::RatingKeys;
     use omni_registry::commitment::encode_blinding;
-    use omni_registry::proof::Groth16RatingVerifier;
+    use omni_registry::Groth16RatingVerifier;
     use omni_verifier::RatingVerifier;
     use rand::SeedableRng;
 

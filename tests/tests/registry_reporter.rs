@@ -19,7 +19,7 @@ use omni_node::settlement::{PaymentNotice, PaymentReceipt, SettlementRef};
 use omni_node::state::RatingStatus;
 use omni_node::{BilateralId, Clock, EntryBody, Ledger, LedgerOptions};
 use omni_prover::RatingKeys;
-use omni_registry::proof::Groth16RatingVerifier;
+use omni_registry::Groth16RatingVerifier;
 use omni_registry::{Genesis, ServerConfig};
 use omni_registry_protocol::proto;
 use omni_registry_protocol::proto::registry_client::RegistryClient as RegistryRpc;
