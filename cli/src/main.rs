@@ -114,9 +114,16 @@ enum Command {
         #[command(subcommand)]
         command: lifecycle_cmd::NettingCommand,
     },
-    /// The registry's members (the membership administrator).
+    /// The registry's members: admit, remove (the membership administrator), show.
     #[command(subcommand)]
     Member(member_cmd::MemberCommand),
+    /// Jurisdiction credentials in the registry's credential tree (the membership
+    /// administrator).
+    #[command(subcommand)]
+    Credential(member_cmd::CredentialCommand),
+    /// A member's MEF 114 conformance declaration on the registry (R13).
+    #[command(subcommand)]
+    Conformance(member_cmd::ConformanceCommand),
 }
 
 #[derive(Subcommand)]
@@ -188,7 +195,9 @@ fn run() -> Result<()> {
         Command::Invoice { common, command } => lifecycle_cmd::invoice(&common, command),
         Command::Payment { common, command } => lifecycle_cmd::payment(&common, command),
         Command::Netting { common, command } => lifecycle_cmd::netting(&common, command),
-        Command::Member(command) => member_cmd::run(command),
+        Command::Member(command) => member_cmd::member(command),
+        Command::Credential(command) => member_cmd::credential(command),
+        Command::Conformance(command) => member_cmd::conformance(command),
     }
 }
 

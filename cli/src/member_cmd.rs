@@ -1,102 +1,332 @@
-//! `omni member admit`: the registry's membership administrator admits a member with a
-//! role (MEF 114 R53), signed with the administrator's key and delivered through a
+//! The registry's members at work from the command line (MEF 114 R13, R53):
+//!
+//! - `omni member admit|remove|show`: the membership administrator admits a member with
+//!   a role or removes one; anyone reads a member's role, admission and conformance.
+//! - `omni credential issue|revoke`: the administrator puts a member's jurisdiction
+//!   credential commitment in the credential tree (the credential itself stays with the
+//!   member) or empties its leaf.
+//! - `omni conformance publish`: a member publishes its MEF 114 conformance declaration
+//!   (the hash of the document and a short statement).
+//!
+//! Every transaction is signed with the sender's key file and delivered through a
 //! persistent outbox beside that key (`KEY.outbox`), so a command run twice after a lost
-//! answer never admits twice.
+//! answer never submits twice. Exit status 0: committed; 1: the registry refused it (its
+//! reason and code printed); 2: it could not be asked (it stays queued and is sent by the
+//! next run).
 
 use crate::node_client::{CannotAsk, Refused};
 use anyhow::Result;
 use clap::Subcommand;
-use omni_core::PartyId;
-use omni_node::registry_client::RegistryClient;
-use omni_registry_types::tx::{Role, TxBody};
-use std::path::PathBuf;
+use omni_core::{Hash32, PartyId};
+use omni_node::registry_client::{proto, Delivered, RegistryClient};
+use omni_registry_types::tx::{ConformanceDeclaration, Role, TxBody, MAX_STATEMENT_BYTES};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// Where the registry is and who signs.
+#[derive(clap::Args)]
+pub struct Signer {
+    /// The registry's gRPC endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:7400")]
+    registry: String,
+    /// The sender's key file (the administrator's: `omni registry start` writes
+    /// DATA/admin.key; a member's: its node's key).
+    #[arg(long)]
+    key: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
 
 /// `omni member …`
 #[derive(Subcommand)]
 pub enum MemberCommand {
     /// Admit a member with a role (the membership administrator).
     Admit {
-        /// The registry's gRPC endpoint.
-        #[arg(long, default_value = "http://127.0.0.1:7400")]
-        registry: String,
-        /// The administrator's key file (`omni registry start` writes DATA/admin.key).
-        #[arg(long)]
-        key: PathBuf,
+        #[command(flatten)]
+        signer: Signer,
         /// The new member's party key (hex).
         #[arg(long)]
         member: String,
         /// member, financier, regulator, operator or admin.
         #[arg(long, default_value = "member")]
         role: String,
+    },
+    /// Remove a member (the membership administrator; the last admin stays).
+    Remove {
+        #[command(flatten)]
+        signer: Signer,
+        /// The member's party key (hex).
+        #[arg(long)]
+        member: String,
+    },
+    /// A party as the registry knows it: member or not, role, admission, conformance.
+    Show {
+        /// The registry's gRPC endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:7400")]
+        registry: String,
+        /// The party key (hex).
+        #[arg(long)]
+        member: String,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
 }
 
+/// `omni credential …`
+#[derive(Subcommand)]
+pub enum CredentialCommand {
+    /// Put a member's jurisdiction credential commitment in the credential tree (the
+    /// membership administrator); prints the leaf the registry gave it.
+    Issue {
+        #[command(flatten)]
+        signer: Signer,
+        /// The member the credential was issued to (party key, hex).
+        #[arg(long)]
+        member: String,
+        /// The credential's commitment (64 hex digits), which the member computed.
+        #[arg(long)]
+        commitment: String,
+    },
+    /// Revoke a credential: its leaf is empty in every later credential root.
+    Revoke {
+        #[command(flatten)]
+        signer: Signer,
+        /// The credential's leaf index.
+        #[arg(long)]
+        leaf: u64,
+    },
+}
+
+/// `omni conformance …`
+#[derive(Subcommand)]
+pub enum ConformanceCommand {
+    /// Publish this member's MEF 114 conformance declaration (R13): the SHA-256 of the
+    /// declaration document and a short statement.
+    Publish {
+        #[command(flatten)]
+        signer: Signer,
+        /// The declaration document (e.g. docs/mef114-conformance.md); only its hash is
+        /// published.
+        #[arg(long)]
+        document: PathBuf,
+        /// What the member claims to implement, at most 1 024 bytes.
+        #[arg(long)]
+        statement: String,
+    },
+}
+
+fn party(flag: &str, hex: &str) -> Result<PartyId> {
+    Ok(PartyId::from_hex(hex)
+        .map_err(|e| CannotAsk(format!("--{flag} {hex:?}: not a party key: {e}")))?)
+}
+
 /// Runs `omni member …`.
-pub fn run(command: MemberCommand) -> Result<()> {
-    let MemberCommand::Admit { registry, key, member, role, json } = command;
-    let member = PartyId::from_hex(&member)
-        .map_err(|e| CannotAsk(format!("--member {member:?}: not a party key: {e}")))?;
-    let role = match role.as_str() {
-        "member" => Role::Member,
-        "financier" => Role::Financier,
-        "regulator" => Role::Regulator,
-        "operator" => Role::Operator,
-        "admin" => Role::Admin,
-        other => {
-            return Err(CannotAsk(format!(
-                "--role {other:?}: member, financier, regulator, operator or admin"
-            ))
-            .into())
+pub fn member(command: MemberCommand) -> Result<()> {
+    match command {
+        MemberCommand::Admit { signer, member, role } => {
+            let member = party("member", &member)?;
+            let role = Role::from_name(&role).ok_or_else(|| {
+                CannotAsk(format!(
+                    "--role {role:?}: member, financier, regulator, operator or admin"
+                ))
+            })?;
+            let done = signer.submit(TxBody::AdmitMember { member, role })?;
+            signer.print(
+                json!({ "member": member.to_hex(), "role": role.name(), "tx": done.tx.to_string() }),
+                format!("{member} admitted as {} (transaction {})", role.name(), done.tx),
+            );
         }
-    };
-    let keypair = omni_node::config::read_key_file(&key).map_err(|e| CannotAsk(e.to_string()))?;
-    let outbox_dir = PathBuf::from(format!("{}.outbox", key.display()));
-    let runtime = tokio::runtime::Runtime::new()?;
-    let _entered = runtime.enter();
-    let client = RegistryClient::open(&outbox_dir, keypair, registry.clone())
-        .map_err(|e| CannotAsk(format!("registry outbox {}: {e}", outbox_dir.display())))?;
-    let fact = omni_core::Hash32::digest("omni/cli/admit", &omni_core::encode(&(member, role)));
-    let (id, _) = client
-        .submit_once(&fact, TxBody::AdmitMember { member, role })
-        .map_err(|e| CannotAsk(e.to_string()))?;
-    client.start().map_err(|e| CannotAsk(e.to_string()))?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let outcome = loop {
-        if let Some(d) = client.delivery(id).map_err(|e| CannotAsk(e.to_string()))? {
-            break Ok(d);
+        MemberCommand::Remove { signer, member } => {
+            let member = party("member", &member)?;
+            let done = signer.submit(TxBody::RemoveMember { member })?;
+            signer.print(
+                json!({ "member": member.to_hex(), "tx": done.tx.to_string() }),
+                format!("{member} removed (transaction {})", done.tx),
+            );
         }
-        if let Some(r) = client.refusal(id).map_err(|e| CannotAsk(e.to_string()))? {
-            break Err(r);
-        }
-        if Instant::now() > deadline {
-            let status = client.status().ok().and_then(|s| s.last_error).unwrap_or_default();
-            return Err(CannotAsk(format!(
-                "the registry at {registry} did not confirm the admission within 30 s ({status}); \
-                 it stays queued in {} and is sent by the next run",
-                outbox_dir.display()
-            ))
-            .into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    runtime.block_on(client.close()).map_err(|e| CannotAsk(e.to_string()))?;
-    match outcome {
-        Ok(d) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "member": member.to_hex(), "role": format!("{role:?}"),
-                                        "tx": d.tx_hash.to_string() })
-                );
-            } else {
-                println!("{member} admitted as {role:?} (transaction {})", d.tx_hash);
-            }
-            Ok(())
-        }
-        Err(r) => Err(Refused(format!("AdmitMember: {} ({})", r.reason, r.code)).into()),
+        MemberCommand::Show { registry, member, json } => show(&registry, &member, json)?,
     }
+    Ok(())
+}
+
+/// Runs `omni credential …`.
+pub fn credential(command: CredentialCommand) -> Result<()> {
+    match command {
+        CredentialCommand::Issue { signer, member, commitment } => {
+            let member = party("member", &member)?;
+            let commitment = Hash32::from_hex(&commitment).map_err(|e| {
+                CannotAsk(format!("--commitment {commitment:?}: not 32 bytes of hex: {e}"))
+            })?;
+            let done = signer.submit(TxBody::IssueCredential { member, commitment })?;
+            let leaf = done.event("CredentialIssued").and_then(|e| e["leaf"].as_u64());
+            signer.print(
+                json!({ "member": member.to_hex(), "commitment": commitment.to_hex(),
+                        "leaf": leaf, "tx": done.tx.to_string() }),
+                format!(
+                    "credential of {member} issued at leaf {} (transaction {})",
+                    leaf.map_or("?".to_string(), |l| l.to_string()),
+                    done.tx
+                ),
+            );
+        }
+        CredentialCommand::Revoke { signer, leaf } => {
+            let done = signer.submit(TxBody::RevokeCredential { leaf })?;
+            signer.print(
+                json!({ "leaf": leaf, "tx": done.tx.to_string() }),
+                format!("credential at leaf {leaf} revoked (transaction {})", done.tx),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs `omni conformance …`.
+pub fn conformance(command: ConformanceCommand) -> Result<()> {
+    let ConformanceCommand::Publish { signer, document, statement } = command;
+    if statement.len() > MAX_STATEMENT_BYTES {
+        return Err(CannotAsk(format!(
+            "--statement: {} bytes, at most {MAX_STATEMENT_BYTES}",
+            statement.len()
+        ))
+        .into());
+    }
+    let bytes = std::fs::read(&document)
+        .map_err(|e| CannotAsk(format!("--document {}: {e}", document.display())))?;
+    let document_hash = Hash32(sha256(&bytes));
+    let declaration = ConformanceDeclaration { document_hash, statement: statement.clone() };
+    let done = signer.submit(TxBody::PublishConformance(declaration))?;
+    signer.print(
+        json!({ "document_sha256": document_hash.to_hex(), "statement": statement,
+                "tx": done.tx.to_string() }),
+        format!("conformance declaration {} published (transaction {})", document_hash, done.tx),
+    );
+    Ok(())
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// A committed transaction and what it did.
+struct Committed {
+    tx: Hash32,
+    events: Vec<proto::Event>,
+}
+
+impl Committed {
+    /// The JSON of the first event of `kind`.
+    fn event(&self, kind: &str) -> Option<Value> {
+        self.events
+            .iter()
+            .find(|e| e.kind == kind)
+            .and_then(|e| serde_json::from_str::<Value>(&e.json).ok())
+            .map(|v| v.get(kind).cloned().unwrap_or(v))
+    }
+}
+
+impl Signer {
+    fn print(&self, answer: Value, text: String) {
+        if self.json {
+            println!("{answer}");
+        } else {
+            println!("{text}");
+        }
+    }
+
+    /// Signs `body` with the key file, delivers it through the outbox beside the key and
+    /// waits until the registry committed it (30 s at most).
+    fn submit(&self, body: TxBody) -> Result<Committed> {
+        let keypair =
+            omni_node::config::read_key_file(&self.key).map_err(|e| CannotAsk(e.to_string()))?;
+        let outbox_dir = outbox_of(&self.key);
+        let runtime = tokio::runtime::Runtime::new()?;
+        let _entered = runtime.enter();
+        let client = RegistryClient::open(&outbox_dir, keypair, self.registry.clone())
+            .map_err(|e| CannotAsk(format!("registry outbox {}: {e}", outbox_dir.display())))?;
+        let kind = body.kind();
+        // The same command twice is one fact: queued once, however often it is run.
+        let fact = Hash32::digest("omni/cli/registry-tx", &omni_core::encode(&body));
+        let (id, _) = client.submit_once(&fact, body).map_err(|e| CannotAsk(e.to_string()))?;
+        client.start().map_err(|e| CannotAsk(e.to_string()))?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let outcome: std::result::Result<Delivered, _> = loop {
+            if let Some(d) = client.delivery(id).map_err(|e| CannotAsk(e.to_string()))? {
+                break Ok(d);
+            }
+            if let Some(r) = client.refusal(id).map_err(|e| CannotAsk(e.to_string()))? {
+                break Err(r);
+            }
+            if Instant::now() > deadline {
+                let status = client.status().ok().and_then(|s| s.last_error).unwrap_or_default();
+                return Err(CannotAsk(format!(
+                    "the registry at {} did not confirm the {kind} within 30 s ({status}); it \
+                     stays queued in {} and is sent by the next run",
+                    self.registry,
+                    outbox_dir.display()
+                ))
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let mut rpc = client.query_client();
+        runtime.block_on(client.close()).map_err(|e| CannotAsk(e.to_string()))?;
+        let delivered =
+            outcome.map_err(|r| Refused(format!("{kind} refused: {} ({})", r.reason, r.code)))?;
+        let answer = runtime
+            .block_on(rpc.get_tx(proto::GetTxRequest { tx_hash: delivered.tx_hash.0.to_vec() }))
+            .map(|r| r.into_inner())
+            .ok();
+        Ok(Committed {
+            tx: delivered.tx_hash,
+            events: answer.map(|a| a.events).unwrap_or_default(),
+        })
+    }
+}
+
+fn outbox_of(key: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.outbox", key.display()))
+}
+
+/// `omni member show`: the registry's `GetMember` answer.
+fn show(registry: &str, member: &str, json: bool) -> Result<()> {
+    let party = party("member", member)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let answer = runtime.block_on(async {
+        let mut rpc = proto::registry_client::RegistryClient::connect(registry.to_string())
+            .await
+            .map_err(|e| CannotAsk(format!("registry {registry}: {e}")))?;
+        rpc.get_member(proto::GetMemberRequest { party: party.0.to_vec() })
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| CannotAsk(format!("registry {registry}: {}", s.message())))
+    })?;
+    let conformance = answer.conformance.as_ref().map(|c| {
+        json!({ "document_sha256": hex::encode(&c.document_hash), "statement": c.statement,
+                "published_at": c.published_at })
+    });
+    let v = json!({
+        "member": party.to_hex(),
+        "is_member": answer.member,
+        "role": answer.role,
+        "admitted_at": answer.admitted_at,
+        "admitted_height": answer.admitted_height,
+        "next_nonce": answer.next_nonce,
+        "conformance": conformance,
+        "height": answer.at.as_ref().map(|a| a.height),
+    });
+    if json {
+        println!("{v}");
+    } else if answer.member {
+        println!("{party}: {} since height {}", answer.role, answer.admitted_height);
+        if let Some(c) = &answer.conformance {
+            println!("  conformance: {} ({})", c.statement, hex::encode(&c.document_hash));
+        }
+    } else {
+        println!("{party} is not a member");
+    }
+    Ok(())
 }
