@@ -1,7 +1,8 @@
 //! The registry's members at work from the command line (MEF 114 R13, R53):
 //!
-//! - `omni member admit|remove|show`: the membership administrator admits a member with
-//!   a role or removes one; anyone reads a member's role, admission and conformance.
+//! - `omni member admit|remove|list|show`: the membership administrator admits a member
+//!   with a role or removes one; anyone lists the members or reads one member's role,
+//!   admission and conformance.
 //! - `omni credential issue|revoke`: the administrator puts a member's jurisdiction
 //!   credential commitment in the credential tree (the credential itself stays with the
 //!   member) or empties its leaf.
@@ -60,6 +61,18 @@ pub enum MemberCommand {
         /// The member's party key (hex).
         #[arg(long)]
         member: String,
+    },
+    /// Every member, in party-key order, optionally of one role.
+    List {
+        /// The registry's gRPC endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:7400")]
+        registry: String,
+        /// Only members of this role (member, financier, regulator, operator or admin).
+        #[arg(long)]
+        role: Option<String>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// A party as the registry knows it: member or not, role, admission, conformance.
     Show {
@@ -148,6 +161,7 @@ pub fn member(command: MemberCommand) -> Result<()> {
             );
         }
         MemberCommand::Show { registry, member, json } => show(&registry, &member, json)?,
+        MemberCommand::List { registry, role, json } => list(&registry, role, json)?,
     }
     Ok(())
 }
@@ -291,23 +305,80 @@ fn outbox_of(key: &Path) -> PathBuf {
     PathBuf::from(format!("{}.outbox", key.display()))
 }
 
+fn conformance_json(c: &proto::Conformance) -> Value {
+    json!({ "document_sha256": hex::encode(&c.document_hash), "statement": c.statement,
+            "published_at": c.published_at })
+}
+
+async fn connect(
+    registry: &str,
+) -> Result<proto::registry_client::RegistryClient<tonic::transport::Channel>, CannotAsk> {
+    proto::registry_client::RegistryClient::connect(registry.to_string())
+        .await
+        .map_err(|e| CannotAsk(format!("registry {registry}: {e}")))
+}
+
+/// `omni member list`: every page of the registry's `ListMembers`.
+fn list(registry: &str, role: Option<String>, json: bool) -> Result<()> {
+    let role = role.unwrap_or_default();
+    if !role.is_empty() && Role::from_name(&role).is_none() {
+        return Err(CannotAsk(format!(
+            "--role {role:?}: member, financier, regulator, operator or admin"
+        ))
+        .into());
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (members, height) = runtime.block_on(async {
+        let mut rpc = connect(registry).await?;
+        let (mut members, mut start_after, mut height) = (Vec::new(), Vec::new(), None);
+        loop {
+            let page = rpc
+                .list_members(proto::ListMembersRequest {
+                    role: role.clone(),
+                    start_after: start_after.clone(),
+                    limit: 0,
+                })
+                .await
+                .map(|r| r.into_inner())
+                .map_err(|s| CannotAsk(format!("registry {registry}: {}", s.message())))?;
+            height = height.or(page.at.as_ref().map(|a| a.height));
+            members.extend(page.members);
+            if page.next_start_after.is_empty() {
+                break Ok::<_, CannotAsk>((members, height));
+            }
+            start_after = page.next_start_after;
+        }
+    })?;
+    if json {
+        let members: Vec<Value> = members
+            .iter()
+            .map(|m| {
+                json!({ "member": hex::encode(&m.party), "role": m.role,
+                        "admitted_at": m.admitted_at, "admitted_height": m.admitted_height,
+                        "conformance": m.conformance.as_ref().map(conformance_json) })
+            })
+            .collect();
+        println!("{}", json!({ "members": members, "height": height }));
+    } else {
+        for m in &members {
+            println!("{} {:<9} since height {}", hex::encode(&m.party), m.role, m.admitted_height);
+        }
+    }
+    Ok(())
+}
+
 /// `omni member show`: the registry's `GetMember` answer.
 fn show(registry: &str, member: &str, json: bool) -> Result<()> {
     let party = party("member", member)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let answer = runtime.block_on(async {
-        let mut rpc = proto::registry_client::RegistryClient::connect(registry.to_string())
-            .await
-            .map_err(|e| CannotAsk(format!("registry {registry}: {e}")))?;
+        let mut rpc = connect(registry).await?;
         rpc.get_member(proto::GetMemberRequest { party: party.0.to_vec() })
             .await
             .map(|r| r.into_inner())
             .map_err(|s| CannotAsk(format!("registry {registry}: {}", s.message())))
     })?;
-    let conformance = answer.conformance.as_ref().map(|c| {
-        json!({ "document_sha256": hex::encode(&c.document_hash), "statement": c.statement,
-                "published_at": c.published_at })
-    });
+    let conformance = answer.conformance.as_ref().map(conformance_json);
     let v = json!({
         "member": party.to_hex(),
         "is_member": answer.member,

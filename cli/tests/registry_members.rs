@@ -85,6 +85,22 @@ fn the_administrator_and_members_work_the_registry_from_the_cli() {
     assert_eq!(shown["conformance"]["document_sha256"], published["document_sha256"]);
     assert_eq!(shown["conformance"]["statement"], "Option 1 invoices");
 
+    // The list: the founding administrator and the two admitted; by role, the regulator.
+    let listed = ok(&format!("member list --registry {registry} --json"));
+    let parties: Vec<&str> = listed["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["member"].as_str().unwrap())
+        .collect();
+    let mut expected = vec![admin.as_str(), alice.as_str(), bob.as_str()];
+    expected.sort();
+    assert_eq!(parties, expected, "every member, in party-key order");
+    let regulators = ok(&format!("member list --registry {registry} --role regulator --json"));
+    assert_eq!(regulators["members"].as_array().unwrap().len(), 1);
+    assert_eq!(regulators["members"][0]["member"], bob.as_str());
+    fails(2, &format!("member list --registry {registry} --role king"));
+
     // The administrator removes Bob.
     ok(&format!("member remove {as_admin} --member {bob}"));
     let shown = ok(&format!("member show --registry {registry} --member {bob} --json"));

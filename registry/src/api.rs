@@ -14,9 +14,9 @@ use crate::block::Registry;
 use crate::error::Error;
 use crate::mempool::Arrival;
 use crate::netting::NettingCycle;
-use crate::records::{Invoice, InvoiceStatus};
+use crate::records::{Invoice, InvoiceStatus, Member};
 use crate::state::{EmbargoRecord, Event};
-use crate::tx::{InvoiceId, Nullifier};
+use crate::tx::{InvoiceId, Nullifier, Role};
 use crate::validator::Node;
 use omni_circuits::compliance::field_to_bytes;
 use omni_core::{Hash32, PartyId};
@@ -112,6 +112,20 @@ fn embargo_to_proto(e: &EmbargoRecord) -> proto::EmbargoList {
 fn at(r: &Registry) -> proto::At {
     let s = r.state();
     proto::At { height: s.height(), time: s.time(), state_root: s.state_root().0.to_vec() }
+}
+
+fn member_entry(m: &Member) -> proto::MemberEntry {
+    proto::MemberEntry {
+        party: m.party.0.to_vec(),
+        role: m.role.name().to_string(),
+        admitted_at: m.admitted_at,
+        admitted_height: m.admitted_height,
+        conformance: m.conformance.as_ref().map(|c| proto::Conformance {
+            document_hash: c.declaration.document_hash.0.to_vec(),
+            statement: c.declaration.statement.clone(),
+            published_at: c.published_at,
+        }),
+    }
 }
 
 fn bytes32(field: &'static str, v: &[u8]) -> Result<[u8; 32], Status> {
@@ -294,17 +308,50 @@ impl RegistryRpc for RegistryApi {
             ..Default::default()
         };
         if let Some(m) = s.member(&party) {
+            let entry = member_entry(m);
             out.member = true;
-            out.role = m.role.name().to_string();
-            out.admitted_at = m.admitted_at;
-            out.admitted_height = m.admitted_height;
-            out.conformance = m.conformance.as_ref().map(|c| proto::Conformance {
-                document_hash: c.declaration.document_hash.0.to_vec(),
-                statement: c.declaration.statement.clone(),
-                published_at: c.published_at,
-            });
+            out.role = entry.role;
+            out.admitted_at = entry.admitted_at;
+            out.admitted_height = entry.admitted_height;
+            out.conformance = entry.conformance;
         }
         Ok(Response::new(out))
+    }
+
+    async fn list_members(
+        &self,
+        request: Request<proto::ListMembersRequest>,
+    ) -> Result<Response<proto::ListMembersResponse>, Status> {
+        let q = request.into_inner();
+        let role = match q.role.as_str() {
+            "" => None,
+            name => Some(Role::from_name(name).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "role {name:?}: admin, member, regulator, financier or operator"
+                ))
+            })?),
+        };
+        let after = optional32("start_after", &q.start_after)?.map(PartyId);
+        let limit = match q.limit as usize {
+            0 => MAX_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let r = self.read()?;
+        let mut matching = r
+            .state()
+            .members()
+            .filter(|m| after.is_none_or(|a| m.party > a))
+            .filter(|m| role.is_none_or(|role| m.role == role));
+        let page: Vec<&Member> = matching.by_ref().take(limit).collect();
+        let next_start_after = match (matching.next(), page.last()) {
+            (Some(_), Some(last)) => last.party.0.to_vec(),
+            _ => Vec::new(),
+        };
+        Ok(Response::new(proto::ListMembersResponse {
+            at: Some(at(&r)),
+            members: page.into_iter().map(member_entry).collect(),
+            next_start_after,
+        }))
     }
 
     async fn list_anchors(
