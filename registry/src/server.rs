@@ -716,17 +716,29 @@ mod tests {
         assert!(services.contains(&"omni.registry.v1.Registry".to_string()), "{services:?}");
 
         // Restart on the same data: same height and root.
+        // Each step bounded, so that a hang names the step that hung.
+        let limit = Duration::from_secs(30);
         let status = c.rpc.get_status(proto::GetStatusRequest {}).await.unwrap().into_inner();
         drop(c);
-        server.shutdown().await.unwrap();
-        let restarted = start(ServerConfig { genesis: None, ..config }).await.unwrap();
+        tokio::time::timeout(limit, server.shutdown())
+            .await
+            .expect("the shutdown did not finish within 30 s")
+            .unwrap();
+        let restarted =
+            tokio::time::timeout(limit, start(ServerConfig { genesis: None, ..config }))
+                .await
+                .expect("the restart did not finish within 30 s")
+                .unwrap();
         let mut rpc =
             RegistryClient::connect(format!("http://{}", restarted.local_addr())).await.unwrap();
         let again = rpc.get_status(proto::GetStatusRequest {}).await.unwrap().into_inner();
         assert_eq!(again.at, status.at);
         assert_eq!(again.invoices, 1);
         drop(rpc);
-        restarted.shutdown().await.unwrap();
+        tokio::time::timeout(limit, restarted.shutdown())
+            .await
+            .expect("the second shutdown did not finish within 30 s")
+            .unwrap();
     }
 
     fn free_addr() -> SocketAddr {
