@@ -2,10 +2,9 @@
 
 use crate::codec::{decode_certificate, encode_certificate};
 use crate::context::{
-    proposal_sign_bytes, Address, BlockId, Ed25519Signer, Height, OmniContext, ProposalPart,
-    ValidatorSet,
+    Address, BlockId, Ed25519Signer, Height, OmniContext, ProposalPart, ValidatorSet,
 };
-use crate::proposal_stream::{assemble, ProposalStreams, SignedProposal};
+use crate::proposal_stream::{assemble, proposal_messages, ProposalStreams, SignedProposal};
 use crate::{Application, Byzantine, Error, Result};
 use bytes::Bytes;
 use malachitebft_app_channel::app::engine::host::Next;
@@ -20,9 +19,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-
-/// Largest piece of a block in one proposal part.
-const PART_BYTES: usize = 256 * 1024;
 
 /// A block the driver has seen and not yet committed, as kept on disk.
 #[derive(Clone, Serialize, Deserialize)]
@@ -413,23 +409,11 @@ impl Driver {
         bytes: &[u8],
         channels: &mut Channels<OmniContext>,
     ) -> eyre::Result<()> {
-        let id = BlockId::of(bytes);
-        let signature = self.signer.sign(&proposal_sign_bytes(height, round, pol_round, &id));
-        let mut parts =
-            vec![ProposalPart::Init { height, round, pol_round, proposer: self.address }];
-        parts.extend(bytes.chunks(PART_BYTES).map(|c| ProposalPart::Block(c.to_vec())));
-        if bytes.is_empty() {
-            parts.push(ProposalPart::Block(Vec::new()));
-        }
-        parts.push(ProposalPart::Fin(signature));
         let stream = self.next_stream_id(b"pr");
-        let count = parts.len() as u64;
-        for (seq, part) in parts.into_iter().enumerate() {
-            let msg = StreamMessage::new(stream.clone(), seq as u64, StreamContent::Data(part));
+        let at = (height, round, pol_round);
+        for msg in proposal_messages(stream, at, self.address, &self.signer, bytes) {
             channels.network.send(NetworkMsg::PublishProposalPart(msg)).await?;
         }
-        let fin = StreamMessage::new(stream, count, StreamContent::Fin);
-        channels.network.send(NetworkMsg::PublishProposalPart(fin)).await?;
         Ok(())
     }
 

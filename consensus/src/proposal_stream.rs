@@ -1,15 +1,48 @@
 //! A proposal as it travels: a stream of parts (`Init` header · `Block` pieces ·
-//! `Fin(signature)`), reassembled in sequence order and accepted only when its proposer,
-//! a member of the validator set, signed `(height, round, pol_round, block id)`. The
-//! driver and the deterministic simulation receive proposals through this one
-//! implementation.
+//! `Fin(signature)`, then the end of the stream), reassembled in sequence order and
+//! accepted only when its proposer, a member of the validator set, signed
+//! `(height, round, pol_round, block id)`. The driver and the deterministic simulation
+//! send and receive proposals through this one implementation.
 
 use crate::context::{
     proposal_sign_bytes, Address, BlockId, Ed25519Signer, Height, ProposalPart, ValidatorSet,
 };
-use malachitebft_app_channel::app::streaming::StreamContent;
+use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use malachitebft_app_channel::app::types::core::{Round, ValidatorSet as _};
 use std::collections::BTreeMap;
+
+/// Largest piece of a block in one proposal part.
+const PART_BYTES: usize = 256 * 1024;
+
+/// The messages of stream `stream` that propose `bytes` at `(height, round)`, signed by
+/// `proposer` with `signer`: `Init`, the block in pieces of at most [`PART_BYTES`] (one
+/// empty piece for an empty block), `Fin(signature)`, then the end of the stream.
+pub(crate) fn proposal_messages(
+    stream: StreamId,
+    (height, round, pol_round): (Height, Round, Round),
+    proposer: Address,
+    signer: &Ed25519Signer,
+    bytes: &[u8],
+) -> Vec<StreamMessage<ProposalPart>> {
+    let id = BlockId::of(bytes);
+    let signature = signer.sign(&proposal_sign_bytes(height, round, pol_round, &id));
+    let mut parts = vec![ProposalPart::Init { height, round, pol_round, proposer }];
+    parts.extend(bytes.chunks(PART_BYTES).map(|c| ProposalPart::Block(c.to_vec())));
+    if bytes.is_empty() {
+        parts.push(ProposalPart::Block(Vec::new()));
+    }
+    parts.push(ProposalPart::Fin(signature));
+    let end = parts.len() as u64;
+    let mut messages: Vec<StreamMessage<ProposalPart>> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(seq, part)| {
+            StreamMessage::new(stream.clone(), seq as u64, StreamContent::Data(part))
+        })
+        .collect();
+    messages.push(StreamMessage::new(stream, end, StreamContent::Fin));
+    messages
+}
 
 /// A stream from one peer, being reassembled.
 #[derive(Default)]

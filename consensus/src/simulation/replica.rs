@@ -11,10 +11,9 @@ use super::network::{Channel, Wire};
 use super::SimError;
 use crate::codec::{decode_certificate, encode_certificate, WireCodec};
 use crate::context::{
-    proposal_sign_bytes, Address, BlockId, Ed25519Signer, Height, OmniContext, ProposalPart,
-    ValidatorSet,
+    Address, BlockId, Ed25519Signer, Height, OmniContext, ProposalPart, ValidatorSet,
 };
-use crate::proposal_stream::{assemble, ProposalStreams, SignedProposal};
+use crate::proposal_stream::{assemble, proposal_messages, ProposalStreams, SignedProposal};
 use crate::{Application, Timeouts};
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
@@ -545,26 +544,14 @@ impl<A: Application> Host<A> {
         StreamId::new(Bytes::from(b))
     }
 
-    /// Streams a block to the others as `crate::driver` does: Init, the bytes, the
-    /// proposer's signature, then the end of the stream; each part its own message.
+    /// Streams a block to the others as `crate::driver` does (`proposal_messages`), each
+    /// part its own message.
     fn stream_block(&mut self, height: Height, round: Round, pol_round: Round, bytes: &[u8]) {
-        let id = BlockId::of(bytes);
-        let signature = self.signer.sign(&proposal_sign_bytes(height, round, pol_round, &id));
-        let parts = [
-            ProposalPart::Init { height, round, pol_round, proposer: self.address },
-            ProposalPart::Block(bytes.to_vec()),
-            ProposalPart::Fin(signature),
-        ];
         let stream = self.next_stream_id(b"pr");
-        let count = parts.len() as u64;
-        for (seq, part) in parts.into_iter().enumerate() {
-            let msg = StreamMessage::new(stream.clone(), seq as u64, StreamContent::Data(part));
+        let at = (height, round, pol_round);
+        for msg in proposal_messages(stream, at, self.address, &self.signer, bytes) {
             self.broadcast(Channel::ProposalParts, &msg);
         }
-        self.broadcast(
-            Channel::ProposalParts,
-            &StreamMessage::new(stream, count, StreamContent::Fin),
-        );
     }
 
     /// Transactions this validator's clients gave it, for the others' mempools.
