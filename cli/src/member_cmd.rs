@@ -136,16 +136,18 @@ fn party(flag: &str, hex: &str) -> Result<PartyId> {
         .map_err(|e| CannotAsk(format!("--{flag} {hex:?}: not a party key: {e}")))?)
 }
 
+fn role_named(name: &str) -> Result<Role> {
+    Ok(Role::from_name(name).ok_or_else(|| {
+        CannotAsk(format!("--role {name:?}: member, financier, regulator, operator or admin"))
+    })?)
+}
+
 /// Runs `omni member …`.
 pub fn member(command: MemberCommand) -> Result<()> {
     match command {
         MemberCommand::Admit { signer, member, role } => {
             let member = party("member", &member)?;
-            let role = Role::from_name(&role).ok_or_else(|| {
-                CannotAsk(format!(
-                    "--role {role:?}: member, financier, regulator, operator or admin"
-                ))
-            })?;
+            let role = role_named(&role)?;
             let done = signer.submit(TxBody::AdmitMember { member, role })?;
             signer.print(
                 json!({ "member": member.to_hex(), "role": role.name(), "tx": done.tx.to_string() }),
@@ -320,13 +322,10 @@ async fn connect(
 
 /// `omni member list`: every page of the registry's `ListMembers`.
 fn list(registry: &str, role: Option<String>, json: bool) -> Result<()> {
-    let role = role.unwrap_or_default();
-    if !role.is_empty() && Role::from_name(&role).is_none() {
-        return Err(CannotAsk(format!(
-            "--role {role:?}: member, financier, regulator, operator or admin"
-        ))
-        .into());
-    }
+    let role = match role {
+        Some(name) => role_named(&name)?.name().to_string(),
+        None => String::new(),
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     let (members, height) = runtime.block_on(async {
         let mut rpc = connect(registry).await?;

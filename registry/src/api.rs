@@ -114,6 +114,26 @@ fn at(r: &Registry) -> proto::At {
     proto::At { height: s.height(), time: s.time(), state_root: s.state_root().0.to_vec() }
 }
 
+/// One page of `matching`: at most `limit` items (0, or more than [`MAX_PAGE`]:
+/// [`MAX_PAGE`]) and, when more match, the `start_after` of the next page (the `key` of
+/// this page's last item; empty when this page is the last).
+fn page<T>(
+    mut matching: impl Iterator<Item = T>,
+    limit: u32,
+    key: impl Fn(&T) -> Vec<u8>,
+) -> (Vec<T>, Vec<u8>) {
+    let limit = match limit as usize {
+        0 => MAX_PAGE,
+        n => n.min(MAX_PAGE),
+    };
+    let page: Vec<T> = matching.by_ref().take(limit).collect();
+    let next = match (matching.next(), page.last()) {
+        (Some(_), Some(last)) => key(last),
+        _ => Vec::new(),
+    };
+    (page, next)
+}
+
 fn member_entry(m: &Member) -> proto::MemberEntry {
     proto::MemberEntry {
         party: m.party.0.to_vec(),
@@ -332,24 +352,16 @@ impl RegistryRpc for RegistryApi {
             })?),
         };
         let after = optional32("start_after", &q.start_after)?.map(PartyId);
-        let limit = match q.limit as usize {
-            0 => MAX_PAGE,
-            n => n.min(MAX_PAGE),
-        };
         let r = self.read()?;
-        let mut matching = r
+        let matching = r
             .state()
             .members()
             .filter(|m| after.is_none_or(|a| m.party > a))
             .filter(|m| role.is_none_or(|role| m.role == role));
-        let page: Vec<&Member> = matching.by_ref().take(limit).collect();
-        let next_start_after = match (matching.next(), page.last()) {
-            (Some(_), Some(last)) => last.party.0.to_vec(),
-            _ => Vec::new(),
-        };
+        let (members, next_start_after) = page(matching, q.limit, |m| m.party.0.to_vec());
         Ok(Response::new(proto::ListMembersResponse {
             at: Some(at(&r)),
-            members: page.into_iter().map(member_entry).collect(),
+            members: members.into_iter().map(member_entry).collect(),
             next_start_after,
         }))
     }
@@ -382,10 +394,6 @@ impl RegistryRpc for RegistryApi {
                     .ok_or_else(|| Status::invalid_argument(format!("unknown status {name:?}")))?,
             ),
         };
-        let limit = match q.limit as usize {
-            0 => MAX_PAGE,
-            n => n.min(MAX_PAGE),
-        };
         let r = self.read()?;
         let s = r.state();
         let candidates: Box<dyn Iterator<Item = &Invoice>> = match (payer, payee) {
@@ -393,20 +401,16 @@ impl RegistryRpc for RegistryApi {
             (None, Some(p)) => Box::new(s.invoices_of_payee(&p)),
             (None, None) => Box::new(s.invoices()),
         };
-        let mut matching = candidates
+        let matching = candidates
             .filter(|i| after.is_none_or(|a| i.invoice > a))
             .filter(|i| payee.is_none_or(|p| i.payee == p))
             .filter(|i| bilateral.is_none_or(|b| i.bilateral == b))
             .filter(|i| status.is_none_or(|st| i.status == st));
-        let page: Vec<&Invoice> = matching.by_ref().take(limit).collect();
-        let more = matching.next().is_some();
+        let (invoices, next_start_after) = page(matching, q.limit, |i| i.invoice.0 .0.to_vec());
         Ok(Response::new(proto::ListInvoicesResponse {
             at: Some(at(&r)),
-            next_start_after: match (more, page.last()) {
-                (true, Some(last)) => last.invoice.0 .0.to_vec(),
-                _ => Vec::new(),
-            },
-            invoices: page.into_iter().map(invoice_to_proto).collect(),
+            next_start_after,
+            invoices: invoices.into_iter().map(invoice_to_proto).collect(),
         }))
     }
 
