@@ -20,21 +20,26 @@
 //! * `omni node init|start|status|clock|verify` — a carrier's node;
 //! * `omni contract`, `omni order`, `omni usage import`, `omni rating`, `omni invoice`,
 //!   `omni payment`, `omni netting` — a carrier's billing team, through its node's API;
-//! * `omni member admit` — the registry's membership administrator.
+//! * `omni member`, `omni credential`, `omni conformance` — the registry's membership
+//!   administrator and its members;
+//! * `omni finance check|pledge|release|status` — a financier's desk.
 
 mod bench;
 mod bench_fixtures;
 mod compliance_cmd;
 mod consensus_bench;
 mod demo;
+mod finance_cmd;
 mod lifecycle_bench;
 mod lifecycle_cmd;
 mod member_cmd;
 mod node_client;
 mod node_cmd;
 mod proofs;
+mod registry_api;
 mod registry_bench;
 mod registry_cmd;
+mod registry_reads;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -124,6 +129,9 @@ enum Command {
     /// A member's MEF 114 conformance declaration on the registry (R13).
     #[command(subcommand)]
     Conformance(member_cmd::ConformanceCommand),
+    /// A financier's desk: check, pledge, release and follow invoices it finances.
+    #[command(subcommand)]
+    Finance(finance_cmd::FinanceCommand),
 }
 
 #[derive(Subcommand)]
@@ -198,6 +206,7 @@ fn run() -> Result<()> {
         Command::Member(command) => member_cmd::member(command),
         Command::Credential(command) => member_cmd::credential(command),
         Command::Conformance(command) => member_cmd::conformance(command),
+        Command::Finance(command) => finance_cmd::finance(command),
     }
 }
 

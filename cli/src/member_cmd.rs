@@ -16,9 +16,10 @@
 //! next run).
 
 use crate::node_client::{CannotAsk, Refused};
+use crate::registry_api::{hash_arg, party_arg, RegistryApi};
 use anyhow::Result;
 use clap::Subcommand;
-use omni_core::{Hash32, PartyId};
+use omni_core::Hash32;
 use omni_node::registry_client::{proto, Delivered, RegistryClient};
 use omni_registry_types::tx::{ConformanceDeclaration, Role, TxBody, MAX_STATEMENT_BYTES};
 use serde_json::{json, Value};
@@ -30,14 +31,14 @@ use std::time::{Duration, Instant};
 pub struct Signer {
     /// The registry's gRPC endpoint.
     #[arg(long, default_value = "http://127.0.0.1:7400")]
-    registry: String,
+    pub registry: String,
     /// The sender's key file (the administrator's: `omni registry start` writes
     /// DATA/admin.key; a member's: its node's key).
     #[arg(long)]
-    key: PathBuf,
+    pub key: PathBuf,
     /// Print one JSON object.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// `omni member …`
@@ -131,11 +132,6 @@ pub enum ConformanceCommand {
     },
 }
 
-fn party(flag: &str, hex: &str) -> Result<PartyId> {
-    Ok(PartyId::from_hex(hex)
-        .map_err(|e| CannotAsk(format!("--{flag} {hex:?}: not a party key: {e}")))?)
-}
-
 fn role_named(name: &str) -> Result<Role> {
     Ok(Role::from_name(name).ok_or_else(|| {
         CannotAsk(format!("--role {name:?}: member, financier, regulator, operator or admin"))
@@ -146,7 +142,7 @@ fn role_named(name: &str) -> Result<Role> {
 pub fn member(command: MemberCommand) -> Result<()> {
     match command {
         MemberCommand::Admit { signer, member, role } => {
-            let member = party("member", &member)?;
+            let member = party_arg("member", &member)?;
             let role = role_named(&role)?;
             let done = signer.submit(TxBody::AdmitMember { member, role })?;
             signer.print(
@@ -155,7 +151,7 @@ pub fn member(command: MemberCommand) -> Result<()> {
             );
         }
         MemberCommand::Remove { signer, member } => {
-            let member = party("member", &member)?;
+            let member = party_arg("member", &member)?;
             let done = signer.submit(TxBody::RemoveMember { member })?;
             signer.print(
                 json!({ "member": member.to_hex(), "tx": done.tx.to_string() }),
@@ -172,10 +168,8 @@ pub fn member(command: MemberCommand) -> Result<()> {
 pub fn credential(command: CredentialCommand) -> Result<()> {
     match command {
         CredentialCommand::Issue { signer, member, commitment } => {
-            let member = party("member", &member)?;
-            let commitment = Hash32::from_hex(&commitment).map_err(|e| {
-                CannotAsk(format!("--commitment {commitment:?}: not 32 bytes of hex: {e}"))
-            })?;
+            let member = party_arg("member", &member)?;
+            let commitment = hash_arg("commitment", &commitment)?;
             let done = signer.submit(TxBody::IssueCredential { member, commitment })?;
             let leaf = done.event("CredentialIssued").and_then(|e| e["leaf"].as_u64());
             signer.print(
@@ -228,14 +222,15 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// A committed transaction and what it did.
-struct Committed {
-    tx: Hash32,
+pub struct Committed {
+    /// The transaction's hash.
+    pub tx: Hash32,
     events: Vec<proto::Event>,
 }
 
 impl Committed {
     /// The JSON of the first event of `kind`.
-    fn event(&self, kind: &str) -> Option<Value> {
+    pub fn event(&self, kind: &str) -> Option<Value> {
         self.events
             .iter()
             .find(|e| e.kind == kind)
@@ -245,7 +240,7 @@ impl Committed {
 }
 
 impl Signer {
-    fn print(&self, answer: Value, text: String) {
+    pub fn print(&self, answer: Value, text: String) {
         if self.json {
             println!("{answer}");
         } else {
@@ -255,7 +250,7 @@ impl Signer {
 
     /// Signs `body` with the key file, delivers it through the outbox beside the key and
     /// waits until the registry committed it (30 s at most).
-    fn submit(&self, body: TxBody) -> Result<Committed> {
+    pub fn submit(&self, body: TxBody) -> Result<Committed> {
         let keypair =
             omni_node::config::read_key_file(&self.key).map_err(|e| CannotAsk(e.to_string()))?;
         let outbox_dir = outbox_of(&self.key);
@@ -290,8 +285,9 @@ impl Signer {
         };
         let mut rpc = client.query_client();
         runtime.block_on(client.close()).map_err(|e| CannotAsk(e.to_string()))?;
-        let delivered =
-            outcome.map_err(|r| Refused(format!("{kind} refused: {} ({})", r.reason, r.code)))?;
+        let delivered = outcome.map_err(|r| {
+            Refused(format!("the registry refused {kind}: {} ({})", r.reason, r.code))
+        })?;
         let answer = runtime
             .block_on(rpc.get_tx(proto::GetTxRequest { tx_hash: delivered.tx_hash.0.to_vec() }))
             .map(|r| r.into_inner())
@@ -312,42 +308,24 @@ fn conformance_json(c: &proto::Conformance) -> Value {
             "published_at": c.published_at })
 }
 
-async fn connect(
-    registry: &str,
-) -> Result<proto::registry_client::RegistryClient<tonic::transport::Channel>, CannotAsk> {
-    proto::registry_client::RegistryClient::connect(registry.to_string())
-        .await
-        .map_err(|e| CannotAsk(format!("registry {registry}: {e}")))
-}
-
 /// `omni member list`: every page of the registry's `ListMembers`.
-fn list(registry: &str, role: Option<String>, json: bool) -> Result<()> {
+pub fn list(registry: &str, role: Option<String>, json: bool) -> Result<()> {
     let role = match role {
         Some(name) => role_named(&name)?.name().to_string(),
         None => String::new(),
     };
-    let runtime = tokio::runtime::Runtime::new()?;
-    let (members, height) = runtime.block_on(async {
-        let mut rpc = connect(registry).await?;
-        let (mut members, mut start_after, mut height) = (Vec::new(), Vec::new(), None);
-        loop {
-            let page = rpc
-                .list_members(proto::ListMembersRequest {
-                    role: role.clone(),
-                    start_after: start_after.clone(),
-                    limit: 0,
-                })
-                .await
-                .map(|r| r.into_inner())
-                .map_err(|s| CannotAsk(format!("registry {registry}: {}", s.message())))?;
-            height = height.or(page.at.as_ref().map(|a| a.height));
-            members.extend(page.members);
-            if page.next_start_after.is_empty() {
-                break Ok::<_, CannotAsk>((members, height));
-            }
-            start_after = page.next_start_after;
+    let api = RegistryApi::connect(registry)?;
+    let (mut members, mut start_after, mut height) = (Vec::new(), Vec::new(), None);
+    loop {
+        let request = proto::ListMembersRequest { role: role.clone(), start_after, limit: 0 };
+        let page = api.call("ListMembers", api.rpc.clone().list_members(request))?;
+        height = height.or(page.at.as_ref().map(|a| a.height));
+        members.extend(page.members);
+        if page.next_start_after.is_empty() {
+            break;
         }
-    })?;
+        start_after = page.next_start_after;
+    }
     if json {
         let members: Vec<Value> = members
             .iter()
@@ -368,15 +346,10 @@ fn list(registry: &str, role: Option<String>, json: bool) -> Result<()> {
 
 /// `omni member show`: the registry's `GetMember` answer.
 fn show(registry: &str, member: &str, json: bool) -> Result<()> {
-    let party = party("member", member)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let answer = runtime.block_on(async {
-        let mut rpc = connect(registry).await?;
-        rpc.get_member(proto::GetMemberRequest { party: party.0.to_vec() })
-            .await
-            .map(|r| r.into_inner())
-            .map_err(|s| CannotAsk(format!("registry {registry}: {}", s.message())))
-    })?;
+    let party = party_arg("member", member)?;
+    let api = RegistryApi::connect(registry)?;
+    let request = proto::GetMemberRequest { party: party.0.to_vec() };
+    let answer = api.call("GetMember", api.rpc.clone().get_member(request))?;
     let conformance = answer.conformance.as_ref().map(conformance_json);
     let v = json!({
         "member": party.to_hex(),

@@ -13,13 +13,13 @@ use tonic::transport::Channel;
 /// Where a command finds its node when neither `--node` nor `$OMNI_NODE` says.
 pub const DEFAULT_NODE: &str = "http://127.0.0.1:7600";
 
-/// The node refused the request: exit status 1.
+/// The node or the registry refused the request, or a check failed: exit status 1.
 #[derive(Debug)]
 pub struct Refused(pub String);
 
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the node refused: {}", self.0)
+        f.write_str(&self.0)
     }
 }
 
@@ -46,14 +46,20 @@ pub fn exit_status(e: &anyhow::Error) -> i32 {
     }
 }
 
-/// Sorts a gRPC status into a refusal (1) or a failure to ask (2).
+/// Sorts a node's gRPC status into a refusal (1) or a failure to ask (2).
 pub fn status_error(call: &str, s: tonic::Status) -> anyhow::Error {
+    answer_error("node", call, s)
+}
+
+/// Sorts a gRPC status of `server` (the node, the registry) into a refusal (1) or a
+/// failure to ask (2).
+pub fn answer_error(server: &str, call: &str, s: tonic::Status) -> anyhow::Error {
     use tonic::Code;
     match s.code() {
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown => {
-            CannotAsk(format!("{call}: the node could not be asked: {}", s.message())).into()
+            CannotAsk(format!("{call}: the {server} could not be asked: {}", s.message())).into()
         }
-        _ => Refused(format!("{call}: {}", s.message())).into(),
+        _ => Refused(format!("the {server} refused {call}: {}", s.message())).into(),
     }
 }
 

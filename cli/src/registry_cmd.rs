@@ -25,6 +25,16 @@ pub enum RegistryCommand {
     /// What the registry shows of an invoice (its status, due date, settlement) and the
     /// payer's reputation.
     Invoice(InvoiceArgs),
+    /// The registry's name, id, height, state root, counts and proof verifier.
+    Status(crate::registry_reads::Ask),
+    /// A payer's payment reputation (MEF 114 §10: on time, late, overdue; PAYDEX-style).
+    Reputation(crate::registry_reads::ReputationArgs),
+    /// The registry's members (as `omni member list`).
+    Members(crate::registry_reads::MembersArgs),
+    /// Multi-party netting cycles: phase, participants, locked invoices, instructions.
+    Cycles(crate::registry_reads::CyclesArgs),
+    /// Block hashes and state roots by height.
+    Roots(crate::registry_reads::RootsArgs),
 }
 
 /// Arguments of `omni registry invoice`.
@@ -235,27 +245,22 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
         }
         RegistryCommand::Compliance(args) => crate::compliance_cmd::registry_status(args),
         RegistryCommand::Invoice(args) => invoice(&args),
+        RegistryCommand::Status(args) => crate::registry_reads::status(&args),
+        RegistryCommand::Reputation(args) => crate::registry_reads::reputation(&args),
+        RegistryCommand::Members(args) => crate::registry_reads::members(args),
+        RegistryCommand::Cycles(args) => crate::registry_reads::cycles(&args),
+        RegistryCommand::Roots(args) => crate::registry_reads::roots(&args),
     }
 }
 
 fn invoice(args: &InvoiceArgs) -> Result<()> {
-    use crate::node_client::{status_error, CannotAsk, Refused};
-    use omni_registry_protocol::proto::{registry_client::RegistryClient, GetInvoiceRequest};
-    let id = hex::decode(&args.invoice)
-        .ok()
-        .filter(|b| b.len() == 32)
-        .ok_or_else(|| CannotAsk(format!("--invoice {:?}: 64 hex digits", args.invoice)))?;
-    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    use crate::node_client::Refused;
+    use omni_registry_protocol::proto::GetInvoiceRequest;
+    let id = crate::registry_api::hash_arg("invoice", &args.invoice)?;
+    let api = crate::registry_api::RegistryApi::connect(&args.registry)?;
     let ask = || {
-        rt.block_on(async {
-            let mut rpc = RegistryClient::connect(args.registry.clone())
-                .await
-                .map_err(|e| CannotAsk(format!("no registry answers at {}: {e}", args.registry)))?;
-            rpc.get_invoice(GetInvoiceRequest { invoice_id: id.clone() })
-                .await
-                .map(tonic::Response::into_inner)
-                .map_err(|s| status_error("GetInvoice", s))
-        })
+        let request = GetInvoiceRequest { invoice_id: id.0.to_vec() };
+        api.call("GetInvoice", api.rpc.clone().get_invoice(request))
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.timeout);
     let (inv, answer) = loop {
@@ -290,16 +295,17 @@ fn invoice(args: &InvoiceArgs) -> Result<()> {
         println!(
             "{}",
             serde_json::json!({
-                "invoice": args.invoice, "status": inv.status, "currency": inv.currency,
-                "interval": inv.interval, "payer": hex::encode(&inv.payer),
-                "payee": hex::encode(&inv.payee), "due_date": omni_node::api::rfc3339(inv.due_date),
-                "accepted_at": date(inv.accepted_at), "paid_at": date(inv.paid_at),
-                "paid_by": inv.paid_by, "proof_hash": hex::encode(&inv.proof_hash),
-                "payer_reputation": {
-                    "invoices": r.invoices, "paid_on_time": r.paid_on_time, "paid_late": r.paid_late,
-                    "overdue": r.overdue, "open": r.open, "disputed": r.disputed,
-                    "on_time_ratio_bp": r.on_time_ratio_bp, "paydex": r.paydex,
-                },
+                "invoice": id.to_hex(), "status": inv.status, "currency": inv.currency,
+                "interval": inv.interval, "bilateral": hex::encode(&inv.bilateral),
+                "payer": hex::encode(&inv.payer), "payee": hex::encode(&inv.payee),
+                "amount_commitment": hex::encode(&inv.amount_commitment),
+                "due_date": omni_node::api::rfc3339(inv.due_date),
+                "submitted_at": omni_node::api::rfc3339(inv.submitted_at),
+                "submitted_height": inv.submitted_height,
+                "accepted_at": date(inv.accepted_at), "disputed_at": date(inv.disputed_at),
+                "paid_at": date(inv.paid_at), "paid_by": inv.paid_by,
+                "netting_cycle": inv.netting_cycle, "proof_hash": hex::encode(&inv.proof_hash),
+                "payer_reputation": crate::registry_reads::reputation_json(&r),
             })
         );
     } else {

@@ -209,6 +209,7 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     until(&format!("registry invoice --registry {} --invoice {} --json", registry, ri), |v| {
         v["status"] == "accepted"
     });
+    let pledged = financiers(dir.path(), &registry, &admin_key, ri, &b.party);
 
     // B pays what it owes; A confirms the receipt; the registry attests it paid on time.
     ok(&format!(
@@ -222,6 +223,15 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     assert_eq!(paid["payer"], b.party.as_str(), "{paid}");
     assert_eq!(paid["payer_reputation"]["paid_on_time"], 1, "{paid}");
     assert_eq!(paid["payer_reputation"]["paid_late"], 0, "{paid}");
+    // The financier sees the payment on what it holds, and releases its pledge.
+    let held = ok(&format!("finance status {pledged} --json"));
+    let changes = held["holdings"][0]["changes"].to_string();
+    assert!(changes.contains("paid at"), "{held}");
+    ok(&format!("finance release {pledged} --invoice {ri} --json"));
+    let held = ok(&format!("finance status {pledged} --json"));
+    assert_eq!(held["holdings"].as_array().map(Vec::len), Some(0), "{held}");
+    let err = fails(1, &format!("finance release {pledged} --invoice {ri}"));
+    assert!(err.contains("holds no pledge"), "{err}");
 
     let status = ok(&format!("node status --node {na} --json"));
     assert_eq!(status["outbox_refused"], 0, "{status}");
@@ -339,6 +349,100 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
         assert_eq!(status["outbox_refused"], 0, "{status}");
     }
     drop(node_a);
+}
+
+/// Two financiers and an invoice the seller shows them (its opening in `opening.json`):
+/// the first checks and pledges it, the second's check says it is pledged and its pledge
+/// is refused; a forged opening, an unknown invoice and a key without the financier's
+/// role are refused too. Returns the first financier's signing arguments.
+fn financiers(dir: &Path, registry: &str, admin_key: &str, ri: &str, payer: &str) -> String {
+    let d = |p: &str| dir.join(p).display().to_string();
+    let mut signers = Vec::new();
+    for (name, role) in [("f1", "financier"), ("f2", "financier"), ("carrier-c", "member")] {
+        let key = d(&format!("{name}.key"));
+        let out = omni(&format!("keys generate --out {key}"));
+        let party = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        ok(&format!(
+            "member admit --registry {registry} --key {admin_key} --member {party} --role {role} --json"
+        ));
+        signers.push(format!("--registry {registry} --key {key}"));
+    }
+    let (f1, f2, carrier) = (&signers[0], &signers[1], &signers[2]);
+    let opening = d("opening.json");
+    let what = format!("--invoice {ri} --opening {opening}");
+
+    let check = ok(&format!("finance check --registry {registry} {what} --json"));
+    assert_eq!(check["verdict"], "financeable", "{check}");
+    for (key, value) in [("exists", true), ("proof_verified", true), ("accepted", true)] {
+        assert_eq!(check[key], value, "{key}: {check}");
+    }
+    for key in ["disputed", "pledged", "paid"] {
+        assert_eq!(check[key], false, "{key}: {check}");
+    }
+    assert_eq!(check["opening_matches"], true, "{check}");
+    assert_eq!(check["payer"], payer, "{check}");
+    let exported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&opening).unwrap()).unwrap();
+    assert_eq!(check["due_date"], exported["due_date"], "{check}");
+    assert_eq!(check["micros"], exported["micros"], "{check}");
+    assert!(check["payer_reputation"]["invoices"].as_u64().unwrap() >= 1, "{check}");
+
+    // An opening with another amount does not open the registry's commitment.
+    let mut forged = exported.clone();
+    forged["micros"] = (exported["micros"].as_i64().unwrap() * 2).into();
+    std::fs::write(dir.join("forged.json"), forged.to_string()).unwrap();
+    let forged_what = format!("--invoice {ri} --opening {}", d("forged.json"));
+    let err = fails(1, &format!("finance check --registry {registry} {forged_what}"));
+    assert!(err.contains("does not match the invoice's amount commitment"), "{err}");
+    let err = fails(1, &format!("finance pledge {f1} {forged_what}"));
+    assert!(err.contains("not pledged"), "{err}");
+    // An invoice the registry does not hold.
+    let unknown = "ab".repeat(32);
+    let mut other = exported.clone();
+    other["registry_invoice"] = unknown.clone().into();
+    std::fs::write(dir.join("unknown.json"), other.to_string()).unwrap();
+    let err = fails(
+        1,
+        &format!("finance pledge {f1} --invoice {unknown} --opening {}", d("unknown.json")),
+    );
+    assert!(err.contains("holds no invoice"), "{err}");
+    // An opening of another invoice than the one named.
+    let err = fails(
+        2,
+        &format!("finance check --registry {registry} --invoice {unknown} --opening {opening}"),
+    );
+    assert!(err.contains("opens invoice"), "{err}");
+    // A member without the financier's role.
+    let err = fails(1, &format!("finance pledge {carrier} {what}"));
+    assert!(err.contains("refused Pledge") && err.contains("financier"), "{err}");
+
+    let pledge = ok(&format!("finance pledge {f1} {what} --json"));
+    assert_eq!(pledge["invoice"], ri, "{pledge}");
+    let second = fails(1, &format!("finance check --registry {registry} {what}"));
+    assert!(second.contains("already pledged"), "{second}");
+    let second = fails(1, &format!("finance pledge {f2} {what}"));
+    assert!(second.contains("already pledged"), "{second}");
+    let held = ok(&format!("finance status {f1} --json"));
+    assert_eq!(held["holdings"][0]["invoice"], ri, "{held}");
+    assert_eq!(held["holdings"][0]["still_pledged"], true, "{held}");
+    assert_eq!(held["holdings"][0]["nullifier"], pledge["nullifier"], "{held}");
+    let none = ok(&format!("finance status {f2} --json"));
+    assert_eq!(none["holdings"].as_array().map(Vec::len), Some(0), "{none}");
+
+    // The registry's reads, hex ids throughout.
+    let status = ok(&format!("registry status --registry {registry} --json"));
+    assert!(status["members"].as_u64().unwrap() >= 6, "{status}");
+    assert_eq!(status["state_root"].as_str().unwrap().len(), 64, "{status}");
+    let reputation =
+        ok(&format!("registry reputation --registry {registry} --payer {payer} --json"));
+    assert_eq!(reputation["payer"], payer, "{reputation}");
+    let roots = ok(&format!("registry roots --registry {registry} --last 3 --json"));
+    let latest = &roots["roots"][0];
+    assert_eq!(latest["block_hash"].as_str().unwrap().len(), 64, "{roots}");
+    let members = ok(&format!("registry members --registry {registry} --role financier --json"));
+    assert_eq!(members["members"].as_array().map(Vec::len), Some(2), "{members}");
+    fails(2, &format!("registry reputation --registry {registry} --payer xyz"));
+    f1.clone()
 }
 
 /// Micro-units as the decimal amount the commands take.
