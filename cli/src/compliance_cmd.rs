@@ -3,16 +3,18 @@
 //! against a published-state file or a registry it asks), and `omni registry compliance`
 //! (the registry's status of orders per embargo list version).
 
+use crate::node_client::{CannotAsk, Refused};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use omni_circuits::compliance::bench::{bench_compliance, SampleSupplyChain};
 use omni_circuits::compliance::map::{verify_map, ComplianceMap, PublishedState};
 use omni_circuits::compliance::proof::{ComplianceVerifier, HopProver};
-use omni_circuits::compliance::{field_from_bytes, EmbargoList};
+use omni_circuits::compliance::{field_from_bytes, field_to_bytes, EmbargoList};
 use omni_registry_protocol::proto::registry_client::RegistryClient;
 use omni_registry_protocol::proto::{
     GetComplianceStateRequest, GetComplianceStateResponse, ListComplianceStatusRequest,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -66,76 +68,193 @@ pub fn bench(args: ComplianceBenchArgs) -> Result<()> {
 pub struct VerifyComplianceArgs {
     /// The supply-chain map file.
     map: PathBuf,
-    /// What the registry published: credential root and embargo list (JSON, as written
-    /// by `omni bench compliance --out` or `omni registry compliance --published`).
+    /// What the registry published: every credential root it accepts and every embargo
+    /// list version (JSON, as written by `omni registry compliance --published`; the
+    /// single-root file of `omni bench compliance --out` is read too).
     #[arg(long, conflicts_with = "registry", required_unless_present = "registry")]
     published: Option<PathBuf>,
     /// Ask a registry (gRPC, e.g. http://127.0.0.1:7400) for what it published instead.
     #[arg(long)]
     registry: Option<String>,
+    /// Judge the map against this embargo list version (default: the current one; a map
+    /// proven against an older list is then outdated, not compliant).
+    #[arg(long)]
+    version: Option<u32>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
 }
 
-/// `omni verify compliance MAP`: exits 0 if the map verifies, 1 with the reason if not.
+/// Everything a registry publishes for supply-chain maps: the roots a map may be proven
+/// under and every embargo list, with the height and state root it was read at. What
+/// `omni registry compliance --published` writes and `omni verify compliance` reads.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct PublishedCompliance {
+    /// The height it was read at (0 when unknown).
+    #[serde(default)]
+    pub height: u64,
+    /// The state root at that height (hex; empty when unknown).
+    #[serde(default)]
+    pub state_root: String,
+    /// The current credential root (hex of the field element).
+    pub credential_root: String,
+    /// Every root a map may be proven under (since the last revocation), oldest first.
+    pub accepted_roots: Vec<String>,
+    /// Every embargo list published, oldest first.
+    pub embargo_lists: Vec<EmbargoList>,
+}
+
+impl PublishedCompliance {
+    /// From a registry's `GetComplianceState` answer.
+    pub fn from_state(state: &GetComplianceStateResponse) -> Result<PublishedCompliance> {
+        let lists = state
+            .embargo_lists
+            .iter()
+            .map(|e| {
+                let countries = e
+                    .countries
+                    .iter()
+                    .map(|&c| {
+                        u16::try_from(c).map_err(|_| anyhow!("country code {c} out of range"))
+                    })
+                    .collect::<Result<Vec<u16>>>()?;
+                Ok(EmbargoList::new(e.version, countries)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let at = state.at.clone().unwrap_or_default();
+        Ok(PublishedCompliance {
+            height: at.height,
+            state_root: hex::encode(&at.state_root),
+            credential_root: hex::encode(&state.credential_root),
+            accepted_roots: state.accepted_roots.iter().map(hex::encode).collect(),
+            embargo_lists: lists,
+        })
+    }
+
+    /// Reads a published file: this form, or a single [`PublishedState`].
+    pub fn read(path: &std::path::Path) -> Result<PublishedCompliance> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CannotAsk(format!("--published {}: {e}", path.display())))?;
+        if let Ok(p) = serde_json::from_slice::<PublishedCompliance>(&bytes) {
+            return Ok(p);
+        }
+        let single: PublishedState = serde_json::from_slice(&bytes).map_err(|e| {
+            CannotAsk(format!("--published {}: not what a registry published: {e}", path.display()))
+        })?;
+        let root = hex::encode(field_to_bytes(&single.credential_root));
+        Ok(PublishedCompliance {
+            height: 0,
+            state_root: String::new(),
+            credential_root: root.clone(),
+            accepted_roots: vec![root],
+            embargo_lists: vec![single.embargo],
+        })
+    }
+
+    /// The current (latest) embargo list.
+    pub fn current(&self) -> Option<&EmbargoList> {
+        self.embargo_lists.iter().max_by_key(|l| l.version())
+    }
+
+    /// Why `map` is not compliant under list `version` (default: the current list), or the
+    /// state it is checked against.
+    fn judge(
+        &self,
+        map: &ComplianceMap,
+        version: Option<u32>,
+    ) -> std::result::Result<PublishedState, String> {
+        let current = self.current().ok_or("the registry has published no embargo list")?;
+        let wanted = version.unwrap_or(current.version());
+        if map.embargo_version != wanted {
+            return Err(format!(
+                "the map is proven against embargo list v{}, not v{wanted}{}",
+                map.embargo_version,
+                if version.is_none() { " (the current list): it is outdated" } else { "" }
+            ));
+        }
+        let list = self
+            .embargo_lists
+            .iter()
+            .find(|l| l.version() == wanted)
+            .ok_or_else(|| format!("the registry never published embargo list v{wanted}"))?;
+        let root = hex::encode(field_to_bytes(&map.credential_root));
+        if !self.accepted_roots.contains(&root) {
+            return Err(format!(
+                "the map is proven under credential root {root}, which the registry does not \
+                 accept (a credential was revoked since, or it never was its root)"
+            ));
+        }
+        Ok(PublishedState { credential_root: map.credential_root, embargo: list.clone() })
+    }
+}
+
+/// `omni verify compliance MAP`: exit 0 compliant, 1 not compliant (the reason printed),
+/// 2 could not check (no map, no published state).
 pub fn verify(args: VerifyComplianceArgs) -> Result<()> {
-    let bytes =
-        std::fs::read(&args.map).with_context(|| format!("reading {}", args.map.display()))?;
+    let bytes = std::fs::read(&args.map)
+        .map_err(|e| CannotAsk(format!("reading {}: {e}", args.map.display())))?;
     let map = ComplianceMap::from_bytes(&bytes)
-        .with_context(|| format!("{} is not a supply-chain map", args.map.display()))?;
+        .map_err(|e| CannotAsk(format!("{} is not a supply-chain map: {e}", args.map.display())))?;
     let published = match (&args.published, &args.registry) {
-        (Some(path), _) => serde_json::from_slice(
-            &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        )
-        .with_context(|| format!("{} is not a published registry state", path.display()))?,
-        (None, Some(url)) => published_by(url, Some(&map))?,
-        (None, None) => bail!("give --published FILE or --registry URL"),
+        (Some(path), _) => PublishedCompliance::read(path)?,
+        (None, Some(url)) => published_by(url)?,
+        (None, None) => {
+            return Err(CannotAsk("give --published FILE or --registry URL".into()).into())
+        }
     };
-    let verifier = ComplianceVerifier::setup()?;
     let start = Instant::now();
-    let result = verify_map(&verifier, &map, &published);
+    let result = published.judge(&map, args.version).and_then(|state| {
+        let verifier = ComplianceVerifier::shared().map_err(|e| e.to_string())?;
+        verify_map(verifier, &map, &state).map_err(|e| e.to_string())
+    });
     let ms = start.elapsed().as_secs_f64() * 1e3;
+    let list = published.embargo_lists.iter().find(|l| l.version() == map.embargo_version);
+    let avoided = list.map(|l| l.countries().to_vec()).unwrap_or_default();
     if args.json {
         println!(
             "{}",
             json!({
+                "compliant": result.is_ok(),
                 "valid": result.is_ok(),
-                "error": result.as_ref().err().map(|e| e.to_string()),
+                "error": result.as_ref().err(),
                 "hops": map.hops.len(),
                 "embargo_version": map.embargo_version,
+                "current_embargo_version": published.current().map(EmbargoList::version),
+                "embargoed": crate::supply_chain_cmd::countries_json(&avoided),
+                "credential_root": hex::encode(field_to_bytes(&map.credential_root)),
+                "order_commitment": hex::encode(field_to_bytes(&map.order_commitment)),
                 "commitment": map.commitment().to_hex(),
+                "published_height": published.height,
                 "verify_ms": ms,
             })
         );
     } else {
         println!("supply-chain map {} ({} hops)", args.map.display(), map.hops.len());
         println!("  embargo list version {}", map.embargo_version);
+        println!("  embargoed countries  {}", crate::supply_chain_cmd::countries_text(&avoided));
         println!("  commitment           {}", map.commitment().to_hex());
         match &result {
             Ok(v) => {
                 println!("COMPLIANT: {} hops, none in an embargoed country ({ms:.1} ms)", v.hops)
             }
-            Err(e) => println!("NOT VERIFIED: {e}"),
+            Err(e) => println!("NOT COMPLIANT: {e}"),
         }
     }
-    if result.is_err() {
-        std::process::exit(1);
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Refused(format!("not compliant: {e}")).into()),
     }
-    Ok(())
 }
 
-/// What the registry at `url` published: its current embargo list and credential root,
-/// or the map's root if the registry still accepts it (no revocation since).
-fn published_by(url: &str, map: Option<&ComplianceMap>) -> Result<PublishedState> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let state = runtime
-        .block_on(async {
-            let mut rpc = RegistryClient::connect(url.to_string()).await?;
-            anyhow::Ok(rpc.get_compliance_state(GetComplianceStateRequest {}).await?.into_inner())
-        })
-        .with_context(|| format!("asking the registry at {url}"))?;
-    published_state(&state, map)
+/// Everything the registry at `url` published for maps.
+fn published_by(url: &str) -> Result<PublishedCompliance> {
+    let api = crate::registry_api::RegistryApi::connect(url)?;
+    let state = api.call(
+        "GetComplianceState",
+        api.rpc.clone().get_compliance_state(GetComplianceStateRequest {}),
+    )?;
+    PublishedCompliance::from_state(&state)
+        .map_err(|e| CannotAsk(format!("the registry's compliance state: {e:#}")).into())
 }
 
 /// What a registry's `GetComplianceState` answer says was published: the current embargo
@@ -197,8 +316,9 @@ pub fn registry_status(args: RegistryComplianceArgs) -> Result<()> {
         })
         .with_context(|| format!("asking the registry at {}", args.registry))?;
     if let Some(path) = &args.published {
-        let published = published_by(&args.registry, None)?;
-        std::fs::write(path, serde_json::to_string_pretty(&published)?)?;
+        let published = published_by(&args.registry)?;
+        std::fs::write(path, serde_json::to_string_pretty(&published)?)
+            .map_err(|e| CannotAsk(format!("--published {}: {e}", path.display())))?;
     }
     let at = answer.at.unwrap_or_default();
     let orders: Vec<_> = answer

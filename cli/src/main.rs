@@ -22,7 +22,9 @@
 //!   `omni payment`, `omni netting` — a carrier's billing team, through its node's API;
 //! * `omni member`, `omni credential`, `omni conformance` — the registry's membership
 //!   administrator and its members;
-//! * `omni finance check|pledge|release|status` — a financier's desk.
+//! * `omni finance check|pledge|release|status` — a financier's desk;
+//! * `omni embargo publish`, `omni compliance start|prove-hop|map` — supply-chain
+//!   compliance (regulators, sellers and their suppliers).
 
 mod bench;
 mod bench_fixtures;
@@ -40,6 +42,7 @@ mod registry_api;
 mod registry_bench;
 mod registry_cmd;
 mod registry_reads;
+mod supply_chain_cmd;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -132,6 +135,12 @@ enum Command {
     /// A financier's desk: check, pledge, release and follow invoices it finances.
     #[command(subcommand)]
     Finance(finance_cmd::FinanceCommand),
+    /// Embargo lists (a regulator).
+    #[command(subcommand)]
+    Embargo(supply_chain_cmd::EmbargoCommand),
+    /// Supply-chain maps: start, prove a hop (participants), fetch from the registry.
+    #[command(subcommand)]
+    Compliance(supply_chain_cmd::ComplianceCommand),
 }
 
 #[derive(Subcommand)]
@@ -207,6 +216,8 @@ fn run() -> Result<()> {
         Command::Credential(command) => member_cmd::credential(command),
         Command::Conformance(command) => member_cmd::conformance(command),
         Command::Finance(command) => finance_cmd::finance(command),
+        Command::Embargo(command) => supply_chain_cmd::embargo(command),
+        Command::Compliance(command) => supply_chain_cmd::compliance(command),
     }
 }
 

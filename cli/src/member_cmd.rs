@@ -92,6 +92,26 @@ pub enum MemberCommand {
 /// `omni credential …`
 #[derive(Subcommand)]
 pub enum CredentialCommand {
+    /// A member's request for a jurisdiction credential: a fresh secret and pseudonym kept
+    /// in the credential file (OUT), and the request (pseudonym, country, attribute, the
+    /// secret's hash) for the administrator.
+    Request {
+        /// The member's country (ISO 3166-1 alpha-2, alpha-3 or numeric code).
+        #[arg(long)]
+        country: String,
+        /// The attribute the credential certifies (e.g. a service category code, ≥ 1).
+        #[arg(long)]
+        attribute: u16,
+        /// The credential file to create (keep it secret: it proves the member's hops).
+        #[arg(long)]
+        out: PathBuf,
+        /// The request file to create, for the administrator.
+        #[arg(long)]
+        request: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Put a member's jurisdiction credential commitment in the credential tree (the
     /// membership administrator); prints the leaf the registry gave it.
     Issue {
@@ -100,9 +120,13 @@ pub enum CredentialCommand {
         /// The member the credential was issued to (party key, hex).
         #[arg(long)]
         member: String,
-        /// The credential's commitment (64 hex digits), which the member computed.
+        /// The member's request (`omni credential request`): the administrator sees the
+        /// country and attribute it certifies, and computes the commitment itself.
+        #[arg(long, conflicts_with = "commitment", required_unless_present = "commitment")]
+        request: Option<PathBuf>,
+        /// The credential's commitment (64 hex digits), if the member computed it.
         #[arg(long)]
-        commitment: String,
+        commitment: Option<String>,
     },
     /// Revoke a credential: its leaf is empty in every later credential root.
     Revoke {
@@ -167,9 +191,18 @@ pub fn member(command: MemberCommand) -> Result<()> {
 /// Runs `omni credential …`.
 pub fn credential(command: CredentialCommand) -> Result<()> {
     match command {
-        CredentialCommand::Issue { signer, member, commitment } => {
+        CredentialCommand::Request { country, attribute, out, request, json } => {
+            crate::supply_chain_cmd::credential_request(&country, attribute, &out, &request, json)?
+        }
+        CredentialCommand::Issue { signer, member, request, commitment } => {
             let member = party_arg("member", &member)?;
-            let commitment = hash_arg("commitment", &commitment)?;
+            let commitment = match (request, commitment) {
+                (Some(path), _) => crate::supply_chain_cmd::read_request(&path)?.1,
+                (None, Some(hex)) => hash_arg("commitment", &hex)?,
+                (None, None) => {
+                    return Err(CannotAsk("give --request or --commitment".into()).into())
+                }
+            };
             let done = signer.submit(TxBody::IssueCredential { member, commitment })?;
             let leaf = done.event("CredentialIssued").and_then(|e| e["leaf"].as_u64());
             signer.print(

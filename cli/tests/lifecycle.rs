@@ -137,6 +137,7 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     until(&format!("order list --bilateral {} --node {} --json", bl, na), |v| {
         v["orders"][0]["status"] == "agreed"
     });
+    supply_chain(dir.path(), &registry, &admin_key, bl, na, &a.party);
 
     // Usage from CSV; a file with bad lines reports them and handles the good ones.
     let bad = "id,usageDate,usageType,quantity,unit\n\
@@ -443,6 +444,184 @@ fn financiers(dir: &Path, registry: &str, admin_key: &str, ri: &str, payer: &str
     assert_eq!(members["members"].as_array().map(Vec::len), Some(2), "{members}");
     fails(2, &format!("registry reputation --registry {registry} --payer xyz"));
     f1.clone()
+}
+
+/// The supply chain of order O-AB, as its seller, a supplier, the administrator and a
+/// regulator run it: the regulator publishes an embargo list (a list with an unknown
+/// country is refused; so is a list signed by a member); A and its supplier S request
+/// credentials, which the administrator issues; A starts the map, A and S each prove
+/// their hop; A's node records the map (B's node verifies it) and reports it to the
+/// registry; the regulator fetches the map from the registry and checks it offline —
+/// also after a later credential changed the root; after a new list the map is outdated,
+/// still compliant with the list it was proven against; after a revocation its root is
+/// no longer accepted.
+fn supply_chain(dir: &Path, registry: &str, admin_key: &str, bl: &str, na: &str, seller: &str) {
+    let d = |p: &str| dir.join(p).display().to_string();
+    let mut parties = Vec::new();
+    for (name, role) in [("regulator", "regulator"), ("supplier", "member")] {
+        let out = omni(&format!("keys generate --out {}", d(&format!("{name}.key"))));
+        let party = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        ok(&format!(
+            "member admit --registry {registry} --key {admin_key} --member {party} --role {role} --json"
+        ));
+        parties.push(party);
+    }
+    let (regulator, supplier) = (parties[0].clone(), parties[1].clone());
+    let as_regulator = format!("--registry {registry} --key {} --json", d("regulator.key"));
+    let as_supplier = format!("--registry {registry} --key {} --json", d("supplier.key"));
+
+    // The embargo list: an unknown country refuses the file before anything is signed; a
+    // member is not a regulator.
+    std::fs::write(dir.join("bad-list.toml"), "version = 1\ncountries = [\"KP\", \"XK\"]\n")
+        .unwrap();
+    let err = fails(2, &format!("embargo publish {as_regulator} --list {}", d("bad-list.toml")));
+    assert!(err.contains("countries[1]") && err.contains("XK"), "{err}");
+    let list = examples().join("embargo-list.toml").display().to_string();
+    let err = fails(1, &format!("embargo publish {as_supplier} --list {list}"));
+    assert!(err.contains("refused PublishEmbargoList") && err.contains("regulator"), "{err}");
+    let published = ok(&format!("embargo publish {as_regulator} --list {list}"));
+    assert_eq!(published["version"], 1, "{published}");
+    assert_eq!(published["countries"][0]["alpha2"], "KP", "{published}");
+    assert!(published["countries"][0]["name"].as_str().unwrap().contains("Korea"), "{published}");
+
+    // Credentials: each member keeps its secret and hands the administrator a request.
+    let mut leaves = Vec::new();
+    for (name, party, country) in [("seller", seller, "FR"), ("supplier", supplier.as_str(), "DEU")]
+    {
+        let request = ok(&format!(
+            "credential request --country {country} --attribute 1 --out {} --request {} --json",
+            d(&format!("{name}.cred")),
+            d(&format!("{name}.req"))
+        ));
+        let issued = ok(&format!(
+            "credential issue --registry {registry} --key {admin_key} --member {party} --request {} --json",
+            d(&format!("{name}.req"))
+        ));
+        assert_eq!(issued["commitment"], request["commitment"], "{issued}");
+        leaves.push(issued["leaf"].as_u64().unwrap());
+    }
+    let err = fails(2, "credential request --country XX --attribute 1 --out x --request y");
+    assert!(err.contains("--country"), "{err}");
+
+    // The map: A starts it, A and S prove their hops, A's node records it.
+    let started = ok(&format!(
+        "compliance start --registry {registry} --bilateral {bl} --order O-AB --attributes 1,2 \
+         --max-hops 4 --out {} --json",
+        d("O-AB.map")
+    ));
+    let order = started["order_commitment"].as_str().unwrap().to_string();
+    for (name, leaf) in [("seller", leaves[0]), ("supplier", leaves[1])] {
+        ok(&format!(
+            "compliance prove-hop --registry {registry} --map {} --hops 2 --credential {} --leaf {leaf} --json",
+            d("O-AB.map"),
+            d(&format!("{name}.cred"))
+        ));
+    }
+    let err = fails(
+        1,
+        &format!(
+        "compliance prove-hop --registry {registry} --map {} --hops 2 --credential {} --leaf {}",
+        d("O-AB.map"),
+        d("supplier.cred"),
+        leaves[1]
+    ),
+    );
+    assert!(err.contains("hops"), "a third hop of a two-hop chain: {err}");
+    ok(&format!(
+        "order map --bilateral {bl} --order O-AB --map {} --node {na} --json",
+        d("O-AB.map")
+    ));
+    until(&format!("registry compliance --registry {registry} --json"), |v| {
+        v["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["order"] == order.as_str() && o["status"] == "compliant")
+    });
+
+    // The regulator's own check, from the registry's copy of the map.
+    let fetched = d("fetched.map");
+    let record =
+        ok(&format!("compliance map --registry {registry} --order {order} --out {fetched} --json"));
+    assert_eq!(
+        (record["hops"].as_u64(), record["status"].as_str()),
+        (Some(2), Some("compliant")),
+        "{record}"
+    );
+    let verify = |published: &str| {
+        format!("verify compliance {fetched} --published {} --json", d(published))
+    };
+    ok(&format!(
+        "registry compliance --registry {registry} --published {} --json",
+        d("published-1.json")
+    ));
+    let verdict = ok(&verify("published-1.json"));
+    assert_eq!(verdict["compliant"], true, "{verdict}");
+    assert_eq!(verdict["embargoed"][3]["alpha2"], "CU", "{verdict}");
+
+    // A credential issued later changes the root; the map's root is still accepted.
+    ok(&format!(
+        "credential request --country NL --attribute 2 --out {} --request {} --json",
+        d("late.cred"),
+        d("late.req")
+    ));
+    ok(&format!(
+        "credential issue --registry {registry} --key {admin_key} --member {regulator} --request {} --json",
+        d("late.req")
+    ));
+    ok(&format!(
+        "registry compliance --registry {registry} --published {} --json",
+        d("published-2.json")
+    ));
+    let verdict = ok(&verify("published-2.json"));
+    assert_eq!(verdict["compliant"], true, "{verdict}");
+
+    // A new embargo list: the map is outdated under it, compliant with the list it was
+    // proven against.
+    std::fs::write(
+        dir.join("list-2.toml"),
+        "version = 2\ncountries = [\"KP\", \"IR\", \"SY\", \"CU\", \"BY\"]\n",
+    )
+    .unwrap();
+    ok(&format!("embargo publish {as_regulator} --list {}", d("list-2.toml")));
+    ok(&format!(
+        "registry compliance --registry {registry} --published {} --json",
+        d("published-3.json")
+    ));
+    let err = fails(1, &verify("published-3.json"));
+    assert!(err.contains("outdated"), "{err}");
+    let verdict = ok(&format!("{} --version 1", verify("published-3.json")));
+    assert_eq!(verdict["compliant"], true, "{verdict}");
+
+    // A map with a hop proof tampered with is not compliant; a damaged file cannot be
+    // checked.
+    let mut bytes = std::fs::read(&fetched).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 1;
+    std::fs::write(dir.join("tampered.map"), &bytes).unwrap();
+    let out = omni(&format!(
+        "verify compliance {} --published {} --version 1",
+        d("tampered.map"),
+        d("published-3.json")
+    ));
+    assert!(matches!(out.status.code(), Some(1 | 2)), "{out:?}");
+    std::fs::write(dir.join("damaged.map"), b"not a map").unwrap();
+    fails(
+        2,
+        &format!("verify compliance {} --published {}", d("damaged.map"), d("published-3.json")),
+    );
+
+    // The seller's credential is revoked: the map's root is no longer accepted.
+    ok(&format!(
+        "credential revoke --registry {registry} --key {admin_key} --leaf {} --json",
+        leaves[0]
+    ));
+    ok(&format!(
+        "registry compliance --registry {registry} --published {} --json",
+        d("published-4.json")
+    ));
+    let err = fails(1, &format!("{} --version 1", verify("published-4.json")));
+    assert!(err.contains("does not accept"), "{err}");
 }
 
 /// Micro-units as the decimal amount the commands take.

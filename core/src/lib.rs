@@ -33,6 +33,7 @@
 //! ```
 
 pub mod clock;
+pub mod country;
 pub mod embargo;
 pub mod encoding;
 pub mod error;

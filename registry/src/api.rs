@@ -15,8 +15,8 @@ use crate::error::Error;
 use crate::mempool::Arrival;
 use crate::netting::NettingCycle;
 use crate::records::{Invoice, InvoiceStatus, Member};
-use crate::state::{EmbargoRecord, Event};
-use crate::tx::{InvoiceId, Nullifier, Role};
+use crate::state::{ComplianceRecord, EmbargoRecord, Event};
+use crate::tx::{InvoiceId, Nullifier, Role, SignedTx, TxBody};
 use crate::validator::Node;
 use omni_circuits::compliance::field_to_bytes;
 use omni_core::{Hash32, PartyId};
@@ -106,6 +106,20 @@ fn embargo_to_proto(e: &EmbargoRecord) -> proto::EmbargoList {
         countries: e.list.countries().iter().map(|&c| u32::from(c)).collect(),
         published_by: e.published_by.0.to_vec(),
         published_at: e.published_at,
+    }
+}
+
+fn compliance_to_proto(c: &ComplianceRecord, status: &str) -> proto::OrderCompliance {
+    proto::OrderCompliance {
+        order: c.order.0.to_vec(),
+        status: status.into(),
+        embargo_version: c.embargo_version,
+        map_commitment: c.map_commitment.0.to_vec(),
+        hops: c.hops,
+        max_hops: c.max_hops,
+        submitted_by: c.submitted_by.0.to_vec(),
+        verified_at: c.verified_at,
+        credential_root: c.credential_root.0.to_vec(),
     }
 }
 
@@ -510,6 +524,7 @@ impl RegistryRpc for RegistryApi {
             accepted_roots: s.accepted_credential_roots().iter().map(|h| h.0.to_vec()).collect(),
             embargo: s.current_embargo_list().map(embargo_to_proto),
             credentials: s.credential_count(),
+            embargo_lists: s.embargo_lists().map(embargo_to_proto).collect(),
         }))
     }
 
@@ -543,25 +558,65 @@ impl RegistryRpc for RegistryApi {
         let orders = s
             .compliance_status(version)
             .into_iter()
-            .map(|(order, status)| {
-                let c = status.record();
-                proto::OrderCompliance {
-                    order: order.0.to_vec(),
-                    status: status.name().into(),
-                    embargo_version: c.embargo_version,
-                    map_commitment: c.map_commitment.0.to_vec(),
-                    hops: c.hops,
-                    max_hops: c.max_hops,
-                    submitted_by: c.submitted_by.0.to_vec(),
-                    verified_at: c.verified_at,
-                    credential_root: c.credential_root.0.to_vec(),
-                }
-            })
+            .map(|(_, status)| compliance_to_proto(status.record(), status.name()))
             .collect();
         Ok(Response::new(proto::ListComplianceStatusResponse {
             at: Some(at(&r)),
             embargo_version: version,
             orders,
+        }))
+    }
+
+    async fn get_compliance_map(
+        &self,
+        request: Request<proto::GetComplianceMapRequest>,
+    ) -> Result<Response<proto::GetComplianceMapResponse>, Status> {
+        let request = request.into_inner();
+        let order = Hash32(bytes32("order", &request.order)?);
+        let (record, at) = {
+            let r = self.read()?;
+            let s = r.state();
+            let record = match request.embargo_version {
+                0 => s.latest_compliance_record(&order),
+                v => s.compliance_record(&order, v),
+            };
+            let status = |c: &ComplianceRecord| {
+                let current = s.current_embargo_list().map_or(0, |e| e.list.version());
+                if c.embargo_version == current {
+                    "compliant"
+                } else {
+                    "outdated"
+                }
+            };
+            (record.map(|c| compliance_to_proto(c, status(c))), at(&r))
+        };
+        let not_found =
+            proto::GetComplianceMapResponse { at: Some(at.clone()), ..Default::default() };
+        let Some(record) = record else { return Ok(Response::new(not_found)) };
+        let store = &self.node.store;
+        let located =
+            store.map_location(&order, record.embargo_version).map_err(|e| status_of(&e))?;
+        let (height, index) = located.ok_or_else(|| {
+            Status::internal(format!("the map of order {order} is verified but not indexed"))
+        })?;
+        let block = store
+            .block(height)
+            .map_err(|e| status_of(&e))?
+            .ok_or_else(|| Status::internal(format!("block {height} missing")))?;
+        let bytes = block
+            .block
+            .txs
+            .get(index as usize)
+            .ok_or_else(|| Status::internal(format!("block {height} has no tx {index}")))?;
+        let tx = SignedTx::from_bytes(bytes).map_err(|e| Status::internal(e.to_string()))?;
+        let TxBody::SubmitComplianceMap { map } = tx.body else {
+            return Err(Status::internal(format!("tx {index} of block {height} is not a map")));
+        };
+        Ok(Response::new(proto::GetComplianceMapResponse {
+            at: Some(at),
+            found: true,
+            map,
+            record: Some(record),
         }))
     }
 }

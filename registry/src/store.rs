@@ -8,7 +8,8 @@
 //! | `txs` | tx hash (32) | canonical `(height, index)` of the transaction |
 //! | `roots` | height (8, BE) | canonical `(block hash, state root)` |
 //! | `certificates` | height (8, BE) | the consensus commit certificate of the block (opaque) |
-//! | `meta` | `"schema"`, `"genesis"`, `"height"` | layout version, [`Genesis`], last height |
+//! | `map_txs` | order commitment (32) ‖ embargo list version (4, BE) | canonical `(height, index)` of the accepted `SubmitComplianceMap` (the map's bytes are in that block) |
+//! | `meta` | `"schema"`, `"genesis"`, `"height"`, `"index:map_txs"` | layout version, [`Genesis`], last height, whether `map_txs` covers every block |
 //! | one per state table ([`TABLES`]: `registry`, `members`, `nonces`, `invoices`, `anchors`, `pledges`, `cycles`, `credentials`, `credential_roots`, `embargo_lists`, `compliance_maps`) | entry key | canonical entry |
 //!
 //! The state families hold the **current** state as entries; each block writes only the
@@ -37,6 +38,11 @@ const CF_TXS: &str = "txs";
 const CF_ROOTS: &str = "roots";
 const CF_META: &str = "meta";
 const CF_CERTIFICATES: &str = "certificates";
+const CF_MAP_TXS: &str = "map_txs";
+
+/// Set in `meta` once `map_txs` indexes every stored block (a store made before the
+/// index existed is indexed when it is opened).
+const MAP_INDEX_DONE: &[u8] = b"index:map_txs";
 
 /// Layout version written to `meta`.
 const SCHEMA: &[u8] = b"omni-registry/1";
@@ -99,6 +105,13 @@ fn height_key(h: u64) -> [u8; 8] {
     h.to_be_bytes()
 }
 
+fn map_key(order: &Hash32, version: u32) -> [u8; 36] {
+    let mut key = [0; 36];
+    key[..32].copy_from_slice(&order.0);
+    key[32..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
 fn decode<T: serde::de::DeserializeOwned>(what: &'static str, v: &[u8]) -> Result<T> {
     omni_core::decode(what, v).map_err(|e| Error::Store(e.to_string()))
 }
@@ -110,7 +123,7 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let families = [CF_BLOCKS, CF_TXS, CF_ROOTS, CF_META, CF_CERTIFICATES]
+        let families = [CF_BLOCKS, CF_TXS, CF_ROOTS, CF_META, CF_CERTIFICATES, CF_MAP_TXS]
             .into_iter()
             .chain(TABLES)
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
@@ -132,7 +145,62 @@ impl Store {
                 store.db.put_cf_opt(store.cf(CF_META)?, b"schema", SCHEMA, &store.write).stored()?
             }
         }
+        store.index_maps()?;
         Ok(store)
+    }
+
+    /// Indexes the compliance maps of blocks stored before `map_txs` existed.
+    fn index_maps(&self) -> Result<()> {
+        let meta = self.cf(CF_META)?;
+        if self.db.get_cf(meta, MAP_INDEX_DONE).stored()?.is_some() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        for row in self.db.iterator_cf(self.cf(CF_BLOCKS)?, IteratorMode::Start) {
+            let (key, value) = row.stored()?;
+            let height = u64::from_be_bytes(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|_| Error::Store("a block key of bad length".into()))?,
+            );
+            let block: StoredBlock = decode("stored block", &value)?;
+            let outcomes = block.results.iter().map(|r| r.result.as_ref().ok());
+            self.put_map_locations(&mut batch, height, outcomes)?;
+        }
+        batch.put_cf(meta, MAP_INDEX_DONE, b"1");
+        self.db.write_opt(batch, &self.write).stored()
+    }
+
+    /// Puts the location of each accepted `SubmitComplianceMap` among a block's outcomes.
+    fn put_map_locations<'a>(
+        &self,
+        batch: &mut WriteBatch,
+        height: u64,
+        outcomes: impl Iterator<Item = Option<&'a Vec<Event>>>,
+    ) -> Result<()> {
+        let maps = self.cf(CF_MAP_TXS)?;
+        for (i, events) in outcomes.enumerate() {
+            for e in events.into_iter().flatten() {
+                if let Event::ComplianceMapVerified { order, embargo_version, .. } = e {
+                    batch.put_cf(
+                        maps,
+                        map_key(order, *embargo_version),
+                        omni_core::encode(&(height, i as u32)),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the accepted `SubmitComplianceMap` of `order` under embargo list `version`
+    /// is: `(height, index)`.
+    pub fn map_location(&self, order: &Hash32, version: u32) -> Result<Option<(u64, u32)>> {
+        self.db
+            .get_cf(self.cf(CF_MAP_TXS)?, map_key(order, version))
+            .stored()?
+            .map(|v| decode("map location", &v))
+            .transpose()
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
@@ -244,6 +312,8 @@ impl Store {
                 indexed.insert(r.tx_hash, accepted);
             }
         }
+        let outcomes = outcome.results.iter().map(|r| r.result.as_ref().ok());
+        self.put_map_locations(&mut batch, outcome.height, outcomes)?;
         batch.put_cf(
             self.cf(CF_ROOTS)?,
             height_key(outcome.height),
@@ -430,9 +500,49 @@ mod tests {
         }
         assert_eq!(
             hasher.finish().to_hex(),
-            "73630044bb470c57e700422f6defa8503255f7d028e2123ef9c0a9ba5d951c64",
+            "a0f995a6f93745c98e51257982326dbdace9a1455262baa60a95e4520073a539",
             "the registry's stored format changed"
         );
+    }
+
+    /// A store written before `map_txs` existed is indexed when opened: the location of
+    /// each verified map is found from the blocks' events, so `GetComplianceMap` answers
+    /// for maps verified before the upgrade.
+    #[test]
+    fn maps_verified_before_the_index_existed_are_indexed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let order = Hash32([3; 32]);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let results = vec![
+                StoredResult {
+                    tx_hash: Hash32([1; 32]),
+                    result: Err(StoredError { code: "refused".into(), message: "no".into() }),
+                },
+                StoredResult {
+                    tx_hash: Hash32([2; 32]),
+                    result: Ok(vec![Event::ComplianceMapVerified {
+                        order,
+                        embargo_version: 4,
+                        hops: 2,
+                    }]),
+                },
+            ];
+            let stored = StoredBlock {
+                block: Block { height: 7, time: 70, txs: vec![vec![1], vec![2]] },
+                block_hash: Hash32([7; 32]),
+                results,
+                state_root: Hash32([8; 32]),
+            };
+            let blocks = store.cf(CF_BLOCKS).unwrap();
+            store.db.put_cf(blocks, height_key(7), omni_core::encode(&stored)).unwrap();
+            // As a store of the earlier layout: no index, no mark.
+            store.db.delete_cf(store.cf(CF_META).unwrap(), MAP_INDEX_DONE).unwrap();
+            assert_eq!(store.map_location(&order, 4).unwrap(), None);
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.map_location(&order, 4).unwrap(), Some((7, 1)));
+        assert_eq!(store.map_location(&order, 3).unwrap(), None);
     }
 
     #[test]

@@ -222,6 +222,11 @@ impl RegistryState {
         self.compliance.embargo_lists.get(&version)
     }
 
+    /// Every embargo list published, oldest version first.
+    pub fn embargo_lists(&self) -> impl Iterator<Item = &EmbargoRecord> {
+        self.compliance.embargo_lists.values()
+    }
+
     /// What a map is checked against now: the current root and embargo list, as a
     /// regulator passes it to `omni verify compliance`.
     pub fn published_compliance_state(&self) -> Option<PublishedState> {
@@ -251,6 +256,11 @@ impl RegistryState {
     /// The verified map of an order under a version.
     pub fn compliance_record(&self, order: &Hash32, version: u32) -> Option<&ComplianceRecord> {
         self.compliance.maps.get(&(*order, version))
+    }
+
+    /// The order's map verified under the latest embargo list version it was proven for.
+    pub fn latest_compliance_record(&self, order: &Hash32) -> Option<&ComplianceRecord> {
+        self.compliance.maps.range((*order, 0)..=(*order, u32::MAX)).next_back().map(|(_, r)| r)
     }
 
     // ----------------------------------------------------------------------------------
