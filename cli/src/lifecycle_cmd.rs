@@ -288,7 +288,9 @@ pub enum PaymentCommand {
     },
 }
 
-/// `omni netting …` (bilateral netting, MEF 114 §8.6.3).
+/// `omni netting …`: bilateral netting (MEF 114 §8.6.3; `propose`, `accept`) and
+/// omni-lateral netting cycles on the registry (`open`, `join`, `reveal`, `confirm`,
+/// `status`, `record`), each through this party's node.
 #[derive(Subcommand)]
 pub enum NettingCommand {
     /// Propose the netting of the documents due in a billing period.
@@ -309,6 +311,55 @@ pub enum NettingCommand {
         /// The netting's id.
         #[arg(long)]
         netting: String,
+    },
+    /// Open an omni-lateral netting cycle on the registry with other members (this
+    /// party included), over their accepted invoices due by the cut-off.
+    Open {
+        /// ISO 4217 currency.
+        #[arg(long)]
+        currency: String,
+        /// Invoices due at or before this date (YYYY-MM-DD, end of day UTC) or RFC 3339
+        /// date-time are netted.
+        #[arg(long)]
+        cutoff: String,
+        /// Another participant's party key (hex; repeatable).
+        #[arg(long = "participant", required = true)]
+        participants: Vec<String>,
+    },
+    /// Join (consent to) a cycle this party is invited to.
+    Join {
+        /// The cycle.
+        #[arg(long)]
+        cycle: u64,
+    },
+    /// Open this party's net position in a cycle, computed from its ledgers and checked
+    /// against the registry's sum of the locked invoices' commitments.
+    Reveal {
+        /// The cycle.
+        #[arg(long)]
+        cycle: u64,
+    },
+    /// Confirm the transfers of a cycle this party received (all, or one instruction).
+    Confirm {
+        /// The cycle.
+        #[arg(long)]
+        cycle: u64,
+        /// Only this instruction.
+        #[arg(long)]
+        instruction: Option<u32>,
+    },
+    /// A cycle as the registry shows it, and this party's net and transfers in it.
+    Status {
+        /// The cycle.
+        #[arg(long)]
+        cycle: u64,
+    },
+    /// Record a settled cycle on each bilateral it settled (MEF 114 CR22): propose the
+    /// result, or accept the counterparty's proposal.
+    Record {
+        /// The cycle.
+        #[arg(long)]
+        cycle: u64,
     },
     /// This party's net position over the invoices an omni-lateral netting cycle locked:
     /// the amount and blinding it opens to the registry.
@@ -1026,6 +1077,62 @@ pub fn payment(common: &Common, command: PaymentCommand) -> Result<()> {
     Ok(())
 }
 
+fn cycle_view_json(v: &proto::CycleView) -> Value {
+    let participants: Vec<Value> = v
+        .participants
+        .iter()
+        .map(|p| json!({ "party": p.party, "joined": p.joined, "net": p.net }))
+        .collect();
+    let instructions: Vec<Value> = v
+        .instructions
+        .iter()
+        .map(|i| {
+            json!({ "index": i.index, "from": i.from, "to": i.to, "micros": i.micros,
+                    "confirmed": i.confirmed })
+        })
+        .collect();
+    json!({ "cycle": v.cycle, "phase": v.phase, "currency": v.currency, "cutoff": v.cutoff,
+            "opener": v.opener, "participants": participants, "invoices": v.invoices,
+            "instructions": instructions, "settled_volume": v.settled_volume,
+            "settled_at": v.settled_at, "own_net": v.own_net, "own_invoices": v.own_invoices })
+}
+
+fn cycle_view_text(v: &proto::CycleView) -> String {
+    let joined = v.participants.iter().filter(|p| p.joined).count();
+    let mut out = format!(
+        "netting cycle {} ({}): {}, {joined} of {} joined, {} invoices due by {} locked; this \
+         party's net {} over {} of them",
+        v.cycle,
+        v.currency,
+        v.phase,
+        v.participants.len(),
+        v.invoices.len(),
+        v.cutoff,
+        format_micros(v.own_net),
+        v.own_invoices
+    );
+    for i in &v.instructions {
+        out.push_str(&format!(
+            "\n  #{} {} pays {} {}{}",
+            i.index,
+            i.from,
+            i.to,
+            format_micros(i.micros),
+            if i.confirmed { " (confirmed)" } else { "" }
+        ));
+    }
+    out
+}
+
+fn print_cycle_ack(common: &Common, a: &proto::CycleAck, did: &str) {
+    let view = a.cycle_view.clone().unwrap_or_default();
+    print(
+        common,
+        json!({ "cycle": a.cycle, "txs": a.txs, "phase": view.phase, "view": cycle_view_json(&view) }),
+        || format!("netting cycle {}: {did}\n{}", a.cycle, cycle_view_text(&view)),
+    );
+}
+
 /// Runs `omni netting …`.
 pub fn netting(common: &Common, command: NettingCommand) -> Result<()> {
     let api = NodeApi::connect(common.node.as_deref())?;
@@ -1066,6 +1173,62 @@ pub fn netting(common: &Common, command: NettingCommand) -> Result<()> {
                 json!({ "bilateral": b.bilateral, "netting": netting, "entry": entry_json(&e) }),
                 || format!("netting {netting} accepted (entry {})", e.seq),
             );
+        }
+        NettingCommand::Open { currency, cutoff, participants } => {
+            let request = proto::OpenCycleRequest { currency, cutoff, participants };
+            let a = api.call("OpenCycle", api.netting.clone().open_cycle(request))?;
+            print_cycle_ack(common, &a, "opened");
+        }
+        NettingCommand::Join { cycle } => {
+            let a =
+                api.call("JoinCycle", api.netting.clone().join_cycle(proto::CycleRef { cycle }))?;
+            print_cycle_ack(common, &a, "joined");
+        }
+        NettingCommand::Reveal { cycle } => {
+            let a =
+                api.call("RevealNet", api.netting.clone().reveal_net(proto::CycleRef { cycle }))?;
+            print_cycle_ack(common, &a, "net position opened");
+        }
+        NettingCommand::Confirm { cycle, instruction } => {
+            let request = proto::ConfirmSettlementRequest { cycle, instruction };
+            let a =
+                api.call("ConfirmSettlement", api.netting.clone().confirm_settlement(request))?;
+            print_cycle_ack(common, &a, "transfers confirmed");
+        }
+        NettingCommand::Status { cycle } => {
+            let v =
+                api.call("GetCycle", api.netting.clone().get_cycle(proto::CycleRef { cycle }))?;
+            print(common, cycle_view_json(&v), || cycle_view_text(&v));
+        }
+        NettingCommand::Record { cycle } => {
+            let r = api.call(
+                "RecordCycleResult",
+                api.netting.clone().record_cycle_result(proto::CycleRef { cycle }),
+            )?;
+            let rows: Vec<Value> = r
+                .results
+                .iter()
+                .map(|x| {
+                    json!({ "bilateral": x.bilateral, "netting": x.netting, "invoices": x.invoices,
+                            "step": x.step, "entry": x.entry.as_ref().map(entry_json) })
+                })
+                .collect();
+            print(common, json!({ "cycle": r.cycle, "results": rows }), || {
+                let mut out = format!("netting cycle {cycle} on this party's bilaterals:");
+                for x in &r.results {
+                    out.push_str(&format!(
+                        "\n  {} {}: {} ({})",
+                        x.bilateral,
+                        x.netting,
+                        x.step,
+                        x.invoices.join(", ")
+                    ));
+                }
+                if r.results.is_empty() {
+                    out.push_str(" none of its invoices were in the cycle");
+                }
+                out
+            });
         }
         NettingCommand::Position { registry_invoices } => {
             let request = proto::GetNetPositionRequest { registry_invoices };

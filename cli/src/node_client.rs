@@ -6,6 +6,7 @@
 use anyhow::Result;
 use omni_node::api::proto::billing_client::BillingClient;
 use omni_node::api::proto::lifecycle_client::LifecycleClient;
+use omni_node::api::proto::netting_client::NettingClient;
 use omni_node::api::proto::node_client::NodeClient;
 use std::fmt;
 use tonic::transport::Channel;
@@ -71,6 +72,8 @@ pub struct NodeApi {
     pub lifecycle: LifecycleClient<Channel>,
     /// `Node`.
     pub node: NodeClient<Channel>,
+    /// `Netting`.
+    pub netting: NettingClient<Channel>,
     runtime: tokio::runtime::Runtime,
     endpoint: String,
 }
@@ -102,6 +105,7 @@ impl NodeApi {
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(max),
             lifecycle: LifecycleClient::new(channel.clone()),
+            netting: NettingClient::new(channel.clone()),
             node: NodeClient::new(channel),
             runtime,
             endpoint,

@@ -12,31 +12,16 @@
 //! party to.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{eventually, examples, fails, free_port, ok, omni, until, Running, OMNI};
+use common::{eventually, examples, fails, free_port, ok, omni, start_node, until, Running, OMNI};
 
 /// Runs a command that must be refused by the node (exit 1) and returns its error text.
 fn refused(line: &str) -> String {
     fails(1, line)
-}
-
-fn start_node(config: &Path) -> Running {
-    let mut child = Command::new(OMNI)
-        .args(["node", "start", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("API listening"), "{line}");
-    Running(child)
 }
 
 struct Carrier {

@@ -14,6 +14,7 @@
 //! | `Billing.NotifyPayment`, `ConfirmReceipt` | the payer's payment notice, the payee's receipt | R87–R89 |
 //! | `Billing.ExportBillOpening` | the opening of a proven bill's amount commitment, for a financier | — |
 //! | `Lifecycle.*` ([`lifecycle`]) | contract, orders, ratings, dispute resolution, final invoices, credit notes, bilateral netting | R4–R8, R30, R65–R67, R76–R81, §8.6.3 |
+//! | `Netting.*` ([`netting`]) | omni-lateral netting cycles: open, join, reveal this party's net (from its ledgers), confirm transfers, record a settled cycle on the bilaterals | §8.6.3, CR22 |
 //! | `Lifecycle.RecordSupplyChainMap` | the seller's supply-chain map of an agreed order, verified by both nodes | R15 |
 //! | `Node.GetStatus` ([`status`]) | bilaterals and heads, registry outbox, proving queue, peers, clock | — |
 //! | `Node.GetClock`, `SetClock` | the clock entries are stamped with; a simulated one (rehearsals, demos) moved forwards | — |
@@ -26,6 +27,7 @@
 //! now, `INTERNAL` for storage faults.
 
 pub mod lifecycle;
+pub mod netting;
 pub mod status;
 
 use crate::invoice::invoice_from_rating;
@@ -741,6 +743,7 @@ pub async fn serve(node: NodeContext, listen: SocketAddr) -> std::io::Result<Run
     let api = BillingServer::new(BillingApi::with(node.clone()));
     let lifecycle =
         proto::lifecycle_server::LifecycleServer::new(lifecycle::LifecycleApi::new(node.clone()));
+    let netting = proto::netting_server::NettingServer::new(netting::NettingApi::new(node.clone()));
     let status = proto::node_server::NodeServer::new(status::NodeApi::new(node));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -748,6 +751,7 @@ pub async fn serve(node: NodeContext, listen: SocketAddr) -> std::io::Result<Run
             .add_service(reflection)
             .add_service(api)
             .add_service(lifecycle)
+            .add_service(netting)
             .add_service(status)
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(listener),

@@ -8,7 +8,7 @@
 
 use crate::contract::{Contract, Order};
 use crate::invoice::{CreditNote, Dispute, DisputeResolution, FinalInvoice, Invoice};
-use crate::settlement::{Netting, PaymentNotice, PaymentReceipt};
+use crate::settlement::{CycleNetting, Netting, PaymentNotice, PaymentReceipt};
 use omni_core::rating::Rating;
 use omni_core::{Hash32, IntervalId, Keypair, PartyId, Signature, UsageRecord};
 use serde::{Deserialize, Serialize};
@@ -258,6 +258,8 @@ pub enum EntryBody {
     RatingProof(RatingProofAttachment),
     /// The supply-chain map of an agreed order (seller; MEF 114 R15).
     SupplyChainMap(SupplyChainMapRecord),
+    /// The result of an omni-lateral netting cycle on this bilateral (two-party, CR22).
+    CycleNetting(CycleNetting),
 }
 
 impl EntryBody {
@@ -282,6 +284,7 @@ impl EntryBody {
             EntryBody::Termination(_) => "termination",
             EntryBody::RatingProof(_) => "rating proof",
             EntryBody::SupplyChainMap(_) => "supply-chain map",
+            EntryBody::CycleNetting(_) => "netting cycle result",
         }
     }
 }

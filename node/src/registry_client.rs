@@ -794,6 +794,28 @@ impl RegistryClient {
         db.get(key(REFUSAL, id))?.map(|v| decode("outbox refusal", &v)).transpose()
     }
 
+    /// Waits until submission `id` was delivered or refused, at most `timeout`: `None` if
+    /// neither happened by then (it stays queued).
+    pub async fn outcome(
+        &self,
+        id: OutboxId,
+        timeout: Duration,
+    ) -> Result<Option<std::result::Result<Delivered, RegistryRefusal>>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(d) = self.delivery(id)? {
+                return Ok(Some(Ok(d)));
+            }
+            if let Some(r) = self.refusal(id)? {
+                return Ok(Some(Err(r)));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Removes a refusal from the record once it was dealt with; whether there was one.
     pub fn dismiss_refusal(&self, id: OutboxId) -> Result<bool> {
         let db = &self.outbox().db;

@@ -59,6 +59,32 @@ pub struct PaymentReceipt {
     pub amount: Micros,
 }
 
+/// The result of an omni-lateral netting cycle on one bilateral (MEF 114 CR22): the
+/// bilateral's invoices that the registry's multi-party netting cycle settled. Either
+/// party proposes it once the registry shows the cycle settled; the other accepts it
+/// (its node checks the cycle on the registry first). Once accepted, the invoices are
+/// settled by netting on the ledger (nothing is paid on the bilateral itself: the cycle's
+/// settlement instructions moved the money).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CycleNetting {
+    /// The registry's cycle id.
+    pub cycle: u64,
+    /// The bilateral's invoices the cycle locked and settled.
+    pub invoices: Vec<String>,
+}
+
+impl CycleNetting {
+    /// The netting id the result is kept under on the ledger: `cycle-N`.
+    pub fn netting_id(cycle: u64) -> String {
+        format!("cycle-{cycle}")
+    }
+
+    /// The cycle of a netting id, if it is a cycle's result.
+    pub fn cycle_of(netting: &str) -> Option<u64> {
+        netting.strip_prefix("cycle-")?.parse().ok()
+    }
+}
+
 /// Bilateral netting of reciprocal documents (MEF 114 §8.6.3). Proposed by either party,
 /// final when the other accepts (CR22). `payer` and `amount` state the result the
 /// proposer computed; the ledger recomputes and refuses a difference (CD2).

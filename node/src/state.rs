@@ -30,7 +30,9 @@ use crate::invoice::{
     apply_bps, check_against_rating, invoice_from_rating, CreditNote, Dispute, DisputeResolution,
     FinalInvoice, Invoice,
 };
-use crate::settlement::{self, Netting, PaymentNotice, PaymentReceipt, SettlementRef};
+use crate::settlement::{
+    self, CycleNetting, Netting, PaymentNotice, PaymentReceipt, SettlementRef,
+};
 use crate::{Error, Refusal, Result};
 use omni_circuits::compliance::{order_commitment, ComplianceMap};
 use omni_core::money::format_micros;
@@ -860,6 +862,8 @@ impl BilateralState {
             EntryBody::PaymentReceipt(r) => self.plan_receipt(r, party),
             // Either party may propose a netting; the other accepts it (CR22).
             EntryBody::Netting(n) => self.plan_netting(n, entry),
+            // Either party records a settled omni-lateral cycle; the other accepts it.
+            EntryBody::CycleNetting(c) => self.plan_cycle_netting(c, entry),
             EntryBody::RatingProof(p) => self.plan_rating_proof(p, party),
             EntryBody::SupplyChainMap(m) => self.plan_supply_chain_map(m, party),
             EntryBody::Termination(t) => {
@@ -1833,6 +1837,44 @@ impl BilateralState {
         Ok(Effect::Netting(Box::new(NettingState {
             netting: n.clone(),
             payee,
+            seq: entry.seq,
+            status: Agreement::Proposed,
+            agreed_at: None,
+            paid: 0,
+        })))
+    }
+
+    /// The result of a registry netting cycle: the bilateral's invoices it settled, each
+    /// payable and not yet (partly) settled; kept as a netting with no bilateral payment.
+    fn plan_cycle_netting(&self, c: &CycleNetting, entry: &Entry) -> Plan {
+        let id = CycleNetting::netting_id(c.cycle);
+        let bad = |reason: String| Refusal::InvalidNetting { netting: id.clone(), reason };
+        if self.s.nettings.contains_key(&id) {
+            return Err(bad("the cycle's result is already recorded".into()));
+        }
+        let first = c.invoices.first().ok_or_else(|| bad("no invoice".into()))?;
+        let mut documents = Vec::with_capacity(c.invoices.len());
+        for (i, number) in c.invoices.iter().enumerate() {
+            if c.invoices[..i].contains(number) {
+                return Err(bad(format!("invoice {number} is listed twice")));
+            }
+            let r = SettlementRef::Invoice(number.clone());
+            let doc = self.doc(&r)?;
+            if let Some(why) = doc.not_payable {
+                return Err(bad(format!("{r} cannot be netted: {why}")));
+            }
+            if doc.paid != 0 || doc.discount_taken != 0 || self.has_payments(&r) {
+                return Err(bad(format!("{r} cannot be netted: a payment was notified on it")));
+            }
+            if let Some(other) = self.locked_by_netting(&r) {
+                return Err(bad(format!("{r} cannot be netted: netting {other} holds it")));
+            }
+            documents.push(r);
+        }
+        let period = self.invoice_state(first)?.invoice.interval.clone();
+        Ok(Effect::Netting(Box::new(NettingState {
+            netting: Netting { id, period, documents, payer: None, amount: 0 },
+            payee: None,
             seq: entry.seq,
             status: Agreement::Proposed,
             agreed_at: None,

@@ -105,3 +105,42 @@ pub fn until(line: &str, done: impl Fn(&Value) -> bool) -> Value {
 pub fn eventually(line: &str) -> Value {
     until(line, |_| true)
 }
+
+/// Starts `omni node start --config CONFIG` and waits until its API listens.
+pub fn start_node(config: &Path) -> Running {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(OMNI)
+        .args(["node", "start", "--config"])
+        .arg(config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("API listening"), "{line}");
+    Running(child)
+}
+
+/// `omni keys generate --out FILE`: the new party key (hex).
+pub fn generate_key(file: &Path) -> String {
+    let out = omni(&format!("keys generate --out {}", file.display()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// `omni registry start` on a free port with rating keys and an administrator; returns
+/// the process and its endpoint.
+pub fn start_registry(data: &Path, admin: &str, vk: &str, hash: &str) -> (Running, String) {
+    let listen = free_port();
+    let child = Command::new(OMNI)
+        .args(["registry", "start", "--data"])
+        .arg(data)
+        .args(["--listen", &listen.to_string()])
+        .args(["--admin", admin, "--rating-keys", vk, "--rating-keys-hash", hash])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    (Running(child), format!("http://{listen}"))
+}

@@ -442,6 +442,19 @@ impl Lifecycle for LifecycleApi {
         request: Request<proto::NettingRef>,
     ) -> Result<Response<proto::EntryAck>, Status> {
         let r = request.into_inner();
+        // The result of a registry netting cycle is accepted only as the registry shows it.
+        if let Some(cycle) = crate::settlement::CycleNetting::cycle_of(&r.netting) {
+            let outbox = self.node.outbox.as_ref().ok_or_else(|| {
+                Status::failed_precondition(
+                    "a netting cycle's result is accepted by a node that reports to the registry",
+                )
+            })?;
+            let c = super::netting::registry_cycle(outbox, cycle).await?;
+            let (id, netting) = (bilateral(&r.bilateral)?, r.netting.clone());
+            self.node
+                .with_ledger(move |ledger| super::netting::check_result(&c, ledger, id, &netting))
+                .await?;
+        }
         let what = format!("netting {:?}", r.netting);
         self.accept_proposed(&r.bilateral, Subject::Netting(r.netting), what).await
     }

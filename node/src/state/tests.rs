@@ -598,6 +598,36 @@ fn reciprocal_invoices_are_netted_into_one_payment() {
     assert_eq!(p.replayed().digest(), p.state.digest());
 }
 
+/// A registry netting cycle's result (CR22): either party proposes the invoices the cycle
+/// settled, the other accepts; the invoices are then netted on the ledger, with no
+/// payment on the bilateral. A result naming no invoice, one twice, an unknown one, or one
+/// already settled is refused, and a cycle is recorded once.
+#[test]
+fn a_netting_cycle_result_settles_its_invoices_once_both_agree() {
+    let (mut p, _, _) = reciprocal_pair();
+    let result = |cycle: u64, invoices: &[&str]| {
+        EntryBody::CycleNetting(crate::settlement::CycleNetting {
+            cycle,
+            invoices: invoices.iter().map(|s| s.to_string()).collect(),
+        })
+    };
+    assert!(p.refused('a', result(7, &[])).contains("no invoice"));
+    assert!(p.refused('a', result(7, &["A-1", "A-1"])).contains("listed twice"));
+    assert!(p.refused('a', result(7, &["A-9"])).contains("A-9"));
+    let seq = p.ok('b', result(7, &["A-1", "B-1"]));
+    assert!(p.refused('a', result(7, &["A-1"])).contains("already recorded"));
+    // While proposed, the invoices cannot be netted elsewhere.
+    assert!(p.refused('a', result(8, &["B-1"])).contains("cycle-7"));
+    p.accept_by_a(seq);
+    for number in ["A-1", "B-1"] {
+        let inv = p.state.invoice(number).unwrap();
+        assert_eq!(inv.status(), InvoiceStatus::Netted, "{number}");
+        assert_eq!(inv.paid, 0, "{number}: nothing paid on the bilateral");
+    }
+    assert!(p.refused('a', result(8, &["A-1"])).contains("settled by netting"));
+    assert_eq!(p.replayed().digest(), p.state.digest());
+}
+
 #[test]
 fn netting_needs_a_netting_agreement() {
     let mut p = Pair::new(false);
