@@ -20,6 +20,12 @@ pub enum RegistryCommand {
     /// Make a validator set on 127.0.0.1: a data directory with a consensus key per
     /// validator, and the shared validators file (genesis and addresses).
     Testnet(TestnetArgs),
+    /// Prepare this host as a validator: its consensus key (which never leaves DATA) and
+    /// its public entry (key and addresses) for `omni registry genesis`.
+    Init(InitArgs),
+    /// Assemble the validators file (genesis and validator set) from the validators'
+    /// public entries; every operator starts with the same file.
+    Genesis(GenesisArgs),
     /// Orders' supply-chain compliance per embargo list version (a regulator's query).
     Compliance(crate::compliance_cmd::RegistryComplianceArgs),
     /// What the registry shows of an invoice (its status, due date, settlement) and the
@@ -59,15 +65,56 @@ pub struct InvoiceArgs {
     json: bool,
 }
 
+/// Arguments of `omni registry init`.
+#[derive(Args)]
+pub struct InitArgs {
+    /// The validator's data directory (created; its consensus key is DATA/consensus.key).
+    #[arg(long)]
+    data: PathBuf,
+    /// Where its gRPC API will listen.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// Where it will listen for the other validators (consensus).
+    #[arg(long)]
+    consensus_listen: SocketAddr,
+    /// Its name in the validator set (default: the data directory's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Print one JSON object (the entry).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `omni registry genesis`.
+#[derive(Args)]
+pub struct GenesisArgs {
+    /// A validator's entry (`DATA/validator.json` from `omni registry init`; repeatable).
+    #[arg(long = "validator", required = true)]
+    validators: Vec<PathBuf>,
+    /// The membership administrator's public key (hex).
+    #[arg(long)]
+    admin: String,
+    /// The registry's name.
+    #[arg(long, default_value = "omnilateral")]
+    name: String,
+    /// The validators file to write (it must not exist).
+    #[arg(long)]
+    out: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
 /// Arguments of `omni registry start`.
 #[derive(Args)]
 pub struct StartArgs {
     /// RocksDB directory (created if missing).
     #[arg(long)]
     data: PathBuf,
-    /// Address of the gRPC API.
-    #[arg(long, default_value = "127.0.0.1:7400")]
-    listen: SocketAddr,
+    /// Address of the gRPC API (default: this validator's in the validators file, else
+    /// 127.0.0.1:7400).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
     /// Membership administrator's public key (hex) for a new registry. Without it, a new
     /// registry gets a fresh admin key written to DATA/admin.key.
     #[arg(long)]
@@ -243,6 +290,8 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             println!("{}", path.display());
             Ok(())
         }
+        RegistryCommand::Init(args) => init(&args),
+        RegistryCommand::Genesis(args) => genesis(&args),
         RegistryCommand::Compliance(args) => crate::compliance_cmd::registry_status(args),
         RegistryCommand::Invoice(args) => invoice(&args),
         RegistryCommand::Status(args) => crate::registry_reads::status(&args),
@@ -331,13 +380,109 @@ fn invoice(args: &InvoiceArgs) -> Result<()> {
     Ok(())
 }
 
+/// The file `omni registry init` writes beside the consensus key: the public entry.
+const VALIDATOR_ENTRY_FILE: &str = "validator.json";
+
+fn init(args: &InitArgs) -> Result<()> {
+    use crate::node_client::CannotAsk;
+    let key = consensus_key(&args.data).map_err(|e| CannotAsk(e.to_string()))?;
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => args
+            .data
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "validator".into()),
+    };
+    let entry = ValidatorEntry {
+        name,
+        public_key: hex::encode(key.verifying_key().to_bytes()),
+        consensus: args.consensus_listen,
+        api: args.listen,
+    };
+    let path = args.data.join(VALIDATOR_ENTRY_FILE);
+    let text = serde_json::to_string_pretty(&entry)?;
+    std::fs::write(&path, &text)
+        .map_err(|e| CannotAsk(format!("cannot write {}: {e}", path.display())))?;
+    if args.json {
+        println!("{}", serde_json::json!({ "entry": entry, "file": path.display().to_string() }));
+    } else {
+        println!(
+            "validator {} (consensus key {}; the private key stays in {}):\n{text}\ngive {} to \
+             whoever assembles the genesis (omni registry genesis)",
+            entry.name,
+            entry.public_key,
+            args.data.join(omni_registry::CONSENSUS_KEY_FILE).display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn genesis(args: &GenesisArgs) -> Result<()> {
+    use crate::node_client::CannotAsk;
+    let admin = crate::registry_api::party_arg("admin", &args.admin)?;
+    let mut validators = Vec::new();
+    for path in &args.validators {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CannotAsk(format!("--validator {}: {e}", path.display())))?;
+        let entry: ValidatorEntry = serde_json::from_str(&text).map_err(|e| {
+            CannotAsk(format!("--validator {}: not a validator entry: {e}", path.display()))
+        })?;
+        validators.push(entry);
+    }
+    let genesis = Genesis {
+        name: args.name.clone(),
+        time: omni_core::Clock::System.now(),
+        members: vec![(admin, Role::Admin)],
+    };
+    let set = ValidatorSetFile { genesis, validators };
+    set.check().map_err(|e| CannotAsk(format!("the validator set: {e}")))?;
+    let text = serde_json::to_string_pretty(&set)?;
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create_new(true).open(&args.out).map_err(|e| {
+            CannotAsk(format!("cannot create {} (it must not exist): {e}", args.out.display()))
+        })?;
+    use std::io::Write;
+    f.write_all(text.as_bytes())
+        .map_err(|e| CannotAsk(format!("cannot write {}: {e}", args.out.display())))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "file": args.out.display().to_string(), "name": args.name,
+                                "validators": set.validators.len(), "admin": admin.to_hex() })
+        );
+    } else {
+        println!(
+            "{}: registry {} with {} validators and administrator {admin}; every operator starts \
+             with `omni registry start --data DATA --validators {}`",
+            args.out.display(),
+            args.name,
+            set.validators.len(),
+            args.out.display()
+        );
+    }
+    Ok(())
+}
+
 fn start(args: StartArgs) -> Result<()> {
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create {}", args.data.display()))?;
     let fresh = std::fs::read_dir(&args.data)?
         .filter_map(|e| e.ok())
         .all(|e| e.file_name() == omni_registry::CONSENSUS_KEY_FILE);
-    let mut config = ServerConfig::new(&args.data, args.listen);
+    let set = args.validators.as_deref().map(ValidatorSetFile::load).transpose()?;
+    // A validator listens where the validator set says, unless told otherwise.
+    let own_api = match &set {
+        Some(set) => {
+            let key = hex::encode(consensus_key(&args.data)?.verifying_key().to_bytes());
+            set.validators.iter().find(|v| v.public_key == key).map(|v| v.api)
+        }
+        None => None,
+    };
+    let listen =
+        args.listen.or(own_api).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7400)));
+    let mut config = ServerConfig::new(&args.data, listen);
     config.consensus.empty_block_interval =
         args.empty_block_ms.map(std::time::Duration::from_millis);
     if let Some(modes) = &args.byzantine {
@@ -345,13 +490,12 @@ fn start(args: StartArgs) -> Result<()> {
     }
     config.consensus.listen = args.consensus_listen;
     config.consensus.peers = args.consensus_peers.clone();
-    if let Some(path) = &args.validators {
+    if let Some(set) = set {
         if args.admin.is_some() {
             bail!(
                 "--admin does not apply with --validators: the genesis is in the validators file"
             );
         }
-        let set = ValidatorSetFile::load(path)?;
         config = config.with_validators(set);
     } else if fresh {
         let (admin, written) = genesis_admin(args.admin.as_deref(), &args.data)?;
@@ -374,7 +518,7 @@ fn start(args: StartArgs) -> Result<()> {
             let id = v.key_id();
             eprintln!(
                 "registry on {} (data {}); rating proofs verified under keys {} (chunk size {})",
-                args.listen,
+                listen,
                 args.data.display(),
                 hex::encode(id.hash.0),
                 id.chunk_size
@@ -385,7 +529,7 @@ fn start(args: StartArgs) -> Result<()> {
         None => eprintln!(
             "registry on {} (data {}); no rating verifying keys: invoices are refused \
              (--rating-keys FILE.vk)",
-            args.listen,
+            listen,
             args.data.display()
         ),
     }

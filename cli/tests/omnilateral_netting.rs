@@ -189,7 +189,10 @@ fn three_carriers_net_a_cycle_through_the_cli() {
                 ),
                 |v| v["state"] == "netted",
             );
-            assert_eq!(shown["remaining_micros"], shown["total_micros"], "nothing was paid on the bilateral: {shown}");
+            assert_eq!(
+                shown["remaining_micros"], shown["total_micros"],
+                "nothing was paid on the bilateral: {shown}"
+            );
         }
     }
     for c in &carriers {

@@ -79,6 +79,29 @@ impl ValidatorSetFile {
             .map_err(|e| Error::Server(format!("writing {}: {e}", path.display())))
     }
 
+    /// Checks the set as every validator will read it: at least one validator, each key a
+    /// valid Ed25519 public key, no key, consensus address or API address twice.
+    pub fn check(&self) -> Result<()> {
+        if self.validators.is_empty() {
+            return Err(Error::Server("the validator set is empty".into()));
+        }
+        self.infos()?;
+        let twice = |what: &str, values: Vec<String>| -> Result<()> {
+            let mut seen = std::collections::BTreeSet::new();
+            match values.into_iter().find(|v| !seen.insert(v.clone())) {
+                Some(v) => Err(Error::Server(format!("two validators have the {what} {v}"))),
+                None => Ok(()),
+            }
+        };
+        twice("public key", self.validators.iter().map(|v| v.public_key.to_lowercase()).collect())?;
+        twice(
+            "consensus address",
+            self.validators.iter().map(|v| v.consensus.to_string()).collect(),
+        )?;
+        twice("API address", self.validators.iter().map(|v| v.api.to_string()).collect())?;
+        twice("name", self.validators.iter().map(|v| v.name.clone()).collect())
+    }
+
     fn infos(&self) -> Result<Vec<(ValidatorInfo, &ValidatorEntry)>> {
         self.validators
             .iter()
