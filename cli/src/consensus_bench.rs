@@ -100,7 +100,7 @@ async fn submit_in_turn(mut api: RegistryClient<Channel>, txs: Vec<Vec<u8>>) -> 
     let mut refused = 0;
     for tx in txs {
         let t = Instant::now();
-        match api.submit(SubmitRequest { tx }).await {
+        match api.submit(SubmitRequest { tx, transaction: None }).await {
             Ok(_) => latencies.push(t.elapsed().as_secs_f64() * 1000.0),
             Err(_) => refused += 1,
         }
@@ -192,7 +192,8 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
                 let body = TxBody::AnchorHead { bilateral, seq: nonce + 1, head: Hash32([7; 32]) };
                 let tx = SignedTx::sign(&m, &registry, nonce, body);
                 let t = Instant::now();
-                if api.submit(SubmitRequest { tx: tx.to_bytes() }).await.is_ok() {
+                if api.submit(SubmitRequest { tx: tx.to_bytes(), transaction: None }).await.is_ok()
+                {
                     latencies.push(t.elapsed().as_secs_f64() * 1000.0);
                     nonce += 1;
                 }

@@ -336,12 +336,12 @@ fn load(net: &Testnet) -> Arc<std::sync::atomic::AtomicU64> {
         let member = Keypair::from_seed([0x33; 32]);
         let admit = TxBody::AdmitMember { member: member.party(), role: Role::Member };
         let tx = SignedTx::sign(&admin(), &registry, 0, admit);
-        c.submit(SubmitRequest { tx: tx.to_bytes() }).await.unwrap();
+        c.submit(SubmitRequest { tx: tx.to_bytes(), transaction: None }).await.unwrap();
         let bilateral = Hash32::digest("fault-test", b"bilateral");
         for nonce in 0u64.. {
             let body = TxBody::AnchorHead { bilateral, seq: nonce + 1, head: Hash32([7; 32]) };
             let tx = SignedTx::sign(&member, &registry, nonce, body);
-            if c.submit(SubmitRequest { tx: tx.to_bytes() }).await.is_err() {
+            if c.submit(SubmitRequest { tx: tx.to_bytes(), transaction: None }).await.is_err() {
                 return;
             }
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -1173,7 +1173,7 @@ impl Delivery<'_> {
         };
         let hash = tx.hash();
         let link = self.link().await?;
-        match link.rpc.submit(proto::SubmitRequest { tx: bytes }).await {
+        match link.rpc.submit(proto::SubmitRequest { tx: bytes, transaction: None }).await {
             Ok(_) => self.done(id, &tx, false),
             Err(status) if is_refusal(status.code()) => {
                 // Believe a refusal only after checking that the registry does not hold

@@ -1,4 +1,4 @@
-//! Compiles `proto/registry.proto` with tonic-prost-build, using the protoc shipped by
+//! Compiles `proto/registry.proto` and `proto/transaction.proto` with tonic-prost-build, using the protoc shipped by
 //! `protoc-bin-vendored`, so that no system protoc is needed.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -8,7 +8,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out.join("registry_descriptor.bin"))
-        .compile_protos(&["proto/registry.proto"], &["proto"])?;
+        .compile_protos(&["proto/registry.proto", "proto/transaction.proto"], &["proto"])?;
     println!("cargo:rerun-if-changed=proto/registry.proto");
+    println!("cargo:rerun-if-changed=proto/transaction.proto");
     Ok(())
 }

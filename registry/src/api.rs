@@ -231,7 +231,22 @@ impl RegistryRpc for RegistryApi {
         &self,
         request: Request<proto::SubmitRequest>,
     ) -> Result<Response<proto::SubmitResponse>, Status> {
-        let bytes = request.into_inner().tx;
+        let request = request.into_inner();
+        let bytes = match (request.tx.is_empty(), request.transaction) {
+            (false, None) => request.tx,
+            // The portable form, stored as its format byte and the message as it arrived
+            // re-encoded (the canonical check refuses anything else).
+            (true, Some(t)) => {
+                use prost::Message;
+                let mut bytes = vec![crate::portable::PORTABLE_FORMAT];
+                bytes.extend(t.encode_to_vec());
+                bytes
+            }
+            (false, Some(_)) => {
+                return Err(Status::invalid_argument("give tx or transaction, not both"))
+            }
+            (true, None) => return Err(Status::invalid_argument("no transaction given")),
+        };
         // The mempool check (batched with whatever else arrived) refuses early what can
         // never execute; what passes waits in the mempool until its block is committed.
         let (reply, answer) = oneshot::channel();

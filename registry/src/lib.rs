@@ -72,8 +72,8 @@ mod validator;
 
 // The state machine and its records, under the paths they have always had here.
 pub use omni_registry_state::{
-    block, commitment, error, memory, netting, pledge, records, reputation, root, state, tx,
-    verification,
+    block, commitment, error, memory, netting, pledge, portable, records, reputation, root, state,
+    tx, verification,
 };
 
 pub use block::{Block, BlockOutcome, Registry, TxOutcome};

@@ -513,7 +513,7 @@ mod tests {
             let nonce = self.nonce(k).await;
             let tx = SignedTx::sign(k, &self.registry, nonce, body);
             self.rpc
-                .submit(proto::SubmitRequest { tx: tx.to_bytes() })
+                .submit(proto::SubmitRequest { tx: tx.to_bytes(), transaction: None })
                 .await
                 .map(|r| r.into_inner())
         }
@@ -601,12 +601,19 @@ mod tests {
         assert_eq!(before, after);
 
         // Refusals, each with its code; the server keeps serving.
-        let garbage = c.rpc.submit(proto::SubmitRequest { tx: b"\x01garbage".to_vec() }).await;
+        let garbage = c
+            .rpc
+            .submit(proto::SubmitRequest { tx: b"\x01garbage".to_vec(), transaction: None })
+            .await;
         assert_eq!(garbage.unwrap_err().code(), Code::InvalidArgument);
         let mut unsigned =
             SignedTx::sign(&buyer, &c.registry, 0, TxBody::AcceptInvoice { invoice: id });
         unsigned.signature = omni_core::Signature([0; 64]);
-        let err = c.rpc.submit(proto::SubmitRequest { tx: unsigned.to_bytes() }).await.unwrap_err();
+        let err = c
+            .rpc
+            .submit(proto::SubmitRequest { tx: unsigned.to_bytes(), transaction: None })
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated);
         let err = c.submit(&seller, TxBody::AcceptInvoice { invoice: id }).await.unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{}", err.message());
@@ -614,9 +621,15 @@ mod tests {
         let err = c.submit(&key(9), TxBody::AcceptInvoice { invoice: id }).await.unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied);
         let accept = SignedTx::sign(&buyer, &c.registry, 0, TxBody::AcceptInvoice { invoice: id });
-        c.rpc.submit(proto::SubmitRequest { tx: accept.to_bytes() }).await.unwrap();
-        let replay =
-            c.rpc.submit(proto::SubmitRequest { tx: accept.to_bytes() }).await.unwrap_err();
+        c.rpc
+            .submit(proto::SubmitRequest { tx: accept.to_bytes(), transaction: None })
+            .await
+            .unwrap();
+        let replay = c
+            .rpc
+            .submit(proto::SubmitRequest { tx: accept.to_bytes(), transaction: None })
+            .await
+            .unwrap_err();
         assert_eq!(replay.code(), Code::FailedPrecondition);
         assert!(replay.message().contains("replay"));
         let unknown = InvoiceId(Hash32::digest("t", b"unknown"));

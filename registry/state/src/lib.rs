@@ -36,7 +36,7 @@ pub mod state;
 pub mod verification;
 
 // The registry's language, under the paths the state machine has always used.
-pub use omni_registry_types::{commitment, error, pledge, records, reputation, tx};
+pub use omni_registry_types::{commitment, error, pledge, portable, records, reputation, tx};
 
 pub use block::{Block, BlockOutcome, Registry, TxOutcome};
 pub use error::{Error, Result};

@@ -25,6 +25,8 @@
 //! - [`reputation`]: a payer's on-time ratio (MEF 74 credit score), days beyond terms and
 //!   PAYDEX-style score, computed from its invoices.
 //! - [`pledge`]: nullifiers and the financier's check of an invoice before a pledge.
+//! - [`portable`]: transactions in a language-neutral form (protobuf, with a signing rule
+//!   any Ed25519 library can follow), for clients in other languages.
 //! - [`submission`]: the one builder of a `SubmitInvoice` from an invoice and its rating
 //!   proof, and the registry id of a bill ([`InvoiceId::for_bill`]).
 //!
@@ -36,6 +38,7 @@ pub mod commitment;
 pub mod error;
 pub mod ids;
 pub mod pledge;
+pub mod portable;
 pub mod records;
 pub mod reputation;
 pub mod submission;

@@ -229,8 +229,13 @@ pub struct SignedTx {
     pub nonce: u64,
     /// What to do.
     pub body: TxBody,
-    /// Ed25519 signature by `sender` over [`SignedTx::signing_bytes`].
+    /// Ed25519 signature by `sender` over [`SignedTx::signing_bytes`], or for a portable
+    /// transaction over [`crate::portable::signed_message`].
     pub signature: Signature,
+    /// For a portable transaction ([`crate::portable`]): the protobuf `Body` bytes it was
+    /// signed as. Not part of the native encoding.
+    #[serde(skip)]
+    pub portable: Option<Vec<u8>>,
 }
 
 /// Hash of a transaction's canonical bytes: how clients and blocks refer to it.
@@ -252,28 +257,93 @@ impl SignedTx {
         let sender = key.party();
         let signature =
             key.sign(TX_SIGNING_TAG, &Self::signing_bytes(registry, &sender, nonce, &body));
-        SignedTx { sender, nonce, body, signature }
+        SignedTx { sender, nonce, body, signature, portable: None }
+    }
+
+    /// Signs `body` in the portable form ([`crate::portable`]), as a client in another
+    /// language would.
+    pub fn sign_portable(key: &Keypair, registry: &Hash32, nonce: u64, body: TxBody) -> SignedTx {
+        use prost::Message;
+        let sender = key.party();
+        let bytes = crate::portable::Body::of(&body).encode_to_vec();
+        let message = crate::portable::signed_message(registry, &sender, nonce, &bytes);
+        let signature = key.sign(crate::portable::PORTABLE_SIGNING_TAG, &message);
+        SignedTx { sender, nonce, body, signature, portable: Some(bytes) }
     }
 
     /// Checks the signature against the sender's key for registry `registry`.
     pub fn verify_signature(&self, registry: &Hash32) -> Result<()> {
-        let bytes = Self::signing_bytes(registry, &self.sender, self.nonce, &self.body);
+        let (tag, bytes) = match &self.portable {
+            Some(body) => (
+                crate::portable::PORTABLE_SIGNING_TAG,
+                crate::portable::signed_message(registry, &self.sender, self.nonce, body),
+            ),
+            None => (
+                TX_SIGNING_TAG,
+                Self::signing_bytes(registry, &self.sender, self.nonce, &self.body),
+            ),
+        };
         self.sender
-            .verify(TX_SIGNING_TAG, &bytes, &self.signature)
+            .verify(tag, &bytes, &self.signature)
             .map_err(|e| Error::BadSignature { sender: self.sender, reason: e.to_string() })
     }
 
-    /// Canonical bytes, as submitted and stored in blocks.
+    /// Canonical bytes, as submitted and stored in blocks: the native encoding, or `0x02 ‖`
+    /// the portable `Transaction`.
     pub fn to_bytes(&self) -> Vec<u8> {
-        omni_core::encode(self)
+        use prost::Message;
+        match &self.portable {
+            None => omni_core::encode(self),
+            Some(body) => {
+                let tx = crate::portable::Transaction {
+                    sender: self.sender.0.to_vec(),
+                    nonce: self.nonce,
+                    body: body.clone(),
+                    signature: self.signature.0.to_vec(),
+                };
+                let mut out = vec![crate::portable::PORTABLE_FORMAT];
+                out.extend(tx.encode_to_vec());
+                out
+            }
+        }
     }
 
-    /// Decodes canonical bytes, refusing oversize input, unknown versions and trailing bytes.
+    /// Decodes canonical bytes (native, or portable after its format byte), refusing
+    /// oversize input, unknown versions, trailing bytes and non-canonical encodings.
     pub fn from_bytes(bytes: &[u8]) -> Result<SignedTx> {
         if bytes.len() > MAX_TX_BYTES {
             return Err(Error::TxTooLarge { size: bytes.len(), max: MAX_TX_BYTES });
         }
-        omni_core::decode("SignedTx", bytes).map_err(|e| Error::MalformedTx(e.to_string()))
+        match bytes.split_first() {
+            Some((&crate::portable::PORTABLE_FORMAT, rest)) => Self::from_portable(rest),
+            _ => {
+                omni_core::decode("SignedTx", bytes).map_err(|e| Error::MalformedTx(e.to_string()))
+            }
+        }
+    }
+
+    /// Decodes a portable `Transaction` (without the format byte).
+    pub fn from_portable(bytes: &[u8]) -> Result<SignedTx> {
+        use crate::portable::{decode_canonical, Body, Transaction};
+        let tx: Transaction = decode_canonical("Transaction", bytes)?;
+        let body: Body = decode_canonical("Transaction.body", &tx.body)?;
+        let sender: [u8; 32] =
+            tx.sender.as_slice().try_into().map_err(|_| Error::InvalidField {
+                field: "sender",
+                reason: format!("{} bytes, expected 32", tx.sender.len()),
+            })?;
+        let signature: [u8; 64] =
+            tx.signature.as_slice().try_into().map_err(|_| Error::InvalidField {
+                field: "signature",
+                reason: format!("{} bytes, expected 64", tx.signature.len()),
+            })?;
+        Ok(SignedTx {
+            sender: PartyId(sender),
+            nonce: tx.nonce,
+            body: body.to_tx_body()?,
+            signature: Signature(signature),
+            portable: Some(tx.body),
+        })
     }
 
     /// Hash of `bytes`, the transaction's canonical encoding.
