@@ -31,6 +31,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use omni_core::{Hash32, Keypair, PartyId};
 use omni_node::api::proto::billing_client::BillingClient;
 use omni_node::api::proto::lifecycle_client::LifecycleClient;
+use omni_node::api::proto::netting_client::NettingClient;
 use omni_node::api::proto::node_client::NodeClient;
 use omni_node::api::proto::ListBilateralsRequest;
 use omni_node::registry_client::RegistryClient as Outbox;
@@ -230,6 +231,18 @@ impl Carrier {
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         self.api.call(what, f(self.api.lifecycle.clone())).map_err(|e| self.failed(e))
+    }
+
+    /// A call of the carrier's staff to its node (`Netting` service: registry cycles).
+    pub fn netting<T, Fut>(
+        &self,
+        what: &str,
+        f: impl FnOnce(NettingClient<Channel>) -> Fut,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.api.call(what, f(self.api.netting.clone())).map_err(|e| self.failed(e))
     }
 
     /// A call of the node's operator (`Node` service).

@@ -18,10 +18,11 @@ use omni_circuits::compliance::{
     CompliancePolicy, ComplianceVerifier, CredentialOpening, EmbargoList, Fp, HopProver,
     HopWitness, JurisdictionCredential, MerklePath,
 };
-use omni_core::{Currency, Hash32, Micros};
-use omni_node::api::proto::{BillRef, GetNetPositionRequest, RecordSupplyChainMapRequest};
+use omni_core::{Hash32, Micros};
+use omni_node::api::proto::{
+    BillRef, ConfirmSettlementRequest, CycleRef, OpenCycleRequest, RecordSupplyChainMapRequest,
+};
 use omni_node::entry::supply_chain_order_id;
-use omni_registry::commitment;
 use omni_registry::pledge::{assess, FinancingPolicy, InvoiceOpening};
 use omni_registry::tx::{Blinding, ConformanceDeclaration, InvoiceId, Nullifier};
 use omni_registry::{Event, Role, TxBody};
@@ -351,27 +352,13 @@ impl World {
         Ok(())
     }
 
-    /// `who`'s net position in the cycle, as its node computes it from its own ledgers:
-    /// receivables minus payables among `invoices`, with the matching sum of blindings.
-    fn own_net(
-        &self,
-        who: CarrierIx,
-        invoices: &BTreeSet<InvoiceId>,
-    ) -> Result<(Micros, Blinding)> {
-        let registry_invoices = invoices.iter().map(|i| i.0.to_hex()).collect();
-        let net = self.carrier(who).billing("GetNetPosition", |mut c| async move {
-            c.get_net_position(GetNetPositionRequest { registry_invoices }).await
-        })?;
-        let blinding: [u8; 32] = hex::decode(&net.blinding)?
-            .try_into()
-            .map_err(|_| anyhow!("the net position's blinding is not 32 bytes"))?;
-        Ok((net.micros, Blinding(blinding)))
-    }
-
     /// A multi-party netting cycle among the four carriers over their accepted invoices due
-    /// by the cut-off: each opens only its own net position (checked by the registry
-    /// against the sum of the commitments), the registry instructs the fewest transfers,
-    /// the receivers confirm them, and the ledgers record the invoices as settled.
+    /// by the cut-off, each step through the carrier's own node (`Netting` service, what
+    /// `omni netting open|join|reveal|confirm|record` call): A opens it, the others join;
+    /// each node opens only its own net, computed from its ledgers and checked against the
+    /// registry's sum of the commitments; the registry instructs the fewest transfers; the
+    /// receivers confirm them; then each bilateral records the cycle's result (MEF 114
+    /// CR22), proposed by one party and accepted by the other, instead of payments.
     pub fn netting_cycle(&mut self) -> Result<()> {
         let mut cutoff = None;
         for (ix, b) in self.book.iter().enumerate() {
@@ -379,97 +366,91 @@ impl World {
                 cutoff = cutoff.max(Some(self.registry_invoice(ix)?.due_date));
             }
         }
-        let cutoff = cutoff.context("no invoice to net")?;
+        let cutoff = omni_node::api::rfc3339(cutoff.context("no invoice to net")?);
         let everyone = [A, B, C, D];
-        let participants = everyone.iter().map(|&c| self.carrier(c).party).collect();
-        let events = self.carrier(A).member.submit(TxBody::OpenNettingCycle {
-            currency: Currency::EUR,
-            cutoff,
-            participants,
+        let participants: Vec<String> =
+            everyone[1..].iter().map(|&c| self.carrier(c).party.to_hex()).collect();
+        let opened = self.carrier(A).netting("OpenCycle", |mut c| async move {
+            c.open_cycle(OpenCycleRequest { currency: "EUR".into(), cutoff, participants }).await
         })?;
-        let cycle = find(&events, "the cycle", |e| match e {
-            Event::NettingCycleOpened { cycle, .. } => Some(*cycle),
-            _ => None,
-        })?;
+        let cycle = opened.cycle;
         for &c in &everyone[1..] {
-            self.carrier(c).member.submit(TxBody::JoinNettingCycle { cycle })?;
+            self.carrier(c).netting("JoinCycle", |mut n| async move {
+                n.join_cycle(CycleRef { cycle }).await
+            })?;
         }
-        let read = |m: &Member| {
-            m.query("GetNettingCycle", |mut c| async move {
-                c.get_netting_cycle(GetNettingCycleRequest { cycle }).await
-            })?
-            .cycle
-            .context("the registry does not know the cycle")
-        };
-        let locked = read(&self.carrier(A).member)?;
-        let ids: BTreeSet<InvoiceId> = locked
-            .invoices
-            .iter()
-            .map(|b| Ok(InvoiceId(Hash32(b.as_slice().try_into()?))))
-            .collect::<Result<_>>()?;
         let mut nets = Vec::new();
         for &c in &everyone {
-            let (net, blinding) = self.own_net(c, &ids)?;
-            let r = commitment::decode_blinding(&blinding)?;
-            // Checked against the registry's homomorphic sum before it is opened.
-            let mine = locked.participants.iter().find(|p| p.party == self.carrier(c).party.0);
-            let position = mine.context("not a participant")?.position_commitment.as_slice();
-            let position =
-                commitment::decode(&omni_registry::tx::AmountCommitment(position.try_into()?))?;
-            ensure!(
-                commitment::opens_to_signed(&position, net, &r),
-                "{}'s opening does not match",
-                self.carrier(c).name
-            );
-            self.carrier(c).member.submit(TxBody::SubmitNetOpening {
-                cycle,
-                amount: net,
-                blinding,
+            let revealed = self.carrier(c).netting("RevealNet", |mut n| async move {
+                n.reveal_net(CycleRef { cycle }).await
             })?;
+            let net = revealed.cycle_view.context("the cycle after the opening")?.own_net;
             nets.push((self.carrier(c).name.clone(), net));
         }
-        let instructed = read(&self.carrier(A).member)?;
-        let name_of = |party: &[u8]| {
+        let view = self
+            .carrier(A)
+            .netting("GetCycle", |mut n| async move { n.get_cycle(CycleRef { cycle }).await })?;
+        let ids: BTreeSet<InvoiceId> = view
+            .invoices
+            .iter()
+            .map(|h| Ok(InvoiceId(Hash32::from_hex(h)?)))
+            .collect::<Result<_>>()?;
+        let name_of = |party: &str| {
             self.carriers
                 .iter()
-                .find(|c| c.party.0 == party)
+                .find(|c| c.party.to_hex() == party)
                 .map_or("?".to_string(), |c| c.name.clone())
         };
-        // Each debtor pays (off-ledger, e.g. SEPA); each receiver confirms.
-        let mut transfers = Vec::new();
-        for ins in &instructed.instructions {
-            let to = self
+        // Each debtor pays (off-ledger, e.g. SEPA); each receiver's node confirms.
+        let transfers: Vec<Transfer> = view
+            .instructions
+            .iter()
+            .map(|i| Transfer { from: name_of(&i.from), to: name_of(&i.to), amount: i.micros })
+            .collect();
+        let receivers: BTreeSet<&str> = view.instructions.iter().map(|i| i.to.as_str()).collect();
+        for to in receivers {
+            let c = self
                 .carriers
                 .iter()
-                .find(|c| c.party.0 == ins.to.as_slice())
+                .find(|c| c.party.to_hex() == to)
                 .context("a transfer to a non-participant")?;
-            to.member.submit(TxBody::ConfirmSettlement { cycle, instruction: ins.index })?;
-            transfers.push(Transfer {
-                from: name_of(&ins.from),
-                to: name_of(&ins.to),
-                amount: ins.amount,
-            });
+            c.netting("ConfirmSettlement", |mut n| async move {
+                n.confirm_settlement(ConfirmSettlementRequest { cycle, instruction: None }).await
+            })?;
         }
-        let settled = read(&self.regulator)?;
+        let settled = self.regulator.query("GetNettingCycle", |mut c| async move {
+            c.get_netting_cycle(GetNettingCycleRequest { cycle }).await
+        })?;
+        let settled = settled.cycle.context("the registry does not know the cycle")?;
         ensure!(settled.phase == "settled", "the cycle is {}, not settled", settled.phase);
 
-        // The bilaterals record each netted invoice as settled by the cycle: the payer's
-        // node notifies it, the payee's confirms it. The registry already shows them paid
-        // by the cycle, so the nodes have nothing more to report.
+        // Each bilateral records the cycle's result: the party with the lower key proposes
+        // it, the other accepts it once it arrived; the registry already shows the invoices
+        // paid by the cycle, so the nodes have nothing more to report.
+        wait_for("every bilateral to record the netting cycle's result", || {
+            let mut done = true;
+            for &c in &everyone {
+                let recorded =
+                    self.carrier(c).netting("RecordCycleResult", |mut n| async move {
+                        n.record_cycle_result(CycleRef { cycle }).await
+                    })?;
+                done &=
+                    recorded.results.iter().all(|r| r.step == "recorded" || r.step == "accepted");
+            }
+            Ok(done.then_some(()))
+        })
+        .map_err(|e| self.with_outboxes(e))?;
         let netted: Vec<usize> = (0..self.book.len())
             .filter(|&i| self.book[i].registry.is_some_and(|id| ids.contains(&id)))
             .collect();
-        let reference = format!("settled in omni-lateral netting cycle {cycle}");
         let mut gross = 0;
         for &ix in &netted {
-            let total = self.book[ix].total;
-            let payment = format!("PAY-{}", self.book[ix].number);
-            self.pay(ix, &payment, total, &reference)?;
+            gross += self.book[ix].total;
             self.book[ix].notes.push(format!("netted in cycle {cycle}"));
-            gross += total;
         }
         let optimal: Micros = nets.iter().map(|(_, n)| (*n).max(0)).sum();
         let settled_volume: Micros = transfers.iter().map(|t| t.amount).sum();
+        let instructed = transfers.len();
         self.outcome.netting = Some(NettingLine {
             cycle,
             invoices: netted.len(),
@@ -481,11 +462,11 @@ impl World {
             transfers,
         });
         self.say(format!(
-            "11. netting cycle {cycle}: A, B, C and D join; {} invoices locked; each opens only its own \
-             net; the registry instructs {} transfers of {} EUR in all instead of {} EUR gross; \
-             receivers confirm; the cycle is settled",
+            "11. netting cycle {cycle}: A, B, C and D join through their nodes; {} invoices locked; \
+             each node opens only its own net; the registry instructs {instructed} transfers of {} \
+             EUR in all instead of {} EUR gross; receivers confirm; each bilateral records the \
+             cycle's result (CR22)",
             netted.len(),
-            instructed.instructions.len(),
             omni_core::money::format_micros(settled_volume),
             omni_core::money::format_micros(gross)
         ));
