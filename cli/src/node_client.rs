@@ -87,18 +87,7 @@ impl NodeApi {
         };
         let endpoint =
             if endpoint.contains("://") { endpoint } else { format!("http://{endpoint}") };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| CannotAsk(format!("starting the client runtime: {e}")))?;
-        let channel = runtime.block_on(async {
-            Channel::from_shared(endpoint.clone())
-                .map_err(|e| CannotAsk(format!("node endpoint {endpoint:?}: {e}")))?
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .connect()
-                .await
-                .map_err(|e| CannotAsk(format!("no node answers at {endpoint}: {e}")))
-        })?;
+        let (runtime, channel) = connect("node", &endpoint)?;
         let max = 64 << 20;
         Ok(NodeApi {
             billing: BillingClient::new(channel.clone())
@@ -127,6 +116,24 @@ impl NodeApi {
             .map(tonic::Response::into_inner)
             .map_err(|s| status_error(name, s))
     }
+}
+
+/// A client runtime and a channel to `server` (the node, the registry) at `endpoint`
+/// (exit 2 if nothing answers within 5 s).
+pub fn connect(server: &str, endpoint: &str) -> Result<(tokio::runtime::Runtime, Channel)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CannotAsk(format!("starting the client runtime: {e}")))?;
+    let channel = runtime.block_on(async {
+        Channel::from_shared(endpoint.to_string())
+            .map_err(|e| CannotAsk(format!("{server} endpoint {endpoint:?}: {e}")))?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|e| CannotAsk(format!("no {server} answers at {endpoint}: {e}")))
+    })?;
+    Ok((runtime, channel))
 }
 
 /// A decimal amount in currency units (`"12.50"`, `"-3"`) as micro-units.

@@ -26,18 +26,7 @@ impl RegistryApi {
         } else {
             format!("http://{endpoint}")
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| CannotAsk(format!("starting the client runtime: {e}")))?;
-        let channel = runtime.block_on(async {
-            Channel::from_shared(endpoint.clone())
-                .map_err(|e| CannotAsk(format!("registry endpoint {endpoint:?}: {e}")))?
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .connect()
-                .await
-                .map_err(|e| CannotAsk(format!("no registry answers at {endpoint}: {e}")))
-        })?;
+        let (runtime, channel) = crate::node_client::connect("registry", &endpoint)?;
         let max = 64 << 20;
         let rpc = RegistryClient::new(channel).max_decoding_message_size(max);
         Ok(RegistryApi { rpc, runtime })

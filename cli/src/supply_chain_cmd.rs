@@ -398,6 +398,22 @@ pub fn compliance(command: ComplianceCommand) -> Result<()> {
     }
 }
 
+/// The Merkle path of a registry's `GetCredentialPath` answer.
+pub fn credential_path(answer: &proto::GetCredentialPathResponse) -> Result<MerklePath> {
+    let siblings = answer
+        .siblings
+        .iter()
+        .map(|b| {
+            let b: [u8; 32] = b
+                .as_slice()
+                .try_into()
+                .map_err(|_| CannotAsk(format!("a path node of {} bytes", b.len())))?;
+            Ok(field_from_bytes(&b).map_err(|e| CannotAsk(format!("a path node: {e}")))?)
+        })
+        .collect::<Result<Vec<Fp>>>()?;
+    Ok(MerklePath { leaf_index: answer.leaf, siblings })
+}
+
 fn prove_hop(
     registry: &str,
     map_path: &Path,
@@ -432,18 +448,7 @@ fn prove_hop(
         "GetCredentialPath",
         api.rpc.clone().get_credential_path(proto::GetCredentialPathRequest { leaf }),
     )?;
-    let siblings = answer
-        .siblings
-        .iter()
-        .map(|b| {
-            let b: [u8; 32] = b
-                .as_slice()
-                .try_into()
-                .map_err(|_| CannotAsk("a path node not of 32 bytes".into()))?;
-            Ok(field_from_bytes(&b).map_err(|e| CannotAsk(format!("a path node: {e}")))?)
-        })
-        .collect::<Result<Vec<Fp>>>()?;
-    let path = MerklePath { leaf_index: leaf, siblings };
+    let path = credential_path(&answer)?;
     let current = answer.credential_root.as_slice();
     if current != field_to_bytes(&map.credential_root).as_slice() {
         return Err(Refused(

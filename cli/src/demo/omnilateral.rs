@@ -14,9 +14,9 @@ use super::story::{CarrierIx, World, A, B, C, D};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use omni_circuits::compliance::credential::{random_secret, secret_hash};
 use omni_circuits::compliance::{
-    field_from_bytes, field_to_bytes, order_commitment, verify_map, ComplianceMap,
-    CompliancePolicy, ComplianceVerifier, CredentialOpening, EmbargoList, Fp, HopProver,
-    HopWitness, JurisdictionCredential, MerklePath,
+    field_to_bytes, order_commitment, verify_map, ComplianceMap, CompliancePolicy,
+    ComplianceVerifier, CredentialOpening, EmbargoList, Fp, HopProver, HopWitness,
+    JurisdictionCredential,
 };
 use omni_core::{Hash32, Micros};
 use omni_node::api::proto::{
@@ -170,21 +170,11 @@ impl World {
                 self.carrier(ix).member.query("GetCredentialPath", |mut c| async move {
                     c.get_credential_path(GetCredentialPathRequest { leaf }).await
                 })?;
-            let siblings = answer
-                .siblings
-                .iter()
-                .map(|b| {
-                    let b: [u8; 32] = b
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| anyhow!("a path node of {} bytes", b.len()))?;
-                    Ok(field_from_bytes(&b)?)
-                })
-                .collect::<Result<Vec<Fp>>>()?;
+            let path = crate::supply_chain_cmd::credential_path(&answer)?;
             let (link_prev, upstream_count) = map.hop_context(chain.len())?;
             let witness = HopWitness {
                 opening,
-                path: MerklePath { leaf_index: leaf, siblings },
+                path,
                 credential_root: published.credential_root,
                 embargo: published.embargo.clone(),
                 policy: policy.clone(),
