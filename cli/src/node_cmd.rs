@@ -96,6 +96,13 @@ pub struct InitArgs {
     /// ratings are proposed by hand (`omni rating propose`).
     #[arg(long, value_name = "SECS")]
     propose_ratings_after_close: Option<u64>,
+    /// This member's MEF 114 conformance declaration document (R13): the node publishes
+    /// its SHA-256 with --conformance-statement once the registry shows it a member.
+    #[arg(long, requires = "conformance_statement")]
+    conformance_document: Option<PathBuf>,
+    /// What the member claims to implement (at most 1 024 bytes).
+    #[arg(long, requires = "conformance_document")]
+    conformance_statement: Option<String>,
     /// Use this key (a file from `omni keys generate`) instead of a new one, e.g. when
     /// its party key was already given to the counterparty.
     #[arg(long)]
@@ -138,6 +145,13 @@ fn start(args: &StartArgs) -> Result<()> {
         None => None,
     };
     let simulated = config.simulated_from().map_err(anyhow::Error::msg)?;
+    // A declaration that cannot be read stops the start, naming the setting.
+    let conformance = config
+        .conformance
+        .as_ref()
+        .map(|c| c.declaration())
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let options = LedgerOptions {
         rating_verifier: keys.as_ref().map(|k| k.verifier()),
         // The buyer's answer to an Option 1 invoice waits for its verified proof.
@@ -190,6 +204,7 @@ fn start(args: &StartArgs) -> Result<()> {
                 client.start()?;
                 let options = ReporterOptions {
                     anchor_every: std::time::Duration::from_secs(config.anchor_every_secs),
+                    conformance,
                     ..ReporterOptions::default()
                 };
                 let reporter = Reporter::new(ledger.clone(), client.clone(), options);
@@ -331,7 +346,22 @@ fn init(args: &InitArgs) -> Result<()> {
         rating_proposal: args.propose_ratings_after_close.map(|secs| {
             omni_node::interval_close::RatingProposal { after_interval_close_secs: secs }
         }),
+        conformance: match (&args.conformance_document, &args.conformance_statement) {
+            (Some(document), Some(statement)) => {
+                let document = std::path::absolute(document).map_err(|e| {
+                    CannotAsk(format!("--conformance-document {}: {e}", document.display()))
+                })?;
+                Some(omni_node::config::ConformanceConfig {
+                    document,
+                    statement: statement.clone(),
+                })
+            }
+            _ => None,
+        },
     };
+    if let Some(c) = &config.conformance {
+        c.declaration().map_err(CannotAsk)?;
+    }
     // The configuration is checked as `omni node start` will read it before anything is
     // written that would make the directory look like a node.
     if let Some(k) = &config.rating_keys {

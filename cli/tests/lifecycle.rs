@@ -67,9 +67,18 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     let init = |name: &str, key: &str, sync: SocketAddr, peer: String| -> Carrier {
         let api = free_port();
         let (dir, key) = (d(name), d(key));
+        // Carrier A's node publishes its conformance declaration (R13) once admitted.
+        let declaration = if name == "carrier-a" {
+            let doc = examples().join("../docs/mef114-conformance.md").display().to_string();
+            format!(
+                " --conformance-document {doc} --conformance-statement 'MEF 114 self-declaration'"
+            )
+        } else {
+            String::new()
+        };
         let v = ok(&format!(
             "node init --dir {dir} --name {name} --key {key} --api {api} --sync-listen {sync} \
-             --peer {peer} --registry {registry} --rating-keys {vk} --rating-keys-hash {hash} --json"
+             --peer {peer} --registry {registry} --rating-keys {vk} --rating-keys-hash {hash}{declaration} --json"
         ));
         Carrier {
             party: v["party"].as_str().unwrap().to_string(),
@@ -93,6 +102,20 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
             "member admit --registry {registry} --key {admin_key} --member {party} --json"
         ));
     }
+    let shown =
+        until(&format!("member show --registry {registry} --member {} --json", a.party), |v| {
+            v["conformance"]["statement"] == "MEF 114 self-declaration"
+        });
+    assert_eq!(shown["conformance"]["document_sha256"].as_str().map(str::len), Some(64), "{shown}");
+    let err = fails(
+        2,
+        &format!(
+            "node init --dir {} --conformance-document {} --conformance-statement x --json",
+            d("carrier-x"),
+            d("no-such-declaration.md")
+        ),
+    );
+    assert!(err.contains("no-such-declaration.md"), "{err}");
 
     // The contract: A proposes the example terms, B accepts.
     let terms = std::fs::read_to_string(examples().join("terms.toml"))

@@ -12,7 +12,8 @@
 //!   "rating_keys": { "verifying_key": "keys/rating-500.vk", "hash": "1c0f…64 hex digits" },
 //!   "anchor_every_secs": 60,
 //!   "clock": { "simulated_from": "2026-08-01" },
-//!   "rating_proposal": { "after_interval_close_secs": 3600 }
+//!   "rating_proposal": { "after_interval_close_secs": 3600 },
+//!   "conformance": { "document": "mef114-conformance.md", "statement": "Option 1 invoices, …" }
 //! }
 //! ```
 //!
@@ -46,11 +47,15 @@
 //! closed that long ([`crate::interval_close`]); without it ratings are proposed by hand
 //! (`omni rating propose`).
 //!
+//! `conformance` is the member's MEF 114 conformance declaration (R13): the node publishes
+//! the document's SHA-256 and the statement (at most 1 024 bytes) on the registry once the
+//! registry shows its party a member, and again whenever either changes.
+//!
 //! Unknown fields are refused, so that a misspelt setting is an error rather than a
 //! silent default.
 
 use crate::network::Peer;
-use omni_core::{Keypair, PartyId};
+use omni_core::{Hash32, Keypair, PartyId};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -111,6 +116,42 @@ pub struct NodeConfig {
     /// Propose ratings when intervals close (module docs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating_proposal: Option<crate::interval_close::RatingProposal>,
+    /// This member's MEF 114 conformance declaration (R13), published on the registry
+    /// once the registry shows the node's party a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conformance: Option<ConformanceConfig>,
+}
+
+impl ConformanceConfig {
+    /// The declaration: the document's SHA-256 and the statement; a document that cannot
+    /// be read or a statement too long is refused, naming the setting.
+    pub fn declaration(&self) -> Result<omni_registry_types::tx::ConformanceDeclaration, String> {
+        use sha2::Digest;
+        let max = omni_registry_types::tx::MAX_STATEMENT_BYTES;
+        if self.statement.len() > max {
+            return Err(format!(
+                "conformance.statement: {} bytes, at most {max}",
+                self.statement.len()
+            ));
+        }
+        let bytes = std::fs::read(&self.document)
+            .map_err(|e| format!("conformance.document {}: {e}", self.document.display()))?;
+        Ok(omni_registry_types::tx::ConformanceDeclaration {
+            document_hash: Hash32(sha2::Sha256::digest(&bytes).into()),
+            statement: self.statement.clone(),
+        })
+    }
+}
+
+/// The conformance declaration a node publishes: the declaration document (only its
+/// SHA-256 is published) and a statement of at most 1 024 bytes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConformanceConfig {
+    /// The declaration document (relative paths: to the configuration's directory).
+    pub document: PathBuf,
+    /// What the member claims to implement.
+    pub statement: String,
 }
 
 fn sixty() -> u64 {
@@ -207,6 +248,9 @@ impl NodeConfig {
         config.data_dir = base.join(&config.data_dir);
         if let Some(keys) = &mut config.rating_keys {
             keys.verifying_key = base.join(&keys.verifying_key);
+        }
+        if let Some(c) = &mut config.conformance {
+            c.document = base.join(&c.document);
         }
         let invalid = |reason| ConfigError::Invalid { path: path.to_path_buf(), reason };
         config.sync_peers().map_err(invalid)?;

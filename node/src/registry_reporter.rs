@@ -39,6 +39,7 @@ use crate::registry_client::{proto, registry_invoice_id, RegistryClient, Registr
 use crate::settlement::SettlementRef;
 use crate::state::{BilateralState, InvoiceState, InvoiceStatus};
 use omni_core::{Hash32, PartyId};
+use omni_registry_types::tx::ConformanceDeclaration;
 use omni_registry_types::{InvoiceId, InvoiceSubmission, TxBody};
 use omni_verifier::RatingProofBundle;
 use std::collections::HashMap;
@@ -67,18 +68,25 @@ pub enum ReportError {
 }
 
 /// How often the reporter looks and anchors.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ReporterOptions {
     /// Pause between two looks at the ledger.
     pub interval: Duration,
     /// Shortest time between two anchors of the same bilateral (the first head is
     /// anchored at once).
     pub anchor_every: Duration,
+    /// The MEF 114 conformance declaration this member publishes (R13), once the registry
+    /// shows it a member; a changed declaration is published again.
+    pub conformance: Option<ConformanceDeclaration>,
 }
 
 impl Default for ReporterOptions {
     fn default() -> ReporterOptions {
-        ReporterOptions { interval: Duration::from_secs(2), anchor_every: Duration::from_secs(60) }
+        ReporterOptions {
+            interval: Duration::from_secs(2),
+            anchor_every: Duration::from_secs(60),
+            conformance: None,
+        }
     }
 }
 
@@ -99,6 +107,8 @@ pub struct Reported {
     pub notices: usize,
     /// Payment receipts.
     pub receipts: usize,
+    /// Conformance declarations.
+    pub declarations: usize,
     /// Facts waiting for the registry to show what they depend on (or to answer).
     pub waiting: usize,
     /// Facts found moot (module docs): recorded as handled, not sent.
@@ -115,6 +125,7 @@ impl Reported {
             + self.disputes
             + self.notices
             + self.receipts
+            + self.declarations
     }
 }
 
@@ -122,6 +133,8 @@ impl Reported {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Needs {
     Nothing,
+    /// The sender admitted as a member.
+    Member,
     /// The invoice verified (not yet accepted or disputed).
     Verified,
     /// The invoice verified or accepted.
@@ -154,6 +167,7 @@ enum Kind {
     Dispute,
     Notice,
     Receipt,
+    Conformance,
 }
 
 /// A fact to report: its name, the transaction, and what it waits for.
@@ -213,6 +227,14 @@ impl Reporter {
         let mut out = Reported::default();
         for fact in facts {
             let verdict = match (fact.needs, fact.invoice) {
+                (Needs::Member, _) => {
+                    let request =
+                        proto::GetMemberRequest { party: self.client.member().0.to_vec() };
+                    match rpc.get_member(request).await {
+                        Ok(answer) if answer.get_ref().member => Verdict::Ready,
+                        _ => Verdict::Wait,
+                    }
+                }
                 (Needs::Nothing, _) | (_, None) => Verdict::Ready,
                 (needs, Some(invoice)) => registry_verdict(&mut rpc, &invoice, needs).await,
             };
@@ -240,6 +262,7 @@ impl Reporter {
                 Kind::Dispute => out.disputes += 1,
                 Kind::Notice => out.notices += 1,
                 Kind::Receipt => out.receipts += 1,
+                Kind::Conformance => out.declarations += 1,
             }
         }
         Ok(out)
@@ -267,6 +290,19 @@ impl Reporter {
         let ledger = self.ledger.lock().map_err(|_| ReportError::Poisoned)?;
         let me = ledger.key();
         let mut facts = Vec::new();
+        if let Some(declaration) = &self.options.conformance {
+            let name = fact_name("conformance", declaration);
+            if self.unreported(&name)? {
+                let body = TxBody::PublishConformance(declaration.clone());
+                facts.push(Fact {
+                    name,
+                    kind: Kind::Conformance,
+                    body,
+                    invoice: None,
+                    needs: Needs::Member,
+                });
+            }
+        }
         for id in ledger.bilaterals() {
             let state = ledger.state(&id)?;
             let head = state.head();
@@ -468,7 +504,7 @@ async fn registry_verdict(
         return Verdict::Moot;
     }
     let shows = match needs {
-        Needs::Nothing => true,
+        Needs::Nothing | Needs::Member => true,
         Needs::Verified => inv.status == "verified",
         Needs::Open => inv.status == "verified" || inv.status == "accepted",
         Needs::Disputed => inv.status == "disputed",

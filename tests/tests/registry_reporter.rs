@@ -164,9 +164,13 @@ async fn the_nodes_report_an_invoice_from_proof_to_attested_payment() {
     let (a_dir, b_dir) = (dir.path().join("a-outbox"), dir.path().join("b-outbox"));
     let (a_outbox, b_outbox) =
         (outbox(&a_dir, sample::carrier_a(), addr), outbox(&b_dir, sample::carrier_b(), addr));
-    let now = ReporterOptions { interval: Duration::from_millis(50), anchor_every: Duration::ZERO };
-    let mut a_reporter = Reporter::new(a.clone(), a_outbox.clone(), now);
-    let mut b_reporter = Reporter::new(b.clone(), b_outbox.clone(), now);
+    let now = ReporterOptions {
+        interval: Duration::from_millis(50),
+        anchor_every: Duration::ZERO,
+        conformance: None,
+    };
+    let mut a_reporter = Reporter::new(a.clone(), a_outbox.clone(), now.clone());
+    let mut b_reporter = Reporter::new(b.clone(), b_outbox.clone(), now.clone());
 
     // The seller anchors its head and submits the invoice; the registry verifies it.
     let r = report(&mut a_reporter, &a_outbox).await;
@@ -209,7 +213,7 @@ async fn the_nodes_report_an_invoice_from_proof_to_attested_payment() {
     b_outbox.close().await.unwrap();
     for (ledger, key, dir) in [(a, sample::carrier_a(), &a_dir), (b, sample::carrier_b(), &b_dir)] {
         let client = outbox(dir, key, addr);
-        let mut reporter = Reporter::new(ledger.clone(), client.clone(), now);
+        let mut reporter = Reporter::new(ledger.clone(), client.clone(), now.clone());
         assert_eq!(report(&mut reporter, &client).await.queued(), 0);
         assert!(client.status().unwrap().delivered > 0);
         client.close().await.unwrap();
@@ -224,9 +228,13 @@ async fn a_payment_the_registry_shows_settled_already_is_moot() {
     let (a_dir, b_dir) = (dir.path().join("a-outbox"), dir.path().join("b-outbox"));
     let (a_outbox, b_outbox) =
         (outbox(&a_dir, sample::carrier_a(), addr), outbox(&b_dir, sample::carrier_b(), addr));
-    let now = ReporterOptions { interval: Duration::from_millis(50), anchor_every: Duration::ZERO };
-    let mut a_reporter = Reporter::new(p.a.clone(), a_outbox.clone(), now);
-    let mut b_reporter = Reporter::new(p.b.clone(), b_outbox.clone(), now);
+    let now = ReporterOptions {
+        interval: Duration::from_millis(50),
+        anchor_every: Duration::ZERO,
+        conformance: None,
+    };
+    let mut a_reporter = Reporter::new(p.a.clone(), a_outbox.clone(), now.clone());
+    let mut b_reporter = Reporter::new(p.b.clone(), b_outbox.clone(), now.clone());
     report(&mut a_reporter, &a_outbox).await;
     p.b.lock().unwrap().accept(&id, p.issued).unwrap();
     p.a.lock().unwrap().sync_from(&p.b.lock().unwrap(), &id).unwrap();
@@ -251,7 +259,7 @@ async fn a_payment_the_registry_shows_settled_already_is_moot() {
     assert_eq!(report(&mut b_reporter, &b_outbox).await, moot);
     assert_eq!(report(&mut a_reporter, &a_outbox).await, moot);
     for (ledger, client) in [(&p.a, &a_outbox), (&p.b, &b_outbox)] {
-        let mut reporter = Reporter::new(ledger.clone(), client.clone(), now);
+        let mut reporter = Reporter::new(ledger.clone(), client.clone(), now.clone());
         assert_eq!(report(&mut reporter, client).await, Reported::default());
     }
     let on_registry = registry_invoice(addr, &id).await;
