@@ -10,6 +10,7 @@ use omni_circuits::compliance::bench::{bench_compliance, SampleSupplyChain};
 use omni_circuits::compliance::map::{verify_map, ComplianceMap, PublishedState};
 use omni_circuits::compliance::proof::{ComplianceVerifier, HopProver};
 use omni_circuits::compliance::{field_from_bytes, field_to_bytes, EmbargoList};
+use omni_core::country::Country;
 use omni_registry_protocol::proto::registry_client::RegistryClient;
 use omni_registry_protocol::proto::{
     GetComplianceStateRequest, GetComplianceStateResponse, ListComplianceStatusRequest,
@@ -220,7 +221,7 @@ pub fn verify(args: VerifyComplianceArgs) -> Result<()> {
                 "hops": map.hops.len(),
                 "embargo_version": map.embargo_version,
                 "current_embargo_version": published.current().map(EmbargoList::version),
-                "embargoed": crate::supply_chain_cmd::countries_json(&avoided),
+                "embargoed": countries_json(&avoided),
                 "credential_root": hex::encode(field_to_bytes(&map.credential_root)),
                 "order_commitment": hex::encode(field_to_bytes(&map.order_commitment)),
                 "commitment": map.commitment().to_hex(),
@@ -231,7 +232,7 @@ pub fn verify(args: VerifyComplianceArgs) -> Result<()> {
     } else {
         println!("supply-chain map {} ({} hops)", args.map.display(), map.hops.len());
         println!("  embargo list version {}", map.embargo_version);
-        println!("  embargoed countries  {}", crate::supply_chain_cmd::countries_text(&avoided));
+        println!("  embargoed countries  {}", countries_text(&avoided));
         println!("  commitment           {}", map.commitment().to_hex());
         match &result {
             Ok(v) => {
@@ -369,4 +370,24 @@ pub fn registry_status(args: RegistryComplianceArgs) -> Result<()> {
         println!("  (no verified maps)");
     }
     Ok(())
+}
+
+/// Countries by ISO 3166 numeric code as JSON `{code, alpha2, name}`.
+pub fn countries_json(codes: &[u16]) -> Vec<serde_json::Value> {
+    codes
+        .iter()
+        .map(|&c| match Country::numeric(c) {
+            Some(k) => json!({ "numeric": c, "alpha2": k.alpha2, "name": k.name }),
+            None => json!({ "numeric": c, "alpha2": null, "name": null }),
+        })
+        .collect()
+}
+
+/// Countries by code as `Name (XX, 123), …`.
+pub fn countries_text(codes: &[u16]) -> String {
+    codes
+        .iter()
+        .map(|&c| Country::numeric(c).map_or(format!("{c:03}"), |k| k.to_string()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

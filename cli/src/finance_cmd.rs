@@ -18,8 +18,8 @@
 //! (through its book) can link its pledges to invoices. The opening file is the one the
 //! seller's node exports (`omni invoice opening`).
 
-use crate::member_cmd::Signer;
 use crate::node_client::{CannotAsk, Refused};
+use crate::registry_api::Signer;
 use crate::registry_api::{date, hash_arg, RegistryApi};
 use anyhow::Result;
 use clap::Subcommand;

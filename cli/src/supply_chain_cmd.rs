@@ -15,8 +15,8 @@
 //! - `omni compliance map --order O` (a regulator): the map the registry verified, for
 //!   `omni verify compliance` ([`crate::compliance_cmd`]).
 
-use crate::member_cmd::Signer;
 use crate::node_client::{CannotAsk, Refused};
+use crate::registry_api::Signer;
 use crate::registry_api::{hash_arg, RegistryApi, DEFAULT_REGISTRY};
 use anyhow::{Context, Result};
 use clap::Subcommand;
@@ -271,26 +271,6 @@ pub fn read_embargo_list(path: &Path) -> Result<(EmbargoList, Vec<&'static Count
     Ok((list, countries))
 }
 
-/// Countries by ISO 3166 numeric code as JSON `{code, alpha2, name}`.
-pub fn countries_json(codes: &[u16]) -> Vec<serde_json::Value> {
-    codes
-        .iter()
-        .map(|&c| match Country::numeric(c) {
-            Some(k) => json!({ "numeric": c, "alpha2": k.alpha2, "name": k.name }),
-            None => json!({ "numeric": c, "alpha2": null, "name": null }),
-        })
-        .collect()
-}
-
-/// Countries by code as `Name (XX, 123), …`.
-pub fn countries_text(codes: &[u16]) -> String {
-    codes
-        .iter()
-        .map(|&c| Country::numeric(c).map_or(format!("{c:03}"), |k| k.to_string()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Runs `omni embargo …`.
 pub fn embargo(command: EmbargoCommand) -> Result<()> {
     let EmbargoCommand::Publish { signer, list } = command;
@@ -298,10 +278,10 @@ pub fn embargo(command: EmbargoCommand) -> Result<()> {
     let (version, codes) = (list.version(), list.countries().to_vec());
     let done = signer.submit(TxBody::PublishEmbargoList(list))?;
     signer.print(
-        json!({ "version": version, "countries": countries_json(&codes), "tx": done.tx.to_hex() }),
+        json!({ "version": version, "countries": crate::compliance_cmd::countries_json(&codes), "tx": done.tx.to_hex() }),
         format!(
             "embargo list v{version} published: {} (transaction {})",
-            countries_text(&codes),
+            crate::compliance_cmd::countries_text(&codes),
             done.tx
         ),
     );

@@ -43,14 +43,14 @@ mod tests {
     /// other bytes than the registry reads.
     #[test]
     fn the_schema_and_the_registrys_messages_agree_on_every_kind() {
-        use omni_registry_types::portable::{examples, Body};
-        for body in examples() {
-            let ours = Body::of(&body).encode_to_vec();
+        use omni_registry_types::{portable::Body, TxBody};
+        for body in TxBody::examples() {
+            let ours = body.to_portable().encode_to_vec();
             let generated = crate::tx::v1::Body::decode(ours.as_slice()).unwrap();
             assert!(generated.kind.is_some(), "{}: the schema lacks the kind", body.kind());
             assert_eq!(generated.encode_to_vec(), ours, "{}", body.kind());
             let back = Body::decode(generated.encode_to_vec().as_slice()).unwrap();
-            assert_eq!(back.to_tx_body().unwrap(), body);
+            assert_eq!(TxBody::from_portable(&back).unwrap(), body);
         }
     }
 }
