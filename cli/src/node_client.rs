@@ -47,11 +47,6 @@ pub fn exit_status(e: &anyhow::Error) -> i32 {
     }
 }
 
-/// Sorts a node's gRPC status into a refusal (1) or a failure to ask (2).
-pub fn status_error(call: &str, s: tonic::Status) -> anyhow::Error {
-    answer_error("node", call, s)
-}
-
 /// Sorts a gRPC status of `server` (the node, the registry) into a refusal (1) or a
 /// failure to ask (2).
 pub fn answer_error(server: &str, call: &str, s: tonic::Status) -> anyhow::Error {
@@ -111,11 +106,24 @@ impl NodeApi {
     where
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        self.runtime
-            .block_on(call)
-            .map(tonic::Response::into_inner)
-            .map_err(|s| status_error(name, s))
+        ask(&self.runtime, "node", name, call)
     }
+}
+
+/// Runs one call `name` to `server` on `runtime`, sorting its failure (module docs).
+pub fn ask<T, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    server: &str,
+    name: &str,
+    call: Fut,
+) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    runtime
+        .block_on(call)
+        .map(tonic::Response::into_inner)
+        .map_err(|s| answer_error(server, name, s))
 }
 
 /// A client runtime and a channel to `server` (the node, the registry) at `endpoint`

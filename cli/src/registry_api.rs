@@ -6,7 +6,7 @@
 //! through a persistent outbox beside that key (`KEY.outbox`), so a command run twice
 //! after a lost answer never submits twice; it waits until the registry committed it.
 
-use crate::node_client::{answer_error, CannotAsk, Refused};
+use crate::node_client::{CannotAsk, Refused};
 use anyhow::Result;
 use omni_core::{Hash32, PartyId};
 use omni_node::registry_client::{Delivered, RegistryClient as Outbox};
@@ -47,10 +47,7 @@ impl RegistryApi {
     where
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        self.runtime
-            .block_on(call)
-            .map(tonic::Response::into_inner)
-            .map_err(|s| answer_error("registry", name, s))
+        crate::node_client::ask(&self.runtime, "registry", name, call)
     }
 }
 
