@@ -64,6 +64,18 @@ impl BillingInterval {
     }
 }
 
+/// Days in month `m` (1–12) of year `y` (Gregorian); 0 for a month outside 1–12.
+pub fn days_in_month(y: i32, m: u32) -> u32 {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 pub fn days_from_civil(y: i32, m: u32, d: u32) -> u64 {
     let y = if m <= 2 { y - 1 } else { y } as i64;

@@ -465,7 +465,9 @@ pub fn parse_rfc3339_utc(s: &str) -> Option<u64> {
     let num = |r: std::ops::Range<usize>| -> Option<u32> { s.get(r)?.parse().ok() };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+    // A day the month does not have (2026-02-31) is refused, not carried into the next.
+    let month_days = crate::interval::days_in_month(y as i32, mo);
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&mo) || d < 1 || d > month_days {
         return None;
     }
     if h > 23 || mi > 59 || se > 59 {
@@ -478,6 +480,22 @@ pub fn parse_rfc3339_utc(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_a_month_does_not_have_are_refused() {
+        assert_eq!(parse_rfc3339_utc("2026-02-31T00:00:00Z"), None, "not 3 March");
+        assert_eq!(parse_rfc3339_utc("2026-02-29T00:00:00Z"), None, "2026 is not a leap year");
+        assert_eq!(parse_rfc3339_utc("2026-04-31T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_utc("2100-02-29T00:00:00Z"), None, "a century not by 400");
+        assert!(parse_rfc3339_utc("2028-02-29T00:00:00Z").is_some());
+        assert!(parse_rfc3339_utc("2000-02-29T00:00:00Z").is_some());
+        assert!(parse_rfc3339_utc("2026-12-31T23:59:59Z").is_some());
+        assert_eq!(
+            parse_rfc3339_utc("2026-03-01T00:00:00Z").unwrap()
+                - parse_rfc3339_utc("2026-02-28T00:00:00Z").unwrap(),
+            86_400
+        );
+    }
 
     #[test]
     fn tmf635_round_trip() {
