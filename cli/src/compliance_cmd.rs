@@ -291,7 +291,7 @@ pub fn published_state(
 #[derive(Args)]
 pub struct RegistryComplianceArgs {
     /// The registry's gRPC address.
-    #[arg(long, default_value = "http://127.0.0.1:7400")]
+    #[arg(long, default_value = crate::registry_api::DEFAULT_REGISTRY)]
     registry: String,
     /// Embargo list version (default: the current one).
     #[arg(long)]

@@ -26,7 +26,7 @@ use clap::Subcommand;
 use omni_core::Hash32;
 use omni_registry_protocol::convert::{invoice_from_proto, reputation_from_proto};
 use omni_registry_protocol::proto;
-use omni_registry_types::pledge::{assess, nullifier, FinancingPolicy, InvoiceOpening};
+use omni_registry_types::pledge::{assess, nullifier, Assessment, FinancingPolicy, InvoiceOpening};
 use omni_registry_types::records::{Invoice, InvoiceStatus};
 use omni_registry_types::reputation::Reputation;
 use omni_registry_types::tx::{Blinding, InvoiceId, Nullifier, TxBody};
@@ -123,13 +123,15 @@ struct Holding {
 struct Examination {
     invoice: InvoiceId,
     record: Option<Invoice>,
-    reputation: Option<Reputation>,
+    /// The payer's reputation as the registry answered it.
+    reputation: Option<proto::Reputation>,
     opening: InvoiceOpening,
     file: OpeningFile,
     pledged: Option<proto::CheckPledgeResponse>,
     verifier: String,
     height: u64,
-    verdict: std::result::Result<(), String>,
+    /// What may be pledged (nullifier, amount, due date), or why not.
+    verdict: std::result::Result<Assessment, String>,
 }
 
 fn read_opening(path: &Path, invoice: &InvoiceId) -> Result<(OpeningFile, InvoiceOpening)> {
@@ -172,10 +174,7 @@ fn examine(registry: &str, args: &InvoiceArgs) -> Result<Examination> {
         Some(p) => Some(invoice_from_proto(p).map_err(unreadable)?),
         None => None,
     };
-    let reputation = match answer.payer_reputation.as_ref().filter(|_| record.is_some()) {
-        Some(p) => Some(reputation_from_proto(p).map_err(unreadable)?),
-        None => None,
-    };
+    let reputation = answer.payer_reputation.clone().filter(|_| record.is_some());
     let pledged = match nullifier(&opening.blinding) {
         Ok(n) => {
             let request = proto::CheckPledgeRequest { nullifier: n.0.to_vec() };
@@ -190,11 +189,13 @@ fn examine(registry: &str, args: &InvoiceArgs) -> Result<Examination> {
                 min_paydex: args.min_paydex,
                 min_on_time_bp: args.min_on_time_bp,
             };
-            let reputation = reputation.clone().unwrap_or_default();
+            let reputation = match &reputation {
+                Some(p) => reputation_from_proto(p).map_err(unreadable)?,
+                None => Reputation::default(),
+            };
             let now = answer.at.as_ref().map_or(0, |a| a.time).max(omni_core::Clock::System.now());
             let is_pledged = pledged.as_ref().is_some_and(|p| p.pledged);
             assess(record, &opening, &reputation, |_| is_pledged, now, &policy)
-                .map(|_| ())
                 .map_err(|e| e.to_string())
         }
     };
@@ -222,23 +223,18 @@ impl Examination {
             "proof_verified": r.is_some(),
             "proof_verifier": self.verifier,
             "status": r.map(|r| r.status.name()),
-            "accepted": r.is_some_and(|r| r.accepted_at.is_some() && r.status != InvoiceStatus::Disputed),
+            "accepted": r.is_some_and(accepted),
             "disputed": r.is_some_and(|r| r.status == InvoiceStatus::Disputed),
             "paid": r.is_some_and(|r| r.status == InvoiceStatus::Paid),
             "netting_cycle": r.and_then(|r| r.netting_cycle),
             "pledged": self.pledged.as_ref().map(|p| p.pledged),
-            "opening_matches": r.map(|r| opens(r, &self.opening)),
+            "opening_matches": r.map(|r| self.opens(r)),
             "currency": self.file.currency,
             "micros": self.file.micros,
             "payer": r.map(|r| r.payer.to_hex()).unwrap_or_else(|| self.file.payer.clone()),
             "payee": r.map(|r| r.payee.to_hex()).unwrap_or_else(|| self.file.payee.clone()),
             "due_date": r.map(|r| date(r.due_date)).unwrap_or_else(|| self.file.due_date.clone()),
-            "payer_reputation": rep.map(|p| json!({
-                "invoices": p.invoices, "assessed": p.assessed, "paid_on_time": p.paid_on_time,
-                "paid_late": p.paid_late, "overdue": p.overdue, "open": p.open,
-                "on_time_ratio_bp": p.on_time_ratio_bp,
-                "average_days_beyond_terms": p.average_days_beyond_terms, "paydex": p.paydex,
-            })),
+            "payer_reputation": rep.map(crate::registry_reads::reputation_json),
             "height": self.height,
             "verdict": if self.verdict.is_ok() { "financeable" } else { "not financeable" },
             "reason": self.verdict.as_ref().err(),
@@ -260,13 +256,13 @@ impl Examination {
         println!("  on the registry      yes (height {})", self.height);
         println!("  rating proof         verified by the registry ({})", self.verifier);
         println!("  status               {}", r.status.name());
-        println!("  accepted by payer    {}", yes(r.accepted_at.is_some()));
+        println!("  accepted by payer    {}", yes(accepted(r)));
         println!("  disputed             {}", yes(r.status == InvoiceStatus::Disputed));
         println!(
             "  pledged              {}",
             self.pledged.as_ref().map_or("unknown (the opening is malformed)", |p| yes(p.pledged))
         );
-        println!("  opening matches      {}", yes(opens(r, &self.opening)));
+        println!("  opening matches      {}", yes(self.opens(r)));
         println!(
             "  amount               {} {}",
             omni_core::money::format_micros(self.file.micros),
@@ -285,20 +281,22 @@ impl Examination {
             );
         }
         match &self.verdict {
-            Ok(()) => println!("FINANCEABLE"),
+            Ok(_) => println!("FINANCEABLE"),
             Err(reason) => println!("NOT FINANCEABLE: {reason}"),
         }
     }
 }
 
-fn opens(record: &Invoice, opening: &InvoiceOpening) -> bool {
-    let (Ok(c), Ok(r)) = (
-        omni_registry_types::commitment::decode(&record.amount_commitment),
-        omni_registry_types::commitment::decode_blinding(&opening.blinding),
-    ) else {
-        return false;
-    };
-    c.opens_to(opening.amount, &r)
+impl Examination {
+    /// Whether the seller's opening opens the registry's amount commitment.
+    fn opens(&self, record: &Invoice) -> bool {
+        self.opening.opens(&record.amount_commitment).unwrap_or(false)
+    }
+}
+
+/// Accepted by the payer and not disputed since.
+fn accepted(record: &Invoice) -> bool {
+    record.accepted_at.is_some() && record.status != InvoiceStatus::Disputed
 }
 
 /// The financier's book beside its key.
@@ -316,14 +314,9 @@ fn read_book(key: &Path) -> Result<Vec<Holding>> {
     }
 }
 
-/// Writes the book whole (a new file renamed over the old one: never half a book).
+/// Writes the book whole (never half a book).
 fn write_book(key: &Path, book: &[Holding]) -> Result<()> {
-    let path = book_path(key);
-    let tmp = PathBuf::from(format!("{}.new", path.display()));
-    let fail = |e: std::io::Error| CannotAsk(format!("the pledge book {}: {e}", path.display()));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(book)?).map_err(fail)?;
-    std::fs::rename(&tmp, &path).map_err(fail)?;
-    Ok(())
+    crate::files::replace(&book_path(key), &serde_json::to_vec_pretty(book)?)
 }
 
 /// Runs `omni finance …`.
@@ -345,14 +338,17 @@ pub fn finance(command: FinanceCommand) -> Result<()> {
 
 fn pledge(signer: &Signer, args: &InvoiceArgs) -> Result<()> {
     let e = examine(&signer.registry, args)?;
-    if let Err(reason) = &e.verdict {
-        if !signer.json {
-            e.print(false);
+    let (record, assessment) = match (&e.record, &e.verdict) {
+        (Some(record), Ok(assessment)) => (record, assessment),
+        (_, verdict) => {
+            if !signer.json {
+                e.print(false);
+            }
+            let reason = verdict.as_ref().err().map_or("no invoice", String::as_str);
+            return Err(Refused(format!("not pledged: {reason}")).into());
         }
-        return Err(Refused(format!("not pledged: {reason}")).into());
-    }
-    let record = e.record.as_ref().ok_or_else(|| Refused("no invoice".into()))?;
-    let n: Nullifier = nullifier(&e.opening.blinding)?;
+    };
+    let n = assessment.nullifier;
     let done = signer.submit(TxBody::Pledge { nullifier: n })?;
     let height =
         done.event("InvoicePledged").and_then(|v| v["height"].as_u64()).unwrap_or(e.height);

@@ -993,16 +993,8 @@ pub fn invoice(common: &Common, command: InvoiceCommand) -> Result<()> {
             let v = json!({ "bilateral": o.bilateral, "number": o.bill_no, "registry_invoice": o.registry_invoice,
                             "currency": o.currency, "micros": o.micros, "blinding": o.blinding,
                             "payer": o.payer, "payee": o.payee, "due_date": o.due_date });
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&out)
-                .map_err(|e| {
-                    CannotAsk(format!("cannot create {} (it must not exist): {e}", out.display()))
-                })?;
-            use std::io::Write;
-            writeln!(f, "{}", serde_json::to_string_pretty(&v)?)
-                .map_err(|e| CannotAsk(format!("cannot write {}: {e}", out.display())))?;
+            let text = format!("{}\n", serde_json::to_string_pretty(&v)?);
+            crate::files::create(&out, text.as_bytes())?;
             print(
                 common,
                 json!({ "registry_invoice": o.registry_invoice, "file": out.display().to_string() }),

@@ -31,6 +31,7 @@ mod bench_fixtures;
 mod compliance_cmd;
 mod consensus_bench;
 mod demo;
+mod files;
 mod finance_cmd;
 mod lifecycle_bench;
 mod lifecycle_cmd;

@@ -50,7 +50,7 @@ pub enum MemberCommand {
     /// Every member, in party-key order, optionally of one role.
     List {
         /// The registry's gRPC endpoint.
-        #[arg(long, default_value = "http://127.0.0.1:7400")]
+        #[arg(long, default_value = crate::registry_api::DEFAULT_REGISTRY)]
         registry: String,
         /// Only members of this role (member, financier, regulator, operator or admin).
         #[arg(long)]
@@ -62,7 +62,7 @@ pub enum MemberCommand {
     /// A party as the registry knows it: member or not, role, admission, conformance.
     Show {
         /// The registry's gRPC endpoint.
-        #[arg(long, default_value = "http://127.0.0.1:7400")]
+        #[arg(long, default_value = crate::registry_api::DEFAULT_REGISTRY)]
         registry: String,
         /// The party key (hex).
         #[arg(long)]

@@ -9,13 +9,13 @@
 use crate::node_client::{CannotAsk, Refused};
 use anyhow::Result;
 use omni_core::{Hash32, PartyId};
-use omni_node::registry_client::{Delivered, RegistryClient as Outbox};
+use omni_node::registry_client::RegistryClient as Outbox;
 use omni_registry_protocol::proto;
 use omni_registry_protocol::proto::registry_client::RegistryClient;
 use omni_registry_types::tx::TxBody;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tonic::transport::Channel;
 
 /// Where the registry is when `--registry` does not say.
@@ -72,7 +72,7 @@ pub fn date(seconds: u64) -> String {
 #[derive(clap::Args)]
 pub struct Signer {
     /// The registry's gRPC endpoint.
-    #[arg(long, default_value = "http://127.0.0.1:7400")]
+    #[arg(long, default_value = DEFAULT_REGISTRY)]
     pub registry: String,
     /// The sender's key file (the administrator's: `omni registry start` writes
     /// DATA/admin.key; a member's: its node's key).
@@ -91,13 +91,9 @@ pub struct Committed {
 }
 
 impl Committed {
-    /// The JSON of the first event of `kind`.
+    /// The fields of the first event of `kind`.
     pub fn event(&self, kind: &str) -> Option<Value> {
-        self.events
-            .iter()
-            .find(|e| e.kind == kind)
-            .and_then(|e| serde_json::from_str::<Value>(&e.json).ok())
-            .map(|v| v.get(kind).cloned().unwrap_or(v))
+        omni_node::registry_client::event_fields(&self.events, kind)
     }
 }
 
@@ -125,39 +121,28 @@ impl Signer {
         let fact = Hash32::digest("omni/cli/registry-tx", &omni_core::encode(&body));
         let (id, _) = client.submit_once(&fact, body).map_err(|e| CannotAsk(e.to_string()))?;
         client.start().map_err(|e| CannotAsk(e.to_string()))?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let outcome: std::result::Result<Delivered, _> = loop {
-            if let Some(d) = client.delivery(id).map_err(|e| CannotAsk(e.to_string()))? {
-                break Ok(d);
-            }
-            if let Some(r) = client.refusal(id).map_err(|e| CannotAsk(e.to_string()))? {
-                break Err(r);
-            }
-            if Instant::now() > deadline {
-                let status = client.status().ok().and_then(|s| s.last_error).unwrap_or_default();
-                return Err(CannotAsk(format!(
-                    "the registry at {} did not confirm the {kind} within 30 s ({status}); it \
-                     stays queued in {} and is sent by the next run",
-                    self.registry,
-                    outbox_dir.display()
-                ))
-                .into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        let outcome = runtime
+            .block_on(client.outcome(id, Duration::from_secs(30)))
+            .map_err(|e| CannotAsk(e.to_string()))?;
+        let Some(outcome) = outcome else {
+            let status = client.status().ok().and_then(|s| s.last_error).unwrap_or_default();
+            return Err(CannotAsk(format!(
+                "the registry at {} did not confirm the {kind} within 30 s ({status}); it stays \
+                 queued in {} and is sent by the next run",
+                self.registry,
+                outbox_dir.display()
+            ))
+            .into());
         };
-        let mut rpc = client.query_client();
+        let events = match &outcome {
+            Ok(delivered) => runtime.block_on(client.events(delivered)),
+            Err(_) => Vec::new(),
+        };
         runtime.block_on(client.close()).map_err(|e| CannotAsk(e.to_string()))?;
         let delivered = outcome.map_err(|r| {
             Refused(format!("the registry refused {kind}: {} ({})", r.reason, r.code))
         })?;
-        let answer = runtime
-            .block_on(rpc.get_tx(proto::GetTxRequest { tx_hash: delivered.tx_hash.0.to_vec() }))
-            .map(|r| r.into_inner())
-            .ok();
-        Ok(Committed {
-            tx: delivered.tx_hash,
-            events: answer.map(|a| a.events).unwrap_or_default(),
-        })
+        Ok(Committed { tx: delivered.tx_hash, events })
     }
 }
 

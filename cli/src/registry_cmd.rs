@@ -47,7 +47,7 @@ pub enum RegistryCommand {
 #[derive(Args)]
 pub struct InvoiceArgs {
     /// The registry's gRPC endpoint.
-    #[arg(long, default_value = "http://127.0.0.1:7400")]
+    #[arg(long, default_value = crate::registry_api::DEFAULT_REGISTRY)]
     registry: String,
     /// The registry invoice id (hex; `omni invoice opening` and `omni invoice show --json`
     /// name it).
@@ -439,13 +439,7 @@ fn genesis(args: &GenesisArgs) -> Result<()> {
     let set = ValidatorSetFile { genesis, validators };
     set.check().map_err(|e| CannotAsk(format!("the validator set: {e}")))?;
     let text = serde_json::to_string_pretty(&set)?;
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create_new(true).open(&args.out).map_err(|e| {
-            CannotAsk(format!("cannot create {} (it must not exist): {e}", args.out.display()))
-        })?;
-    use std::io::Write;
-    f.write_all(text.as_bytes())
-        .map_err(|e| CannotAsk(format!("cannot write {}: {e}", args.out.display())))?;
+    crate::files::create(&args.out, text.as_bytes())?;
     if args.json {
         println!(
             "{}",

@@ -15,6 +15,7 @@
 //! - `omni compliance map --order O` (a regulator): the map the registry verified, for
 //!   `omni verify compliance` ([`crate::compliance_cmd`]).
 
+use crate::files::{create, replace};
 use crate::node_client::{CannotAsk, Refused};
 use crate::registry_api::Signer;
 use crate::registry_api::{hash_arg, RegistryApi, DEFAULT_REGISTRY};
@@ -159,26 +160,6 @@ impl CredentialRequest {
 fn country_arg(code: &str) -> Result<&'static Country> {
     Ok(Country::find(code)
         .ok_or_else(|| CannotAsk(format!("--country {code:?}: not an ISO 3166-1 country code")))?)
-}
-
-/// Writes a new file, refusing to overwrite one.
-fn create(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
-            CannotAsk(format!("cannot create {} (it must not exist): {e}", path.display()))
-        })?;
-    f.write_all(bytes).map_err(|e| CannotAsk(format!("cannot write {}: {e}", path.display())))?;
-    Ok(())
-}
-
-/// Replaces a file whole (a new file renamed over the old one).
-fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = PathBuf::from(format!("{}.new", path.display()));
-    let fail = |e: std::io::Error| CannotAsk(format!("cannot write {}: {e}", path.display()));
-    std::fs::write(&tmp, bytes).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)?;
-    Ok(())
 }
 
 /// `omni credential request`.

@@ -290,6 +290,14 @@ pub struct OutboxStatus {
     pub last_error: Option<String>,
 }
 
+/// The fields of the first event of `kind` among `events` (the registry reports each event
+/// as JSON, its fields under the event's name).
+pub fn event_fields(events: &[proto::Event], kind: &str) -> Option<serde_json::Value> {
+    let event = events.iter().find(|e| e.kind == kind)?;
+    let v: serde_json::Value = serde_json::from_str(&event.json).ok()?;
+    Some(v.get(kind).cloned().unwrap_or(v))
+}
+
 /// The registry id of bill `number` of `bilateral` ([`InvoiceId::for_bill`]).
 pub fn registry_invoice_id(bilateral: &BilateralId, number: &str) -> InvoiceId {
     InvoiceId::for_bill(&bilateral.0, number)
@@ -814,6 +822,14 @@ impl RegistryClient {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The events the registry reported for a delivered transaction (none if the registry
+    /// cannot be asked now).
+    pub async fn events(&self, delivered: &Delivered) -> Vec<proto::Event> {
+        let request = proto::GetTxRequest { tx_hash: delivered.tx_hash.0.to_vec() };
+        let answer = self.query_client().get_tx(request).await;
+        answer.map(|r| r.into_inner().events).unwrap_or_default()
     }
 
     /// Removes a refusal from the record once it was dealt with; whether there was one.

@@ -14,7 +14,7 @@ use super::proto::netting_server::Netting;
 use super::{ack, proto, status_of, NodeContext};
 use crate::entry::{BilateralId, EntryBody};
 use crate::net_position::net_position;
-use crate::registry_client::{registry_invoice_id, RegistryClient};
+use crate::registry_client::{event_fields, registry_invoice_id, RegistryClient};
 use crate::settlement::{CycleNetting, SettlementRef};
 use crate::state::{Agreement, Subject};
 use crate::Ledger;
@@ -64,13 +64,7 @@ impl NettingApi {
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
         match outcome {
-            Some(Ok(delivered)) => {
-                let mut rpc = outbox.query_client();
-                let request = registry::GetTxRequest { tx_hash: delivered.tx_hash.0.to_vec() };
-                let events =
-                    rpc.get_tx(request).await.map(|r| r.into_inner().events).unwrap_or_default();
-                Ok((delivered.tx_hash, events))
-            }
+            Some(Ok(delivered)) => Ok((delivered.tx_hash, outbox.events(&delivered).await)),
             Some(Err(refusal)) => Err(Status::failed_precondition(format!(
                 "the registry refused {kind}: {} ({})",
                 refusal.reason, refusal.code
@@ -337,14 +331,11 @@ impl Netting for NettingApi {
         participants.dedup();
         let body = TxBody::OpenNettingCycle { currency, cutoff, participants };
         let (tx, events) = self.send("open", body).await?;
-        let cycle = events
-            .iter()
-            .filter(|e| e.kind == "NettingCycleOpened")
-            .find_map(|e| {
-                let v: serde_json::Value = serde_json::from_str(&e.json).ok()?;
-                v.get("NettingCycleOpened").unwrap_or(&v)["cycle"].as_u64()
-            })
-            .ok_or_else(|| Status::internal("the registry did not say which cycle it opened"))?;
+        let cycle = event_fields(&events, "NettingCycleOpened")
+            .and_then(|v| v["cycle"].as_u64())
+            .ok_or_else(|| {
+            Status::internal("the registry did not say which cycle it opened")
+        })?;
         self.acked(cycle, vec![tx]).await
     }
 

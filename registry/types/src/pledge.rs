@@ -32,7 +32,7 @@ use crate::commitment;
 use crate::error::{Error, Result};
 use crate::records::{Invoice, InvoiceStatus};
 use crate::reputation::Reputation;
-use crate::tx::{Blinding, Nullifier};
+use crate::tx::{AmountCommitment, Blinding, Nullifier};
 use ark_ff::{BigInteger, PrimeField};
 use omni_core::{Micros, PartyId};
 use omni_verifier::poseidon::poseidon_hash_with_domain;
@@ -62,6 +62,15 @@ pub struct InvoiceOpening {
     pub amount: u64,
     /// The commitment's blinding.
     pub blinding: Blinding,
+}
+
+impl InvoiceOpening {
+    /// Whether it opens `commitment` (the amount and blinding it was made from).
+    pub fn opens(&self, commitment: &AmountCommitment) -> Result<bool> {
+        let c = commitment::decode(commitment)?;
+        let r = commitment::decode_blinding(&self.blinding)?;
+        Ok(c.opens_to(self.amount, &r))
+    }
 }
 
 /// The pledge nullifier fixed by an opening's blinding (module docs).
@@ -111,9 +120,7 @@ pub fn assess(
     policy: &FinancingPolicy,
 ) -> Result<Assessment> {
     let refuse = |reason: String| Error::NotPledgeable { invoice: invoice.invoice, reason };
-    let c = commitment::decode(&invoice.amount_commitment)?;
-    let r = commitment::decode_blinding(&opening.blinding)?;
-    if !c.opens_to(opening.amount, &r) {
+    if !opening.opens(&invoice.amount_commitment)? {
         return Err(refuse("the opening does not match the invoice's amount commitment".into()));
     }
     let amount = Micros::try_from(opening.amount)
