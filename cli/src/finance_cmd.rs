@@ -24,10 +24,12 @@ use crate::registry_api::{date, hash_arg, RegistryApi};
 use anyhow::Result;
 use clap::Subcommand;
 use omni_core::Hash32;
-use omni_registry_protocol::convert::{invoice_from_proto, reputation_from_proto};
+use omni_registry_protocol::convert::{
+    credits_from_proto, invoice_from_proto, reputation_from_proto,
+};
 use omni_registry_protocol::proto;
 use omni_registry_types::pledge::{assess, nullifier, Assessment, FinancingPolicy, InvoiceOpening};
-use omni_registry_types::records::{Invoice, InvoiceStatus};
+use omni_registry_types::records::{Invoice, InvoiceCredit, InvoiceStatus};
 use omni_registry_types::reputation::Reputation;
 use omni_registry_types::tx::{Blinding, InvoiceId, Nullifier, TxBody};
 use serde::{Deserialize, Serialize};
@@ -97,8 +99,18 @@ struct OpeningFile {
     payer: String,
     payee: String,
     due_date: String,
+    /// Credits agreed since the invoice was proven (a file exported before any has none).
+    #[serde(default)]
+    credits: Vec<OpeningCredit>,
     #[serde(default)]
     number: String,
+}
+
+/// A credit in an opening file: which, and how much.
+#[derive(Deserialize)]
+struct OpeningCredit {
+    reference: String,
+    micros: i64,
 }
 
 /// One pledge in a financier's book.
@@ -112,7 +124,7 @@ struct Holding {
     due_date: String,
     payer: String,
     payee: String,
-    /// The amount commitment when pledged: a credit note or re-issue replaces it.
+    /// The proven amount commitment when pledged.
     amount_commitment: String,
     pledged_height: u64,
     tx: String,
@@ -123,6 +135,8 @@ struct Holding {
 struct Examination {
     invoice: InvoiceId,
     record: Option<Invoice>,
+    /// The credits the registry records on it.
+    credits: Vec<InvoiceCredit>,
     /// The payer's reputation as the registry answered it.
     reputation: Option<proto::Reputation>,
     opening: InvoiceOpening,
@@ -155,7 +169,20 @@ fn read_opening(path: &Path, invoice: &InvoiceId) -> Result<(OpeningFile, Invoic
         })?;
     let amount = u64::try_from(file.micros)
         .map_err(|_| CannotAsk(format!("--opening {}: a negative amount", path.display())))?;
-    Ok((file, InvoiceOpening { amount, blinding: Blinding(blinding) }))
+    let credits = file
+        .credits
+        .iter()
+        .map(|c| {
+            let reference = Hash32::from_hex(&c.reference).map_err(|e| {
+                CannotAsk(format!("--opening {}: credit {:?}: {e}", path.display(), c.reference))
+            })?;
+            let micros = u64::try_from(c.micros).map_err(|_| {
+                CannotAsk(format!("--opening {}: a negative credit", path.display()))
+            })?;
+            Ok((reference, micros))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((file, InvoiceOpening { amount, blinding: Blinding(blinding), credits }))
 }
 
 /// Reads the invoice, its payer's reputation and the nullifier's pledge from the registry
@@ -173,6 +200,10 @@ fn examine(registry: &str, args: &InvoiceArgs) -> Result<Examination> {
     let record = match answer.invoice.as_ref().filter(|_| answer.found) {
         Some(p) => Some(invoice_from_proto(p).map_err(unreadable)?),
         None => None,
+    };
+    let credits = match answer.invoice.as_ref().filter(|_| answer.found) {
+        Some(p) => credits_from_proto(p).map_err(unreadable)?,
+        None => Vec::new(),
     };
     let reputation = answer.payer_reputation.clone().filter(|_| record.is_some());
     let pledged = match nullifier(&opening.blinding) {
@@ -195,13 +226,14 @@ fn examine(registry: &str, args: &InvoiceArgs) -> Result<Examination> {
             };
             let now = answer.at.as_ref().map_or(0, |a| a.time).max(omni_core::Clock::System.now());
             let is_pledged = pledged.as_ref().is_some_and(|p| p.pledged);
-            assess(record, &opening, &reputation, |_| is_pledged, now, &policy)
+            assess(record, &credits, &opening, &reputation, |_| is_pledged, now, &policy)
                 .map_err(|e| e.to_string())
         }
     };
     Ok(Examination {
         invoice,
         record,
+        credits,
         reputation,
         opening,
         file,
@@ -231,6 +263,8 @@ impl Examination {
             "opening_matches": r.map(|r| self.opens(r)),
             "currency": self.file.currency,
             "micros": self.file.micros,
+            "credits": self.credits.len(),
+            "amount_due_micros": self.opening.amount_due(&self.credits).ok(),
             "payer": r.map(|r| r.payer.to_hex()).unwrap_or_else(|| self.file.payer.clone()),
             "payee": r.map(|r| r.payee.to_hex()).unwrap_or_else(|| self.file.payee.clone()),
             "due_date": r.map(|r| date(r.due_date)).unwrap_or_else(|| self.file.due_date.clone()),
@@ -268,6 +302,17 @@ impl Examination {
             omni_core::money::format_micros(self.file.micros),
             self.file.currency
         );
+        if !self.credits.is_empty() {
+            let due = match self.opening.amount_due(&self.credits) {
+                Ok(due) => format!(
+                    "{} {}",
+                    omni_core::money::format_micros(due as i64),
+                    self.file.currency
+                ),
+                Err(why) => format!("unknown: {why}"),
+            };
+            println!("  credits              {}, amount due {due}", self.credits.len());
+        }
         println!("  due date             {}", date(r.due_date));
         if let Some(p) = &self.reputation {
             println!(
@@ -359,7 +404,7 @@ fn pledge(signer: &Signer, args: &InvoiceArgs) -> Result<()> {
         number: e.file.number.clone(),
         nullifier: n.to_string(),
         currency: e.file.currency.clone(),
-        micros: e.file.micros,
+        micros: assessment.amount,
         due_date: date(record.due_date),
         payer: record.payer.to_hex(),
         payee: record.payee.to_hex(),
@@ -371,12 +416,12 @@ fn pledge(signer: &Signer, args: &InvoiceArgs) -> Result<()> {
     write_book(&signer.key, &book)?;
     signer.print(
         json!({ "invoice": e.invoice.0.to_hex(), "nullifier": n.to_string(),
-                "micros": e.file.micros, "currency": e.file.currency,
+                "micros": assessment.amount, "currency": e.file.currency,
                 "due_date": date(record.due_date), "tx": done.tx.to_hex() }),
         format!(
             "invoice {} pledged ({} {}, due {}; nullifier {n}, transaction {})",
             e.invoice.0,
-            omni_core::money::format_micros(e.file.micros),
+            omni_core::money::format_micros(assessment.amount),
             e.file.currency,
             date(record.due_date),
             done.tx
@@ -427,7 +472,14 @@ fn status(signer: &Signer) -> Result<()> {
                 ));
             }
             if hex::encode(&inv.amount_commitment) != h.amount_commitment {
-                changes.push("its amount commitment was replaced (credit note or re-issue)".into());
+                changes.push("its proven amount commitment is not the one pledged".into());
+            }
+            for c in inv.credits.iter().filter(|c| c.height > h.pledged_height) {
+                changes.push(format!(
+                    "credited at {} (credit {}): the amount due is lower than pledged",
+                    date(c.credited_at),
+                    hex::encode(&c.reference)
+                ));
             }
             if let Some(t) = inv.paid_at {
                 changes.push(format!("paid at {} by {}", date(t), inv.paid_by));
@@ -443,6 +495,9 @@ fn status(signer: &Signer) -> Result<()> {
             "micros": h.micros, "currency": h.currency, "due_date": h.due_date,
             "payer": h.payer, "status": inv.as_ref().map(|i| i.status.clone()),
             "still_pledged": pledge.pledged, "pledged_height": pledge.height,
+            "credits_since_pledge": inv.as_ref().map_or(0, |i| {
+                i.credits.iter().filter(|c| c.height > h.pledged_height).count()
+            }),
             "changes": changes,
         }));
     }

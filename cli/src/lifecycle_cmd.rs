@@ -990,19 +990,30 @@ pub fn invoice(common: &Common, command: InvoiceCommand) -> Result<()> {
         }
         InvoiceCommand::Opening { bill, out } => {
             let o = api.call("ExportBillOpening", billing.export_bill_opening(bill_ref(&bill)))?;
+            let credits: Vec<Value> = o
+                .credits
+                .iter()
+                .map(|c| json!({ "reference": c.reference, "micros": c.micros, "credit_note": c.credit_note }))
+                .collect();
             let v = json!({ "bilateral": o.bilateral, "number": o.bill_no, "registry_invoice": o.registry_invoice,
                             "currency": o.currency, "micros": o.micros, "blinding": o.blinding,
+                            "credits": credits, "amount_due_micros": o.amount_due_micros,
                             "payer": o.payer, "payee": o.payee, "due_date": o.due_date });
             let text = format!("{}\n", serde_json::to_string_pretty(&v)?);
             crate::files::create(&out, text.as_bytes())?;
             print(
                 common,
-                json!({ "registry_invoice": o.registry_invoice, "file": out.display().to_string() }),
+                json!({ "registry_invoice": o.registry_invoice, "file": out.display().to_string(),
+                        "credits": o.credits.len(), "amount_due_micros": o.amount_due_micros }),
                 || {
                     format!(
-                        "opening of {} (registry invoice {}) written to {}",
+                        "opening of {} (registry invoice {}, amount due {} {} after {} credits) \
+                         written to {}",
                         bill.number,
                         o.registry_invoice,
+                        omni_core::money::format_micros(o.amount_due_micros),
+                        o.currency,
+                        o.credits.len(),
                         out.display()
                     )
                 },

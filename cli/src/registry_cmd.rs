@@ -348,6 +348,13 @@ fn invoice(args: &InvoiceArgs) -> Result<()> {
                 "interval": inv.interval, "bilateral": hex::encode(&inv.bilateral),
                 "payer": hex::encode(&inv.payer), "payee": hex::encode(&inv.payee),
                 "amount_commitment": hex::encode(&inv.amount_commitment),
+                "amount_due_commitment": hex::encode(&inv.amount_due_commitment),
+                "credits": inv.credits.iter().map(|c| serde_json::json!({
+                    "reference": hex::encode(&c.reference),
+                    "commitment": hex::encode(&c.commitment),
+                    "credited_at": omni_node::api::rfc3339(c.credited_at),
+                    "height": c.height,
+                })).collect::<Vec<_>>(),
                 "due_date": omni_node::api::rfc3339(inv.due_date),
                 "submitted_at": omni_node::api::rfc3339(inv.submitted_at),
                 "submitted_height": inv.submitted_height,
@@ -367,6 +374,14 @@ fn invoice(args: &InvoiceArgs) -> Result<()> {
             omni_node::api::rfc3339(inv.due_date),
             date(inv.paid_at).map(|d| format!(", paid {d} by {}", inv.paid_by)).unwrap_or_default()
         );
+        for c in &inv.credits {
+            println!(
+                "credited {} (credit {}, commitment {})",
+                omni_node::api::rfc3339(c.credited_at),
+                hex::encode(&c.reference),
+                hex::encode(&c.commitment)
+            );
+        }
         println!(
             "payer {}: {} invoices, {} paid on time, {} late, {} overdue, {} open",
             hex::encode(&inv.payer),

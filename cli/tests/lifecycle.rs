@@ -300,9 +300,14 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     eventually(&format!("invoice final --bilateral {bl} --number {october} --node {na} --json"));
     eventually(&format!("invoice accept --bilateral {bl} --number {october} --node {nb} --json"));
     let october_ri = issued["registry_invoice"].as_str().unwrap().to_string();
-    ok(&format!(
+    let accepted = ok(&format!(
         "registry invoice --registry {registry} --invoice {october_ri} --wait-for accepted --json"
     ));
+    // A's node recorded CN-1 on the registry as a credit, and B's node accepted the
+    // amount due only once the registry showed it: the proven amount less the credit.
+    assert_eq!(accepted["credits"].as_array().map(Vec::len), Some(1), "{accepted}");
+    assert_ne!(accepted["amount_due_commitment"], accepted["amount_commitment"], "{accepted}");
+    credits_and_financiers(dir.path(), &registry, &pledged, &october_ri, (bl, october), (na, nb));
 
     // B sells voice to A in October (Option 1 too); A accepts. The two invoices and the
     // credit note fall due in the same month and are netted; the net payer pays, and the
@@ -333,8 +338,9 @@ fn a_bilateral_lifecycle_through_the_cli_only() {
     let netting = eventually(&format!(
         "netting propose --bilateral {bl} --netting NET-1 --period {period} --node {na} --json"
     ));
+    // The October invoice, its two credit notes and the voice invoice.
     let documents = netting["documents"].as_array().unwrap().len();
-    assert_eq!(documents, 3, "{netting}");
+    assert_eq!(documents, 4, "{netting}");
     eventually(&format!("netting accept --bilateral {bl} --netting NET-1 --node {nb} --json"));
     let (payer_node, payee_node) =
         if netting["payer"] == a.party.as_str() { (na, nb) } else { (nb, na) };
@@ -452,6 +458,75 @@ fn financiers(dir: &Path, registry: &str, admin_key: &str, ri: &str, payer: &str
     assert_eq!(members["members"].as_array().map(Vec::len), Some(2), "{members}");
     fails(2, &format!("registry reputation --registry {registry} --payer xyz"));
     f1.clone()
+}
+
+/// A financier shown an invoice with a credit on it (the October invoice and CN-1): the
+/// seller's opening carries the credit and the check answers the amount due; an opening
+/// without the credit is refused. After the pledge, the seller grants an SLA credit note:
+/// A's node records it on the registry, the financier's status shows it, and B's node
+/// accepts the credited amount on its own.
+fn credits_and_financiers(
+    dir: &Path,
+    registry: &str,
+    financier: &str,
+    ri: &str,
+    (bl, number): (&str, &str),
+    (na, nb): (&str, &str),
+) {
+    let d = |p: &str| dir.join(p).display().to_string();
+    let opening = ok(&format!(
+        "invoice opening --bilateral {bl} --number {number} --out {} --node {na} --json",
+        d("october-opening.json")
+    ));
+    assert_eq!(opening["credits"], 1, "{opening}");
+    let exported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d("october-opening.json")).unwrap()).unwrap();
+    let due = exported["amount_due_micros"].as_i64().unwrap();
+    let credit = exported["credits"][0]["micros"].as_i64().unwrap();
+    assert_eq!(due, exported["micros"].as_i64().unwrap() - credit, "{exported}");
+    assert_eq!(exported["credits"][0]["credit_note"], "CN-1", "{exported}");
+    let what = format!("--invoice {ri} --opening {}", d("october-opening.json"));
+    let check = ok(&format!("finance check --registry {registry} {what} --json"));
+    assert_eq!(check["verdict"], "financeable", "{check}");
+    assert_eq!(check["credits"], 1, "{check}");
+    assert_eq!(check["amount_due_micros"], due, "{check}");
+    // An opening exported before the credit, or with another credited amount: refused.
+    for (name, credits) in [
+        ("stale", serde_json::json!([])),
+        (
+            "overstated",
+            serde_json::json!([{ "reference": exported["credits"][0]["reference"], "micros": credit - 1 }]),
+        ),
+    ] {
+        let mut forged = exported.clone();
+        forged["credits"] = credits;
+        std::fs::write(d(&format!("{name}.json")), forged.to_string()).unwrap();
+        let err = fails(
+            1,
+            &format!(
+                "finance check --registry {registry} --invoice {ri} --opening {}",
+                d(&format!("{name}.json"))
+            ),
+        );
+        assert!(err.contains("credit"), "{name}: {err}");
+    }
+    let pledge = ok(&format!("finance pledge {financier} {what} --json"));
+    assert_eq!(pledge["micros"], due, "{pledge}");
+
+    ok(&format!("invoice credit-note --bilateral {bl} --number {number} --credit-note CN-2 --amount 1.00 --reason 'SLA credit' --node {na} --json"));
+    let accepted = eventually(&format!(
+        "invoice accept --bilateral {bl} --number {number} --node {nb} --json"
+    ));
+    assert_eq!(accepted["accepted"].as_array().map(Vec::len), Some(1), "{accepted}");
+    until(&format!("registry invoice --registry {registry} --invoice {ri} --json"), |v| {
+        v["credits"].as_array().map(Vec::len) == Some(2) && v["status"] == "accepted"
+    });
+    let held = ok(&format!("finance status {financier} --json"));
+    let holding = &held["holdings"][0];
+    assert_eq!(holding["invoice"], ri, "{held}");
+    assert_eq!(holding["credits_since_pledge"], 1, "{held}");
+    assert!(holding["changes"].to_string().contains("credited at"), "{held}");
+    ok(&format!("finance release {financier} --invoice {ri} --json"));
 }
 
 /// The supply chain of order O-AB, as its seller, a supplier, the administrator and a

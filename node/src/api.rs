@@ -32,6 +32,7 @@ pub mod status;
 
 use crate::invoice::invoice_from_rating;
 use crate::invoice::{Dispute, DisputedItem};
+use crate::invoice_credit::{self, OpeningError};
 use crate::invoice_document::InvoiceDocument;
 use crate::net_position::{net_position, NetPositionError};
 use crate::network::SyncNode;
@@ -44,6 +45,7 @@ use crate::state::RatingStatus;
 use crate::state::{ContractStatus, InvoiceState};
 use crate::usage_file::UsageFormat;
 use crate::{BilateralId, Entry, EntryBody, Error, Ledger};
+use omni_circuits::pedersen::scalar_to_bytes;
 use omni_core::{Currency, Hash32, IntervalId, Micros};
 use omni_registry_types::tx::InvoiceId;
 use proto::billing_server::{Billing, BillingServer};
@@ -636,7 +638,8 @@ impl Billing for BillingApi {
         let position = self
             .with_ledger(move |ledger| {
                 net_position(ledger, &wanted).map_err(|e| match e {
-                    NetPositionError::Ledger(e) => status_of(&e),
+                    NetPositionError::Ledger(e)
+                    | NetPositionError::Opening(OpeningError::Ledger(e)) => status_of(&e),
                     other => Status::failed_precondition(other.to_string()),
                 })
             })
@@ -665,13 +668,13 @@ impl Billing for BillingApi {
                         r.bill_no
                     )));
                 }
-                let attachment = ledger.rating_proof(&id, &r.bill_no).map_err(|e| status_of(&e))?;
-                let attachment = attachment.ok_or_else(|| {
-                    Status::failed_precondition(format!(
+                let opening = invoice_credit::opening(ledger, state, inv).map_err(|e| match e {
+                    OpeningError::Unproven { .. } => Status::failed_precondition(format!(
                         "bill {} has no rating proof (yet): only a proven Option 1 bill has an \
                          amount commitment to open",
                         r.bill_no
-                    ))
+                    )),
+                    other => Status::internal(other.to_string()),
                 })?;
                 let target = SettlementRef::Invoice(r.bill_no.clone());
                 Ok(proto::BillOpening {
@@ -679,10 +682,20 @@ impl Billing for BillingApi {
                     bill_no: r.bill_no.clone(),
                     registry_invoice: registry_invoice_id(&id, &r.bill_no).0.to_hex(),
                     currency: inv.invoice.currency.code().to_string(),
-                    micros: inv.invoice.total,
-                    blinding: hex::encode(attachment.blinding),
+                    micros: opening.proven,
+                    blinding: hex::encode(scalar_to_bytes(&opening.blinding)),
                     payer: inv.buyer.to_hex(),
                     payee: inv.seller.to_hex(),
+                    credits: opening
+                        .credits
+                        .iter()
+                        .map(|c| proto::BillCredit {
+                            reference: c.reference.to_hex(),
+                            micros: c.micros,
+                            credit_note: c.credit_note.clone().unwrap_or_default(),
+                        })
+                        .collect(),
+                    amount_due_micros: opening.amount_due(),
                     due_date: state.due_date(&target).map(rfc3339).unwrap_or_default(),
                 })
             })

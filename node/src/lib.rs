@@ -50,7 +50,10 @@
 //!   payments).
 //! * [`interval_close`] — the seller's node proposes the rating of a billing interval
 //!   once it closed (a configuration setting); [`net_position`] — a participant's opened
-//!   net position in an omni-lateral netting cycle, from its own ledgers.
+//!   net position in an omni-lateral netting cycle, from its own ledgers;
+//!   [`invoice_credit`] — the credits (credit notes, final invoices below the proven
+//!   amount) an Option 1 invoice carries on the registry, and the opening of its amount
+//!   due.
 //!
 //! A change that needs both parties (contract, order, rating, invoice, dispute
 //! resolution, final invoice, credit note, netting) is *pending* until the counterparty's
@@ -64,6 +67,7 @@ pub mod contract;
 pub mod entry;
 pub mod interval_close;
 pub mod invoice;
+pub mod invoice_credit;
 pub mod invoice_document;
 pub mod ledger;
 pub mod net_position;

@@ -6,14 +6,15 @@
 //! owes (as buyer), with the matching sum of the blindings, so that the registry can check
 //! the opening against the sum of the commitments without learning any single invoice.
 //! [`net_position`] computes that opening from the node's ledgers: for every invoice among
-//! the cycle's ids on any of the node's bilaterals, the committed amount (the total as
-//! issued, which the rating proof commits to) and the blinding of its rating proof
-//! attachment, which both parties' ledgers hold.
+//! the cycle's ids on any of the node's bilaterals, the amount due the registry commits
+//! to — the total the rating proof proved, less the credits recorded since
+//! ([`crate::invoice_credit`]) — and its blinding, which both parties' ledgers hold.
 
 use crate::entry::BilateralId;
+use crate::invoice_credit::{opening, OpeningError};
 use crate::ledger::Ledger;
 use crate::registry_client::registry_invoice_id;
-use omni_circuits::pedersen::{scalar_from_bytes, scalar_to_bytes, Scalar};
+use omni_circuits::pedersen::{scalar_to_bytes, Scalar};
 use omni_core::Micros;
 use omni_registry_types::tx::InvoiceId;
 use std::collections::BTreeSet;
@@ -24,21 +25,23 @@ pub enum NetPositionError {
     /// The ledger could not be read.
     #[error(transparent)]
     Ledger(#[from] crate::Error),
-    /// An invoice of the cycle has no rating proof on this node's ledger.
-    #[error("bilateral {bilateral}: invoice {number} has no rating proof, so no amount commitment to open")]
-    Unproven {
+    /// An invoice's amount could not be opened.
+    #[error(transparent)]
+    Opening(#[from] OpeningError),
+    /// A credit note counted in an invoice's amount due on the registry was settled on
+    /// its own as well: netting the invoice would credit it twice.
+    #[error(
+        "bilateral {bilateral}: credit note {credit_note} against invoice {number} is counted \
+         in the invoice's amount due on the registry and was also settled on its own; the \
+         cycle would credit it twice"
+    )]
+    CreditSettledApart {
         /// The bilateral.
         bilateral: BilateralId,
         /// The invoice.
         number: String,
-    },
-    /// A blinding on the ledger is not a scalar (it never should be: the proof verified).
-    #[error("bilateral {bilateral}: invoice {number}'s blinding is not a canonical scalar")]
-    Blinding {
-        /// The bilateral.
-        bilateral: BilateralId,
-        /// The invoice.
-        number: String,
+        /// The credit note.
+        credit_note: String,
     },
     /// The sum does not fit in micro-units.
     #[error("the net position overflows")]
@@ -73,17 +76,21 @@ pub fn net_position(
             if !cycle.contains(&registry_id) {
                 continue;
             }
-            let unproven = || NetPositionError::Unproven { bilateral: id, number: number.clone() };
-            let attachment = ledger.rating_proof(&id, number)?.ok_or_else(unproven)?;
-            let b = scalar_from_bytes(&attachment.blinding).map_err(|_| {
-                NetPositionError::Blinding { bilateral: id, number: number.clone() }
-            })?;
+            let opening = opening(ledger, state, inv)?;
+            if let Some(c) = opening.credits.iter().find(|c| c.settled_apart) {
+                return Err(NetPositionError::CreditSettledApart {
+                    bilateral: id,
+                    number: number.clone(),
+                    credit_note: c.credit_note.clone().unwrap_or_default(),
+                });
+            }
+            let (due, r) = (opening.amount_due(), opening.due_blinding());
             if inv.seller == me {
-                micros = micros.checked_add(inv.invoice.total).ok_or(NetPositionError::Overflow)?;
-                blinding += b;
+                micros = micros.checked_add(due).ok_or(NetPositionError::Overflow)?;
+                blinding += r;
             } else {
-                micros = micros.checked_sub(inv.invoice.total).ok_or(NetPositionError::Overflow)?;
-                blinding -= b;
+                micros = micros.checked_sub(due).ok_or(NetPositionError::Overflow)?;
+                blinding -= r;
             }
             invoices.push(registry_id);
         }

@@ -11,9 +11,11 @@
 //! | a new head of a bilateral (at most once per [`ReporterOptions::anchor_every`]) | either party (R24) | `AnchorHead` | — |
 //! | an Option 1 invoice whose rating proof both nodes verified | the seller | `SubmitInvoice` (the same proof) | — |
 //! | a supply-chain map recorded on an order (R15) | the seller | `SubmitComplianceMap` (the same hop proofs) | — |
-//! | the buyer accepted it | the buyer | `AcceptInvoice` | the invoice *verified* |
-//! | the buyer disputed it | the buyer | `DisputeInvoice` (reason: the dispute entry's hash) | *verified* or *accepted* |
-//! | both agreed its final invoice (no item open) | the buyer | `AcceptInvoice` | *disputed* |
+//! | the buyer accepted it | the buyer | `AcceptInvoice` | the invoice *verified*, at the amount due its ledger computes |
+//! | the buyer disputed it | the buyer | `DisputeInvoice` (reason: the dispute entry's hash) | *verified*, *accepted* or *credited* |
+//! | both agreed a credit against it: a credit note, or a final invoice below the proven amount ([`crate::invoice_credit`]) | the seller | `CreditInvoice` (the credit's commitment; reference: the entry that agreed it) | the invoice on the registry (moot once *paid*) |
+//! | both agreed its final invoice (no item open) | the buyer | `AcceptInvoice` | *disputed*, at the amount due its ledger computes |
+//! | a credit recorded after it accepted | the buyer | `AcceptInvoice` | *credited*, at the amount due its ledger computes (moot once accepted at it) |
 //! | it is paid in full | the payer | `PaymentNotice` (value date: the notice's; reference: its entry hash) | *accepted* (moot once *paid*) |
 //! | it is settled by a bilateral netting | the payer | `PaymentNotice` (value date and reference: the netting's net payment, or its agreement when the documents cancel out) | *accepted* (moot once *paid*) |
 //! | the payee confirmed that payment | the payee | `PaymentReceipt` (the same reference) | the payer's notice (moot once *paid*) |
@@ -34,11 +36,13 @@
 //! reported: the registry admits invoices only with a verifying rating proof.
 
 use crate::entry::{BilateralId, EntryBody};
+use crate::invoice_credit;
 use crate::ledger::Ledger;
 use crate::registry_client::{proto, registry_invoice_id, RegistryClient, RegistryInvoice};
 use crate::settlement::SettlementRef;
 use crate::state::{BilateralState, InvoiceState, InvoiceStatus};
 use omni_core::{Hash32, PartyId};
+use omni_registry_types::tx::AmountCommitment;
 use omni_registry_types::tx::ConformanceDeclaration;
 use omni_registry_types::{InvoiceId, InvoiceSubmission, TxBody};
 use omni_verifier::RatingProofBundle;
@@ -109,6 +113,8 @@ pub struct Reported {
     pub receipts: usize,
     /// Conformance declarations.
     pub declarations: usize,
+    /// Credits recorded against invoices.
+    pub credits: usize,
     /// Facts waiting for the registry to show what they depend on (or to answer).
     pub waiting: usize,
     /// Facts found moot (module docs): recorded as handled, not sent.
@@ -126,6 +132,7 @@ impl Reported {
             + self.notices
             + self.receipts
             + self.declarations
+            + self.credits
     }
 }
 
@@ -137,8 +144,13 @@ enum Needs {
     Member,
     /// The invoice verified (not yet accepted or disputed).
     Verified,
-    /// The invoice verified or accepted.
+    /// The invoice verified, accepted or credited.
     Open,
+    /// The invoice on the registry and not paid (a credit; moot once paid).
+    Creditable,
+    /// The invoice credited after its acceptance (moot once accepted or paid at the
+    /// amount due the fact names).
+    Credited,
     /// The invoice disputed.
     Disputed,
     /// The invoice accepted (a payment notice; moot once the invoice is paid).
@@ -168,6 +180,7 @@ enum Kind {
     Notice,
     Receipt,
     Conformance,
+    Credit,
 }
 
 /// A fact to report: its name, the transaction, and what it waits for.
@@ -177,6 +190,8 @@ struct Fact {
     body: TxBody,
     invoice: Option<InvoiceId>,
     needs: Needs,
+    /// For an acceptance: the amount due (commitment) the registry must show.
+    due: Option<AmountCommitment>,
 }
 
 fn fact_name(what: &str, parts: &impl serde::Serialize) -> Hash32 {
@@ -236,7 +251,9 @@ impl Reporter {
                     }
                 }
                 (Needs::Nothing, _) | (_, None) => Verdict::Ready,
-                (needs, Some(invoice)) => registry_verdict(&mut rpc, &invoice, needs).await,
+                (needs, Some(invoice)) => {
+                    registry_verdict(&mut rpc, &invoice, needs, fact.due.as_ref()).await
+                }
             };
             match verdict {
                 Verdict::Ready => {}
@@ -263,6 +280,7 @@ impl Reporter {
                 Kind::Notice => out.notices += 1,
                 Kind::Receipt => out.receipts += 1,
                 Kind::Conformance => out.declarations += 1,
+                Kind::Credit => out.credits += 1,
             }
         }
         Ok(out)
@@ -300,6 +318,7 @@ impl Reporter {
                     body,
                     invoice: None,
                     needs: Needs::Member,
+                    due: None,
                 });
             }
         }
@@ -317,6 +336,7 @@ impl Reporter {
                     body: TxBody::AnchorHead { bilateral: id.0, seq: head.seq, head: head.hash },
                     invoice: None,
                     needs: Needs::Nothing,
+                    due: None,
                 });
             }
             let maps = state.snapshot().orders.values().filter(|o| o.order.seller == me);
@@ -337,6 +357,7 @@ impl Reporter {
                         body,
                         invoice: None,
                         needs: Needs::Nothing,
+                        due: None,
                     });
                 }
             }
@@ -364,9 +385,9 @@ impl Reporter {
         let id = state.id();
         let number = &inv.invoice.number;
         let invoice = registry_invoice_id(&id, number);
-        let mut push = |kind, name: Hash32, body, needs| -> Result<()> {
+        let mut push = |kind, name: Hash32, body, needs, due| -> Result<()> {
             if self.unreported(&name)? {
-                facts.push(Fact { name, kind, body, invoice: Some(invoice), needs });
+                facts.push(Fact { name, kind, body, invoice: Some(invoice), needs, due });
             }
             Ok(())
         };
@@ -376,28 +397,46 @@ impl Reporter {
                 .map(|e| e.hash())
                 .ok_or_else(|| ReportError::Ledger(format!("bilateral {id} holds no entry {seq}")))
         };
+        let opening = invoice_credit::opening(ledger, state, inv)
+            .map_err(|e| ReportError::Ledger(e.to_string()))?;
         if inv.seller == me {
             let name = fact_name("invoice", &invoice);
             if self.unreported(&name)? {
                 let body = self.submission(ledger, state, inv, invoice)?;
-                push(Kind::Invoice, name, body, Needs::Nothing)?;
+                push(Kind::Invoice, name, body, Needs::Nothing, None)?;
+            }
+            // MEF 114 R78–R81: each credit both parties agreed lowers the amount due.
+            for credit in &opening.credits {
+                let (reference, credit) = (credit.reference, credit.commitment());
+                let body = TxBody::CreditInvoice { invoice, credit, reference };
+                let name = fact_name("credit", &(invoice, reference));
+                push(Kind::Credit, name, body, Needs::Creditable, None)?;
             }
         }
         if inv.buyer == me {
+            // The buyer accepts only the amount due its own ledger computes: the registry
+            // must show the proven commitment less exactly the credits agreed here.
+            let due = Some(opening.due_commitment());
+            let accept = TxBody::AcceptInvoice { invoice };
             if let Some(dispute) = &inv.dispute {
                 let reason = entry_hash(dispute.seq)?;
                 let body = TxBody::DisputeInvoice { invoice, reason };
-                push(Kind::Dispute, fact_name("dispute", &invoice), body, Needs::Open)?;
+                push(Kind::Dispute, fact_name("dispute", &invoice), body, Needs::Open, None)?;
                 // MEF 114 R78, R81: once both agreed the final invoice (no item open), the
                 // buyer accepts it again, so that it can be paid and attested.
                 if inv.revision.as_ref().is_some_and(|r| r.open_items == 0) {
-                    let body = TxBody::AcceptInvoice { invoice };
                     let name = fact_name("accept-final", &invoice);
-                    push(Kind::Acceptance, name, body, Needs::Disputed)?;
+                    push(Kind::Acceptance, name, accept.clone(), Needs::Disputed, due)?;
                 }
             } else if inv.accepted {
-                let body = TxBody::AcceptInvoice { invoice };
-                push(Kind::Acceptance, fact_name("accept", &invoice), body, Needs::Verified)?;
+                let name = fact_name("accept", &invoice);
+                push(Kind::Acceptance, name, accept.clone(), Needs::Verified, due)?;
+            }
+            // A credit recorded after the acceptance: the buyer accepts the credited amount.
+            let agreed = inv.revision.as_ref().map_or(inv.accepted, |r| r.open_items == 0);
+            if agreed && !opening.credits.is_empty() {
+                let name = fact_name("accept-credited", &(invoice, due));
+                push(Kind::Acceptance, name, accept, Needs::Credited, due)?;
             }
         }
         let Some(settlement) = settlement_of(state, inv) else {
@@ -407,11 +446,11 @@ impl Reporter {
         let name = |what| fact_name(what, &(invoice, settlement.seq));
         if inv.buyer == me {
             let body = TxBody::PaymentNotice { invoice, paid_at: settlement.at, payment_ref };
-            push(Kind::Notice, name("notice"), body, Needs::Accepted)?;
+            push(Kind::Notice, name("notice"), body, Needs::Accepted, None)?;
         }
         if inv.seller == me && settlement.confirmed {
             let body = TxBody::PaymentReceipt { invoice, payment_ref };
-            push(Kind::Receipt, name("receipt"), body, Needs::Notice(payment_ref))?;
+            push(Kind::Receipt, name("receipt"), body, Needs::Notice(payment_ref), None)?;
         }
         Ok(())
     }
@@ -484,12 +523,14 @@ fn settlement_of(state: &BilateralState, inv: &InvoiceState) -> Option<Settlemen
     }
 }
 
-/// Whether the registry shows what a fact about `invoice` waits for; [`Verdict::Wait`]
-/// too when it cannot be asked (the fact waits for the next look).
+/// Whether the registry shows what a fact about `invoice` waits for — and, for an
+/// acceptance, the amount due `due` — [`Verdict::Wait`] too when it cannot be asked (the
+/// fact waits for the next look).
 async fn registry_verdict(
     rpc: &mut proto::registry_client::RegistryClient<tonic::transport::Channel>,
     invoice: &InvoiceId,
     needs: Needs,
+    due: Option<&AmountCommitment>,
 ) -> Verdict {
     let request = proto::GetInvoiceRequest { invoice_id: invoice.0 .0.to_vec() };
     let Ok(answer) = rpc.get_invoice(request).await else {
@@ -498,22 +539,29 @@ async fn registry_verdict(
     let Some(inv) = answer.into_inner().invoice else {
         return Verdict::Wait;
     };
-    // A payment attestation of an invoice the registry shows paid already (settled in a
-    // netting cycle, say) would only be refused.
-    if inv.status == "paid" && matches!(needs, Needs::Accepted | Needs::Notice(_)) {
+    let status = inv.status.as_str();
+    let due_shown = due.is_none_or(|d| inv.amount_due_commitment == d.0.to_vec());
+    // A payment attestation or a credit of an invoice the registry shows paid already
+    // (settled in a netting cycle, say) would only be refused.
+    if status == "paid" && matches!(needs, Needs::Accepted | Needs::Notice(_) | Needs::Creditable) {
+        return Verdict::Moot;
+    }
+    // The credited amount is accepted already (by the final acceptance, say).
+    if needs == Needs::Credited && due_shown && (status == "accepted" || status == "paid") {
         return Verdict::Moot;
     }
     let shows = match needs {
-        Needs::Nothing | Needs::Member => true,
-        Needs::Verified => inv.status == "verified",
-        Needs::Open => inv.status == "verified" || inv.status == "accepted",
-        Needs::Disputed => inv.status == "disputed",
-        Needs::Accepted => inv.status == "accepted",
+        Needs::Nothing | Needs::Member | Needs::Creditable => true,
+        Needs::Verified => status == "verified",
+        Needs::Open => matches!(status, "verified" | "accepted" | "credited"),
+        Needs::Disputed => status == "disputed",
+        Needs::Credited => status == "credited",
+        Needs::Accepted => status == "accepted",
         Needs::Notice(reference) => {
-            inv.status == "accepted" && inv.notice_payment_ref == reference.0.to_vec()
+            status == "accepted" && inv.notice_payment_ref == reference.0.to_vec()
         }
     };
-    if shows {
+    if shows && due_shown {
         Verdict::Ready
     } else {
         Verdict::Wait

@@ -1871,6 +1871,21 @@ impl BilateralState {
             }
             documents.push(r);
         }
+        // The credit notes against those invoices, which the registry counted in their
+        // amounts due (`crate::invoice_credit`), are settled by the cycle with them.
+        let notes = self.s.credit_notes.values().filter(|n| {
+            n.status == Agreement::Accepted
+                && n.paid == 0
+                && n.netting.is_none()
+                && n.note.invoice.as_ref().is_some_and(|i| c.invoices.contains(i))
+        });
+        for note in notes {
+            let r = SettlementRef::CreditNote(note.note.number.clone());
+            if let Some(other) = self.locked_by_netting(&r) {
+                return Err(bad(format!("{r} cannot be netted: netting {other} holds it")));
+            }
+            documents.push(r);
+        }
         let period = self.invoice_state(first)?.invoice.interval.clone();
         Ok(Effect::Netting(Box::new(NettingState {
             netting: Netting { id, period, documents, payer: None, amount: 0 },

@@ -54,6 +54,7 @@ pub fn status_of(e: &Error) -> Status {
         | Error::LastAdmin { .. }
         | Error::StaleAnchor { .. }
         | Error::InvoiceStatus { .. }
+        | Error::CreditRefused { .. }
         | Error::InvoiceInNettingCycle { .. }
         | Error::NoPaymentNotice(_)
         | Error::PaymentRefMismatch { .. }
@@ -439,7 +440,10 @@ impl RegistryRpc for RegistryApi {
         Ok(Response::new(proto::ListInvoicesResponse {
             at: Some(at(&r)),
             next_start_after,
-            invoices: invoices.into_iter().map(invoice_to_proto).collect(),
+            invoices: invoices
+                .into_iter()
+                .map(|i| invoice_to_proto(i, s.credits(&i.invoice)))
+                .collect(),
         }))
     }
 
@@ -455,7 +459,7 @@ impl RegistryRpc for RegistryApi {
             Some(i) => proto::GetInvoiceResponse {
                 at: Some(at(&r)),
                 found: true,
-                invoice: Some(invoice_to_proto(i)),
+                invoice: Some(invoice_to_proto(i, s.credits(&i.invoice))),
                 payer_reputation: Some(reputation_to_proto(&s.reputation(&i.payer, now))),
             },
             None => proto::GetInvoiceResponse { at: Some(at(&r)), ..Default::default() },

@@ -10,7 +10,7 @@
 //! | `certificates` | height (8, BE) | the consensus commit certificate of the block (opaque) |
 //! | `map_txs` | order commitment (32) ‖ embargo list version (4, BE) | canonical `(height, index)` of the accepted `SubmitComplianceMap` (the map's bytes are in that block) |
 //! | `meta` | `"schema"`, `"genesis"`, `"height"`, `"index:map_txs"` | layout version, [`Genesis`], last height, whether `map_txs` covers every block |
-//! | one per state table ([`TABLES`]: `registry`, `members`, `nonces`, `invoices`, `anchors`, `pledges`, `cycles`, `credentials`, `credential_roots`, `embargo_lists`, `compliance_maps`) | entry key | canonical entry |
+//! | one per state table ([`TABLES`]: `registry`, `members`, `nonces`, `invoices`, `anchors`, `pledges`, `cycles`, `credentials`, `credential_roots`, `embargo_lists`, `compliance_maps`, `credits`) | entry key | canonical entry |
 //!
 //! The state families hold the **current** state as entries; each block writes only the
 //! entries it changed ([`BlockOutcome::changes`]), and `roots` keeps the state root of
@@ -500,7 +500,7 @@ mod tests {
         }
         assert_eq!(
             hasher.finish().to_hex(),
-            "a0f995a6f93745c98e51257982326dbdace9a1455262baa60a95e4520073a539",
+            "0cc4a735e8aed29210669915c9447c06ad603a8b8eeb40eb3bddc2a9b6a8be9d",
             "the registry's stored format changed"
         );
     }

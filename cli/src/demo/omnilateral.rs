@@ -26,7 +26,9 @@ use omni_node::entry::supply_chain_order_id;
 use omni_registry::pledge::{assess, FinancingPolicy, InvoiceOpening};
 use omni_registry::tx::{Blinding, ConformanceDeclaration, InvoiceId, Nullifier};
 use omni_registry::{Event, Role, TxBody};
-use omni_registry_protocol::convert::{invoice_from_proto, reputation_from_proto};
+use omni_registry_protocol::convert::{
+    credits_from_proto, invoice_from_proto, reputation_from_proto,
+};
 use omni_registry_protocol::proto::{
     CheckPledgeRequest, GetComplianceStateRequest, GetCredentialPathRequest, GetInvoiceRequest,
     GetNettingCycleRequest, GetReputationRequest, ListAnchorsRequest, ListComplianceStatusRequest,
@@ -271,9 +273,15 @@ impl World {
         let blinding: [u8; 32] = hex::decode(&exported.blinding)?
             .try_into()
             .map_err(|_| anyhow!("the exported blinding is not 32 bytes"))?;
+        let credits = exported
+            .credits
+            .iter()
+            .map(|c| Ok((Hash32::from_hex(&c.reference)?, u64::try_from(c.micros)?)))
+            .collect::<Result<Vec<_>>>()?;
         let opening = InvoiceOpening {
             amount: u64::try_from(exported.micros)?,
             blinding: Blinding(blinding),
+            credits,
         };
         let policy = FinancingPolicy { min_paydex: Some(50), min_on_time_bp: None };
         let check =
@@ -283,7 +291,8 @@ impl World {
                     c.get_invoice(GetInvoiceRequest { invoice_id }).await
                 })?;
                 ensure!(answer.found, "the registry does not know invoice {invoice}");
-                let record = invoice_from_proto(answer.invoice.as_ref().context("no invoice")?)?;
+                let found = answer.invoice.as_ref().context("no invoice")?;
+                let (record, credits) = (invoice_from_proto(found)?, credits_from_proto(found)?);
                 let reputation = reputation_from_proto(
                     answer.payer_reputation.as_ref().context("no reputation")?,
                 )?;
@@ -297,6 +306,7 @@ impl World {
                 };
                 Ok(assess(
                     &record,
+                    &credits,
                     &opening,
                     &reputation,
                     pledged,

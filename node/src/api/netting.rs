@@ -142,7 +142,15 @@ pub(crate) fn check_result(
     let proposed = state
         .netting(netting)
         .ok_or_else(|| Status::failed_precondition(format!("bilateral {id}: no {netting}")))?;
-    let documents: BTreeSet<SettlementRef> = proposed.netting.documents.iter().cloned().collect();
+    // Its credit notes go with the invoices (`crate::invoice_credit`); the invoices are
+    // what the registry settled.
+    let documents: BTreeSet<SettlementRef> = proposed
+        .netting
+        .documents
+        .iter()
+        .filter(|d| matches!(d, SettlementRef::Invoice(_)))
+        .cloned()
+        .collect();
     let expected: BTreeSet<SettlementRef> =
         invoices.into_iter().map(SettlementRef::Invoice).collect();
     if documents != expected {

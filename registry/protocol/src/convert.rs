@@ -7,14 +7,15 @@
 use crate::proto;
 use omni_core::{Hash32, PartyId};
 use omni_registry_types::records::{
-    Anchor, DisputeRecord, Invoice, InvoiceStatus, PaymentNoticeRecord, SettledBy, Settlement,
+    Anchor, DisputeRecord, Invoice, InvoiceCredit, InvoiceStatus, PaymentNoticeRecord, SettledBy,
+    Settlement,
 };
 use omni_registry_types::reputation::Reputation;
 use omni_registry_types::tx::{AmountCommitment, InvoiceId};
 use omni_registry_types::Error;
 
-/// The protobuf form of an invoice.
-pub fn invoice_to_proto(i: &Invoice) -> proto::Invoice {
+/// The protobuf form of an invoice and the credits recorded on it.
+pub fn invoice_to_proto(i: &Invoice, credits: &[InvoiceCredit]) -> proto::Invoice {
     let (paid_by, payment_ref) = match i.settlement.as_ref().map(|s| &s.by) {
         Some(SettledBy::Payment { payment_ref }) => ("payment", payment_ref.0.to_vec()),
         Some(SettledBy::Netting { .. }) => ("netting", Vec::new()),
@@ -47,7 +48,40 @@ pub fn invoice_to_proto(i: &Invoice) -> proto::Invoice {
         paid_by: paid_by.to_string(),
         payment_ref,
         netting_cycle: i.netting_cycle,
+        credits: credits
+            .iter()
+            .map(|c| proto::InvoiceCredit {
+                reference: c.reference.0.to_vec(),
+                commitment: c.commitment.0.to_vec(),
+                credited_at: c.credited_at,
+                height: c.height,
+            })
+            .collect(),
+        // Recorded credits are points of the subgroup (the registry decoded each), so the
+        // difference is always defined.
+        amount_due_commitment: omni_registry_types::commitment::amount_due(
+            &i.amount_commitment,
+            credits.iter().map(|c| c.commitment),
+        )
+        .unwrap_or(i.amount_commitment)
+        .0
+        .to_vec(),
     }
+}
+
+/// The credits of an invoice's protobuf form, oldest first ([`invoice_to_proto`]).
+pub fn credits_from_proto(p: &proto::Invoice) -> Result<Vec<InvoiceCredit>, Error> {
+    p.credits
+        .iter()
+        .map(|c| {
+            Ok(InvoiceCredit {
+                reference: Hash32(field32("credits.reference", &c.reference)?),
+                commitment: AmountCommitment(field32("credits.commitment", &c.commitment)?),
+                credited_at: c.credited_at,
+                height: c.height,
+            })
+        })
+        .collect()
 }
 
 /// The protobuf form of a reputation.
@@ -211,7 +245,7 @@ mod tests {
     #[test]
     fn invoices_and_reputations_round_trip_through_their_protobuf_form() {
         let mut i = sample_invoice();
-        assert_eq!(invoice_from_proto(&invoice_to_proto(&i)).unwrap(), i);
+        assert_eq!(invoice_from_proto(&invoice_to_proto(&i, &[])).unwrap(), i);
         i.status = InvoiceStatus::Paid;
         i.payment_notice = None;
         i.settlement = Some(Settlement {
@@ -219,20 +253,32 @@ mod tests {
             attested_at: 8_100,
             by: SettledBy::Payment { payment_ref: Hash32([8; 32]) },
         });
-        assert_eq!(invoice_from_proto(&invoice_to_proto(&i)).unwrap(), i);
+        assert_eq!(invoice_from_proto(&invoice_to_proto(&i, &[])).unwrap(), i);
         i.settlement = Some(Settlement {
             paid_at: 8_000,
             attested_at: 8_000,
             by: SettledBy::Netting { cycle: 2 },
         });
         i.dispute = Some(DisputeRecord { reason: Hash32([9; 32]), disputed_at: 7_150 });
-        assert_eq!(invoice_from_proto(&invoice_to_proto(&i)).unwrap(), i);
+        assert_eq!(invoice_from_proto(&invoice_to_proto(&i, &[])).unwrap(), i);
 
-        let mut bad = invoice_to_proto(&i);
+        let credit = InvoiceCredit {
+            reference: Hash32([10; 32]),
+            commitment: AmountCommitment([11; 32]),
+            credited_at: 7_160,
+            height: 4,
+        };
+        let p = invoice_to_proto(&i, &[credit]);
+        assert_eq!(credits_from_proto(&p).unwrap(), vec![credit]);
+        let mut bad = p.clone();
+        bad.credits[0].reference.pop();
+        assert!(credits_from_proto(&bad).unwrap_err().to_string().contains("credits.reference"));
+
+        let mut bad = invoice_to_proto(&i, &[]);
         bad.payer.truncate(5);
         let err = invoice_from_proto(&bad).unwrap_err();
         assert!(err.to_string().contains("payer"), "{err}");
-        let mut bad = invoice_to_proto(&i);
+        let mut bad = invoice_to_proto(&i, &[]);
         bad.status = "lost".into();
         assert!(invoice_from_proto(&bad).unwrap_err().to_string().contains("lost"));
 

@@ -29,8 +29,9 @@
 //! | PublishConformance | any member | R13 |
 //! | AnchorHead | member | R24: either party alone; seq advances per anchoring member |
 //! | SubmitInvoice | member, the payee | proof verified (batched per block); payer a member |
-//! | AcceptInvoice | the payer | from verified or disputed |
-//! | DisputeInvoice | the payer | from verified or accepted, not while netted |
+//! | AcceptInvoice | the payer | from verified, disputed or credited |
+//! | DisputeInvoice | the payer | from verified, accepted or credited, not while netted |
+//! | CreditInvoice | the payee | not paid, not while netted; once per reference; the amount due is the proven commitment less the credits; an accepted invoice becomes credited until the payer accepts again |
 //! | PaymentNotice | the payer | accepted invoice; value date not in the future (R87) |
 //! | PaymentReceipt | the payee | confirms the notice's payment (R88–R89) |
 //! | Pledge, ReleasePledge | financier | one active pledge per nullifier |
@@ -44,7 +45,7 @@ use crate::error::{Error, Result};
 use crate::netting::{self, CyclePhase, NettingCycle, Participant, SettlementInstruction};
 use crate::pledge::Pledge;
 pub use crate::records::{
-    Anchor, DisputeRecord, Invoice, InvoiceStatus, Member, PaymentNoticeRecord,
+    Anchor, DisputeRecord, Invoice, InvoiceCredit, InvoiceStatus, Member, PaymentNoticeRecord,
     PublishedConformance, SettledBy, Settlement,
 };
 use crate::reputation::{self, Reputation};
@@ -158,6 +159,8 @@ pub enum Event {
     EmbargoListPublished { version: u32, countries: u32 },
     /// A supply-chain map verified against the current embargo list.
     ComplianceMapVerified { order: Hash32, embargo_version: u32, hops: u32 },
+    /// The payee recorded a credit against an invoice.
+    InvoiceCredited { invoice: InvoiceId, reference: Hash32, credits: u32 },
 }
 
 impl Event {
@@ -188,6 +191,7 @@ impl Event {
             Event::CredentialRevoked { .. } => "CredentialRevoked",
             Event::EmbargoListPublished { .. } => "EmbargoListPublished",
             Event::ComplianceMapVerified { .. } => "ComplianceMapVerified",
+            Event::InvoiceCredited { .. } => "InvoiceCredited",
         }
     }
 }
@@ -208,7 +212,7 @@ pub struct Meta {
 }
 
 /// The state tables, in the order the store creates them.
-pub const TABLES: [&str; 11] = [
+pub const TABLES: [&str; 12] = [
     "registry",
     "members",
     "nonces",
@@ -220,6 +224,7 @@ pub const TABLES: [&str; 11] = [
     "credential_roots",
     "embargo_lists",
     "compliance_maps",
+    "credits",
 ];
 
 /// One state entry that changed: `value` `None` means deleted.
@@ -247,6 +252,7 @@ enum StateKey {
     CredentialRoots,
     EmbargoList(u32),
     ComplianceMap(Hash32, u32),
+    Credits(InvoiceId),
 }
 
 impl StateKey {
@@ -263,6 +269,7 @@ impl StateKey {
             StateKey::CredentialRoots => TABLES[8],
             StateKey::EmbargoList(_) => TABLES[9],
             StateKey::ComplianceMap(..) => TABLES[10],
+            StateKey::Credits(_) => TABLES[11],
         }
     }
 
@@ -270,7 +277,7 @@ impl StateKey {
         match self {
             StateKey::Meta => b"meta".to_vec(),
             StateKey::Member(p) | StateKey::Nonce(p) => p.0.to_vec(),
-            StateKey::Invoice(i) => i.0 .0.to_vec(),
+            StateKey::Invoice(i) | StateKey::Credits(i) => i.0 .0.to_vec(),
             StateKey::Anchor(b, seq, p) => {
                 let mut k = Vec::with_capacity(72);
                 k.extend_from_slice(&b.0);
@@ -302,6 +309,9 @@ pub struct RegistryState {
     members: BTreeMap<PartyId, Member>,
     nonces: BTreeMap<PartyId, u64>,
     invoices: BTreeMap<InvoiceId, Invoice>,
+    /// Credits by invoice, in the order they were recorded (a table of its own, so
+    /// that invoice entries keep their encoding).
+    credits: BTreeMap<InvoiceId, Vec<InvoiceCredit>>,
     anchors: BTreeMap<(Hash32, u64, PartyId), Anchor>,
     pledges: BTreeMap<Nullifier, Pledge>,
     cycles: BTreeMap<CycleId, NettingCycle>,
@@ -335,6 +345,7 @@ impl RegistryState {
             members: BTreeMap::new(),
             nonces: BTreeMap::new(),
             invoices: BTreeMap::new(),
+            credits: BTreeMap::new(),
             anchors: BTreeMap::new(),
             pledges: BTreeMap::new(),
             cycles: BTreeMap::new(),
@@ -437,6 +448,13 @@ impl RegistryState {
                     let m: ComplianceRecord = decode_entry("ComplianceRecord", &value)?;
                     s.compliance.maps.insert((m.order, m.embargo_version), m);
                 }
+                "credits" => {
+                    let credits: Vec<InvoiceCredit> = decode_entry("credits", &value)?;
+                    let key: [u8; 32] = key.as_slice().try_into().map_err(|_| {
+                        Error::Store(format!("credits: key of {} bytes, expected 32", key.len()))
+                    })?;
+                    s.credits.insert(InvoiceId(Hash32(key)), credits);
+                }
                 other => return Err(Error::Store(format!("unknown state table {other:?}"))),
             }
         }
@@ -500,6 +518,19 @@ impl RegistryState {
     /// An invoice.
     pub fn invoice(&self, id: &InvoiceId) -> Option<&Invoice> {
         self.invoices.get(id)
+    }
+
+    /// The credits recorded on an invoice, oldest first.
+    pub fn credits(&self, id: &InvoiceId) -> &[InvoiceCredit] {
+        self.credits.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// An invoice's amount due: its proven commitment less its credits'.
+    pub fn amount_due(&self, invoice: &Invoice) -> Result<AmountCommitment> {
+        commitment::amount_due(
+            &invoice.amount_commitment,
+            self.credits(&invoice.invoice).iter().map(|c| c.commitment),
+        )
     }
 
     /// All invoices, by id.
@@ -666,6 +697,9 @@ impl RegistryState {
             TxBody::SubmitComplianceMap { map } => {
                 self.submit_compliance_map(sender, map, proof, ctx)?
             }
+            TxBody::CreditInvoice { invoice, credit, reference } => {
+                self.credit(sender, invoice, *credit, *reference, ctx)?
+            }
         };
         // Past this point nothing fails: the transaction is in.
         self.nonces.insert(sender, expected + 1);
@@ -704,6 +738,7 @@ impl RegistryState {
             StateKey::CredentialRoots => Some(encode(&self.compliance.accepted_roots)),
             StateKey::EmbargoList(v) => self.compliance.embargo_lists.get(v).map(encode),
             StateKey::ComplianceMap(o, v) => self.compliance.maps.get(&(*o, *v)).map(encode),
+            StateKey::Credits(i) => self.credits.get(i).map(encode),
         }
     }
 
@@ -950,7 +985,10 @@ impl RegistryState {
         ctx: &BlockContext,
     ) -> Result<Vec<Event>> {
         let mut inv = self.invoice_for(id, sender, true, "accept it")?;
-        if !matches!(inv.status, InvoiceStatus::Verified | InvoiceStatus::Disputed) {
+        if !matches!(
+            inv.status,
+            InvoiceStatus::Verified | InvoiceStatus::Disputed | InvoiceStatus::Credited
+        ) {
             return Err(Self::status_error(&inv, "accept it"));
         }
         inv.status = InvoiceStatus::Accepted;
@@ -968,7 +1006,10 @@ impl RegistryState {
         ctx: &BlockContext,
     ) -> Result<Vec<Event>> {
         let mut inv = self.invoice_for(id, sender, true, "dispute it")?;
-        if !matches!(inv.status, InvoiceStatus::Verified | InvoiceStatus::Accepted) {
+        if !matches!(
+            inv.status,
+            InvoiceStatus::Verified | InvoiceStatus::Accepted | InvoiceStatus::Credited
+        ) {
             return Err(Self::status_error(&inv, "dispute it"));
         }
         inv.status = InvoiceStatus::Disputed;
@@ -976,6 +1017,51 @@ impl RegistryState {
         inv.payment_notice = None;
         self.put_invoice(inv);
         Ok(vec![Event::InvoiceDisputed { invoice: *id }])
+    }
+
+    fn credit(
+        &mut self,
+        sender: PartyId,
+        id: &InvoiceId,
+        credit: AmountCommitment,
+        reference: Hash32,
+        ctx: &BlockContext,
+    ) -> Result<Vec<Event>> {
+        let mut inv = self.invoice_for(id, sender, false, "credit it")?;
+        if inv.status == InvoiceStatus::Paid {
+            return Err(Self::status_error(&inv, "credit it"));
+        }
+        let refuse = |reason: String| Error::CreditRefused { invoice: *id, reason };
+        let mut credits = self.credits(id).to_vec();
+        if credits.iter().any(|c| c.reference == reference) {
+            return Err(refuse(format!("credit {reference} is already recorded")));
+        }
+        if credits.len() >= MAX_CREDITS_PER_INVOICE {
+            return Err(refuse(format!("it carries {MAX_CREDITS_PER_INVOICE} credits already")));
+        }
+        // A point of the subgroup, and not the identity, which would credit nothing while
+        // making the payer accept anew.
+        commitment::decode(&credit)?;
+        if credit == commitment::encode(&PedersenCommitment::identity()) {
+            return Err(Error::InvalidCommitment("the identity point credits nothing".into()));
+        }
+        credits.push(InvoiceCredit {
+            reference,
+            commitment: credit,
+            credited_at: ctx.time,
+            height: ctx.height,
+        });
+        let count = credits.len() as u32;
+        // The payer accepted another amount: it accepts the credited one anew. A verified
+        // or disputed invoice awaits its acceptance anyway.
+        if inv.status == InvoiceStatus::Accepted {
+            inv.status = InvoiceStatus::Credited;
+            inv.payment_notice = None;
+            self.put_invoice(inv);
+        }
+        self.credits.insert(*id, credits);
+        self.dirty.insert(StateKey::Credits(*id));
+        Ok(vec![Event::InvoiceCredited { invoice: *id, reference, credits: count }])
     }
 
     fn payment_notice(
@@ -1180,7 +1266,7 @@ impl RegistryState {
                         .netting_cycle
                         .is_some_and(|c| self.cycles.get(&c).is_some_and(NettingCycle::is_active));
                 if nettable {
-                    let c = commitment::decode(&inv.amount_commitment)?;
+                    let c = commitment::decode(&self.amount_due(inv)?)?;
                     *sums.entry(inv.payee).or_default() += c;
                     *sums.entry(inv.payer).or_default() -= c;
                     locked.push(inv.invoice);

@@ -14,6 +14,7 @@
 
 use crate::error::{Error, Result};
 use crate::tx::{AmountCommitment, Blinding};
+use omni_core::Hash32;
 
 pub use omni_verifier::pedersen::{PedersenCommitment, Scalar};
 
@@ -38,6 +39,33 @@ pub fn decode_blinding(b: &Blinding) -> Result<Scalar> {
 /// The 32-byte little-endian encoding of a blinding.
 pub fn encode_blinding(s: &Scalar) -> Blinding {
     Blinding(omni_verifier::pedersen::scalar_to_bytes(s))
+}
+
+/// The blinding of a credit against an invoice ([`crate::tx::TxBody::CreditInvoice`]):
+/// drawn from a ChaCha20 stream seeded with the hash of the invoice commitment's blinding
+/// and the credit's reference (the bilateral entry that agreed it). Both parties hold the
+/// invoice's blinding on their ledgers, so each computes the same credit commitment
+/// without a new secret to exchange, and a financier shown the invoice's opening can open
+/// every credit recorded on it; nobody without that blinding can.
+pub fn credit_blinding(invoice_blinding: &Scalar, reference: &Hash32) -> Scalar {
+    use rand::SeedableRng;
+    let mut seed = omni_verifier::pedersen::scalar_to_bytes(invoice_blinding).to_vec();
+    seed.extend_from_slice(&reference.0);
+    let seed = Hash32::digest("omni/registry/credit-blinding", &seed);
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed.0);
+    omni_verifier::pedersen::random_blinding(&mut rng)
+}
+
+/// The amount due of an invoice: its proven commitment minus its credits' commitments.
+pub fn amount_due(
+    proven: &AmountCommitment,
+    credits: impl IntoIterator<Item = AmountCommitment>,
+) -> Result<AmountCommitment> {
+    let mut due = decode(proven)?;
+    for c in credits {
+        due -= decode(&c)?;
+    }
+    Ok(encode(&due))
 }
 
 /// The commitment to a signed amount (micro-units) under `blinding`.

@@ -152,6 +152,14 @@ pub enum Error {
         /// What was attempted.
         action: &'static str,
     },
+    /// A credit the invoice cannot take.
+    #[error("invoice {invoice} cannot be credited: {reason}")]
+    CreditRefused {
+        /// The invoice.
+        invoice: InvoiceId,
+        /// Why.
+        reason: String,
+    },
     /// The invoice is locked in an active netting cycle.
     #[error("invoice {invoice} is being netted in cycle {cycle}; cannot {action}")]
     InvoiceInNettingCycle {

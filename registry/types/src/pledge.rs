@@ -25,16 +25,23 @@
 //! payer's reputation through the query API and asks whether the nullifier is pledged
 //! as separate questions, so the registry never sees an invoice and a nullifier together.
 //!
+//! A credit recorded on the invoice after it was proven (a credit note, or a final invoice
+//! below the proven amount) lowers its amount due. Each credit's blinding derives from the
+//! invoice's ([`crate::commitment::credit_blinding`]), so the seller's opening lists each
+//! credit's amount and the financier checks those too ([`InvoiceOpening::amount_due`]); an
+//! opening that does not open every credit the registry records is refused. The nullifier
+//! stays the invoice's: a credit does not make an invoice pledgeable twice.
+//!
 //! The financier that holds a pledge releases it (for instance once the payment is
 //! attested); a released invoice can be pledged again.
 
 use crate::commitment;
 use crate::error::{Error, Result};
-use crate::records::{Invoice, InvoiceStatus};
+use crate::records::{Invoice, InvoiceCredit, InvoiceStatus};
 use crate::reputation::Reputation;
 use crate::tx::{AmountCommitment, Blinding, Nullifier};
 use ark_ff::{BigInteger, PrimeField};
-use omni_core::{Micros, PartyId};
+use omni_core::{Hash32, Micros, PartyId};
 use omni_verifier::poseidon::poseidon_hash_with_domain;
 use serde::{Deserialize, Serialize};
 
@@ -55,13 +62,17 @@ pub struct Pledge {
     pub height: u64,
 }
 
-/// The opening of an invoice's amount commitment, which the seller shows a financier.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+/// The opening of an invoice's amount commitment, which the seller shows a financier,
+/// with the amounts of the credits recorded on it since.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct InvoiceOpening {
-    /// Amount in micro-units.
+    /// Amount in micro-units, as proven.
     pub amount: u64,
     /// The commitment's blinding.
     pub blinding: Blinding,
+    /// Credited amounts (micro-units) by the reference of their credit: each credit's
+    /// blinding derives from `blinding` ([`commitment::credit_blinding`]).
+    pub credits: Vec<(Hash32, u64)>,
 }
 
 impl InvoiceOpening {
@@ -70,6 +81,34 @@ impl InvoiceOpening {
         let c = commitment::decode(commitment)?;
         let r = commitment::decode_blinding(&self.blinding)?;
         Ok(c.opens_to(self.amount, &r))
+    }
+
+    /// The amount due after `credits` (as the registry records them), if this opening
+    /// opens each of them; otherwise why not.
+    pub fn amount_due(&self, credits: &[InvoiceCredit]) -> std::result::Result<u64, String> {
+        let r = commitment::decode_blinding(&self.blinding).map_err(|e| e.to_string())?;
+        let mut due = self.amount;
+        for credit in credits {
+            let Some(&(_, amount)) = self.credits.iter().find(|(c, _)| *c == credit.reference)
+            else {
+                return Err(format!(
+                    "the opening does not show credit {} recorded on the invoice; ask the \
+                     seller for a current opening",
+                    credit.reference
+                ));
+            };
+            let c = commitment::decode(&credit.commitment).map_err(|e| e.to_string())?;
+            if !c.opens_to(amount, &commitment::credit_blinding(&r, &credit.reference)) {
+                return Err(format!(
+                    "the opening's amount of credit {} does not match its commitment",
+                    credit.reference
+                ));
+            }
+            due = due.checked_sub(amount).ok_or_else(|| {
+                format!("credits exceed the proven amount (credit {})", credit.reference)
+            })?;
+        }
+        Ok(due)
     }
 }
 
@@ -100,7 +139,7 @@ pub struct FinancingPolicy {
 pub struct Assessment {
     /// The nullifier to pledge under.
     pub nullifier: Nullifier,
-    /// The opened amount.
+    /// The amount due: the opened amount less the opened credits.
     pub amount: Micros,
     /// The invoice's due date.
     pub due_date: u64,
@@ -108,11 +147,12 @@ pub struct Assessment {
     pub reputation: Reputation,
 }
 
-/// The financier's check of `invoice` (as the registry reports it) from the seller's
-/// `opening`, at time `now`, given the payer's reputation and whether the nullifier is
-/// already pledged. Each refusal says why.
+/// The financier's check of `invoice` and its `credits` (as the registry reports them)
+/// from the seller's `opening`, at time `now`, given the payer's reputation and whether
+/// the nullifier is already pledged. Each refusal says why.
 pub fn assess(
     invoice: &Invoice,
+    credits: &[InvoiceCredit],
     opening: &InvoiceOpening,
     reputation: &Reputation,
     nullifier_pledged: impl FnOnce(&Nullifier) -> bool,
@@ -123,10 +163,14 @@ pub fn assess(
     if !opening.opens(&invoice.amount_commitment)? {
         return Err(refuse("the opening does not match the invoice's amount commitment".into()));
     }
-    let amount = Micros::try_from(opening.amount)
+    let amount = opening.amount_due(credits).map_err(refuse)?;
+    let amount = Micros::try_from(amount)
         .map_err(|_| refuse("the amount exceeds the largest representable amount".into()))?;
     match invoice.status {
         InvoiceStatus::Accepted => {}
+        InvoiceStatus::Credited => {
+            return Err(refuse("the payer has not accepted the credited amount yet".into()))
+        }
         InvoiceStatus::Verified => return Err(refuse("the payer has not accepted it".into())),
         InvoiceStatus::Disputed => return Err(refuse("the payer disputes it".into())),
         InvoiceStatus::Paid => return Err(refuse("it is already paid".into())),

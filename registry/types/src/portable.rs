@@ -49,13 +49,13 @@ pub struct Transaction {
     pub signature: Vec<u8>,
 }
 
-/// What a transaction asks: one of the twenty kinds.
+/// What a transaction asks: one of the twenty-one kinds.
 #[derive(Clone, PartialEq, Message)]
 pub struct Body {
     /// The kind.
     #[prost(
         oneof = "Kind",
-        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20"
+        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21"
     )]
     pub kind: Option<Kind>,
 }
@@ -104,6 +104,8 @@ pub enum Kind {
     PublishEmbargoList(PublishEmbargoList),
     #[prost(message, tag = "20")]
     SubmitComplianceMap(SubmitComplianceMap),
+    #[prost(message, tag = "21")]
+    CreditInvoice(CreditInvoice),
 }
 
 /// `AdmitMember`: `role` is admin, member, financier, regulator or operator.
@@ -294,6 +296,18 @@ pub struct PublishEmbargoList {
 pub struct SubmitComplianceMap {
     #[prost(bytes = "vec", tag = "1")]
     pub map: Vec<u8>,
+}
+
+/// `CreditInvoice`.
+#[allow(missing_docs)]
+#[derive(Clone, PartialEq, Message)]
+pub struct CreditInvoice {
+    #[prost(bytes = "vec", tag = "1")]
+    pub invoice: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    pub credit: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
+    pub reference: Vec<u8>,
 }
 
 /// The message a portable transaction's signature covers (module docs).

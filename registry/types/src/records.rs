@@ -58,6 +58,9 @@ pub enum InvoiceStatus {
     Disputed,
     /// Paid: attested by payer and payee, or settled by netting.
     Paid,
+    /// The payee recorded a credit after the payer accepted it: the amount due changed,
+    /// and the payer has not yet accepted the credited amount.
+    Credited,
 }
 
 impl InvoiceStatus {
@@ -68,6 +71,7 @@ impl InvoiceStatus {
             InvoiceStatus::Accepted => "accepted",
             InvoiceStatus::Disputed => "disputed",
             InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Credited => "credited",
         }
     }
 
@@ -78,6 +82,7 @@ impl InvoiceStatus {
             InvoiceStatus::Accepted,
             InvoiceStatus::Disputed,
             InvoiceStatus::Paid,
+            InvoiceStatus::Credited,
         ]
         .into_iter()
         .find(|s| s.name() == name)
@@ -91,6 +96,21 @@ pub struct DisputeRecord {
     pub reason: Hash32,
     /// Block time.
     pub disputed_at: u64,
+}
+
+/// A credit the payee recorded against an invoice: a credit note, or a reconciled final
+/// invoice below the proven amount, agreed by both parties on the bilateral (MEF 114
+/// R78–R81). The invoice's amount due is its proven commitment minus its credits'.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct InvoiceCredit {
+    /// Hash of the bilateral entry that agreed it (the credit note or the final invoice).
+    pub reference: Hash32,
+    /// Pedersen commitment to the credited amount.
+    pub commitment: AmountCommitment,
+    /// Block time it was recorded.
+    pub credited_at: u64,
+    /// Block height it was recorded at.
+    pub height: u64,
 }
 
 /// A payer's payment notice (R87), awaiting the payee's receipt.

@@ -132,7 +132,7 @@ pub fn reputation<'a>(
                 }
                 d
             }
-            (InvoiceStatus::Accepted, _) if now > inv.due_date => {
+            (InvoiceStatus::Accepted | InvoiceStatus::Credited, _) if now > inv.due_date => {
                 r.overdue += 1;
                 days_relative(now, inv.due_date)
             }

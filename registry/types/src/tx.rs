@@ -34,6 +34,10 @@ pub const MAX_INTERVAL_ID_BYTES: usize = 64;
 /// opening and confirmation rewrites, so it is kept to the size of a real clearing group.
 pub const MAX_CYCLE_PARTICIPANTS: usize = 1024;
 
+/// Most credits one invoice can carry: each is a credit note or the final invoice of a
+/// dispute, so a real invoice has a handful.
+pub const MAX_CREDITS_PER_INVOICE: usize = 64;
+
 /// A MEF 114 conformance declaration (R13): the hash of the declaration document and a
 /// short statement of what the member claims to implement.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -190,6 +194,19 @@ pub enum TxBody {
         /// The map's canonical encoding (`ComplianceMap::to_bytes`).
         map: Vec<u8>,
     },
+    /// The payee records a credit against an invoice that both parties agreed on the
+    /// bilateral: a credit note, or a final invoice below the proven amount (MEF 114
+    /// R78–R81). The amount due becomes the proven commitment minus the credits; the
+    /// payer accepts the credited amount anew.
+    CreditInvoice {
+        /// The invoice.
+        invoice: InvoiceId,
+        /// Pedersen commitment to the credited amount (micro-units).
+        credit: AmountCommitment,
+        /// Hash of the bilateral entry that agreed it; an invoice is credited once per
+        /// entry.
+        reference: Hash32,
+    },
 }
 
 impl TxBody {
@@ -216,6 +233,7 @@ impl TxBody {
             TxBody::RevokeCredential { .. } => "RevokeCredential",
             TxBody::PublishEmbargoList(_) => "PublishEmbargoList",
             TxBody::SubmitComplianceMap { .. } => "SubmitComplianceMap",
+            TxBody::CreditInvoice { .. } => "CreditInvoice",
         }
     }
 }
@@ -478,6 +496,13 @@ impl TxBody {
             TxBody::SubmitComplianceMap { map } => {
                 Kind::SubmitComplianceMap(SubmitComplianceMap { map: map.clone() })
             }
+            TxBody::CreditInvoice { invoice, credit, reference } => {
+                Kind::CreditInvoice(CreditInvoice {
+                    invoice: v(&invoice.0 .0),
+                    credit: v(&credit.0),
+                    reference: v(&reference.0),
+                })
+            }
         };
         Body { kind: Some(kind) }
     }
@@ -584,12 +609,17 @@ impl TxBody {
                 })?)
             }
             Kind::SubmitComplianceMap(m) => TxBody::SubmitComplianceMap { map: m.map.clone() },
+            Kind::CreditInvoice(c) => TxBody::CreditInvoice {
+                invoice: InvoiceId(hash("invoice", &c.invoice)?),
+                credit: AmountCommitment(bytes32("credit", &c.credit)?),
+                reference: hash("reference", &c.reference)?,
+            },
         })
     }
 }
 
 impl TxBody {
-    /// One body of each of the twenty kinds, with every field set: what this crate, the
+    /// One body of each of the twenty-one kinds, with every field set: what this crate, the
     /// generated protobuf types and other languages' clients check their encoders against.
     pub fn examples() -> Vec<TxBody> {
         let h = |n: u8| Hash32([n; 32]);
@@ -643,6 +673,11 @@ impl TxBody {
                 EmbargoList::new(2, vec![408, 364, 760, 192]).unwrap_or_else(|_| unreachable!()),
             ),
             TxBody::SubmitComplianceMap { map: vec![33; 40] },
+            TxBody::CreditInvoice {
+                invoice: InvoiceId(h(34)),
+                credit: AmountCommitment([35; 32]),
+                reference: h(36),
+            },
         ]
     }
 }
@@ -660,7 +695,7 @@ mod portable_tests {
         let registry = Hash32::digest("test", b"registry");
         let kinds: std::collections::BTreeSet<&str> =
             TxBody::examples().iter().map(TxBody::kind).collect();
-        assert_eq!(kinds.len(), 20, "one example of each kind");
+        assert_eq!(kinds.len(), 21, "one example of each kind");
         for (nonce, body) in TxBody::examples().into_iter().enumerate() {
             assert_eq!(TxBody::from_portable(&body.to_portable()).unwrap(), body);
             let tx = SignedTx::sign_portable(&key, &registry, nonce as u64, body.clone());

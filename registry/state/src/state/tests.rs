@@ -149,6 +149,29 @@ impl World {
         i
     }
 
+    /// `seller` credits `amount` against `i` under `reference`; answers the credit's
+    /// commitment.
+    fn credit(
+        &mut self,
+        seller: &Keypair,
+        i: &Issued,
+        amount: u64,
+        reference: Hash32,
+    ) -> AmountCommitment {
+        let credit = credit_commitment(i, amount, &reference);
+        self.ok(seller, TxBody::CreditInvoice { invoice: i.id, credit, reference });
+        credit
+    }
+
+    /// `opener` opens a euro netting cycle with `other` up to `cutoff`, which `other`
+    /// joins: its invoices are locked.
+    fn two_party_cycle(&mut self, opener: &Keypair, other: &Keypair, cutoff: u64) {
+        let participants = vec![opener.party(), other.party()];
+        self.ok(opener, TxBody::OpenNettingCycle { currency: Currency::EUR, cutoff, participants });
+        let cycle = self.state.meta().next_cycle - 1;
+        self.ok(other, TxBody::JoinNettingCycle { cycle });
+    }
+
     fn pay(&mut self, i: &Issued, payer: &Keypair, payee: &Keypair, paid_at: u64) {
         let payment_ref = Hash32::digest("test/payment", &i.id.0 .0);
         self.ok(payer, TxBody::PaymentNotice { invoice: i.id, paid_at, payment_ref });
@@ -598,6 +621,156 @@ fn reputation_counts_attested_payments_and_overdue_invoices() {
     assert_eq!(r.paydex, Some(77));
 }
 
+/// The commitment to a credit of `amount` against `i`, as both parties compute it.
+fn credit_commitment(i: &Issued, amount: u64, reference: &Hash32) -> AmountCommitment {
+    let r = commitment::decode_blinding(&i.blinding).unwrap();
+    let rc = commitment::credit_blinding(&r, reference);
+    commitment::encode(&PedersenCommitment::commit(amount, &rc))
+}
+
+// ---------------------------------------------------------------------------------------
+// Credits
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_credit_lowers_the_amount_due_and_the_payer_accepts_it_anew() {
+    let mut w = World::new();
+    let (seller, buyer, financier) = (key(2), key(3), key(5));
+    let due = T0 + 30 * DAY;
+    let i = w.accepted(&seller, &buyer, 5_000_000, due, 1);
+    let note = Hash32([40; 32]);
+    let events = w.ok(
+        &seller,
+        TxBody::CreditInvoice {
+            invoice: i.id,
+            credit: credit_commitment(&i, 1_250_000, &note),
+            reference: note,
+        },
+    );
+    assert_eq!(events, vec![Event::InvoiceCredited { invoice: i.id, reference: note, credits: 1 }]);
+    let inv = w.state.invoice(&i.id).unwrap().clone();
+    assert_eq!(inv.status, InvoiceStatus::Credited);
+    assert_eq!(
+        inv.amount_commitment,
+        commitment::encode(&PedersenCommitment::commit(
+            5_000_000,
+            &commitment::decode_blinding(&i.blinding).unwrap()
+        )),
+        "the proven commitment stays"
+    );
+    // The amount due opens to the proven amount less the credit, under r − r_c.
+    let r = commitment::decode_blinding(&i.blinding).unwrap();
+    let due_blinding = r - commitment::credit_blinding(&r, &note);
+    let amount_due = commitment::decode(&w.state.amount_due(&inv).unwrap()).unwrap();
+    assert!(amount_due.opens_to(3_750_000, &due_blinding));
+
+    // Until the payer accepts the credited amount, it can neither pay nor be financed.
+    let payment_ref = Hash32([41; 32]);
+    assert!(matches!(
+        w.refuse(&buyer, TxBody::PaymentNotice { invoice: i.id, paid_at: T0, payment_ref }),
+        Error::InvoiceStatus { status: "credited", .. }
+    ));
+    let rep = w.state.reputation(&buyer.party(), T0);
+    let credits = w.state.credits(&i.id).to_vec();
+    let policy = FinancingPolicy::default();
+    let opening =
+        InvoiceOpening { amount: i.amount, blinding: i.blinding, credits: vec![(note, 1_250_000)] };
+    let err = pledge::assess(&inv, &credits, &opening, &rep, |_| false, T0, &policy).unwrap_err();
+    assert!(err.to_string().contains("not accepted the credited amount"), "{err}");
+
+    w.ok(&buyer, TxBody::AcceptInvoice { invoice: i.id });
+    let inv = w.state.invoice(&i.id).unwrap().clone();
+    assert_eq!(inv.status, InvoiceStatus::Accepted);
+    // The financier sees the amount due, and only from an opening that opens every credit.
+    let a = pledge::assess(&inv, &credits, &opening, &rep, |_| false, T0, &policy).unwrap();
+    assert_eq!(a.amount, 3_750_000);
+    assert_eq!(a.nullifier, pledge::nullifier(&i.blinding).unwrap(), "the invoice's nullifier");
+    let stale = InvoiceOpening { credits: vec![], ..opening.clone() };
+    let err = pledge::assess(&inv, &credits, &stale, &rep, |_| false, T0, &policy).unwrap_err();
+    assert!(err.to_string().contains("does not show credit"), "{err}");
+    let wrong = InvoiceOpening { credits: vec![(note, 1_250_001)], ..opening.clone() };
+    let err = pledge::assess(&inv, &credits, &wrong, &rep, |_| false, T0, &policy).unwrap_err();
+    assert!(err.to_string().contains("does not match"), "{err}");
+    w.ok(&financier, TxBody::Pledge { nullifier: a.nullifier });
+
+    // A credit on a verified or disputed invoice leaves it awaiting the payer's acceptance.
+    let disputed = w.accepted(&seller, &buyer, 800, due, 2);
+    w.ok(&buyer, TxBody::DisputeInvoice { invoice: disputed.id, reason: Hash32::ZERO });
+    w.credit(&seller, &disputed, 300, Hash32([42; 32]));
+    assert_eq!(w.state.invoice(&disputed.id).unwrap().status, InvoiceStatus::Disputed);
+    w.ok(&buyer, TxBody::AcceptInvoice { invoice: disputed.id });
+
+    // A netting cycle nets the amounts due: 3 750 000 + 500 owed by the buyer.
+    w.two_party_cycle(&seller, &buyer, due);
+    let r2 = commitment::decode_blinding(&disputed.blinding).unwrap();
+    let blinding = due_blinding + r2 - commitment::credit_blinding(&r2, &Hash32([42; 32]));
+    let events = w.ok(
+        &seller,
+        TxBody::SubmitNetOpening {
+            cycle: 1,
+            amount: 3_750_500,
+            blinding: encode_blinding(&blinding),
+        },
+    );
+    assert!(events.iter().any(|e| matches!(e, Event::NetOpened { net: 3_750_500, .. })));
+}
+
+#[test]
+fn credits_are_refused_unless_from_the_payee_new_and_on_an_open_invoice() {
+    let mut w = World::new();
+    let (seller, buyer, other) = (key(2), key(3), key(4));
+    let due = T0 + 30 * DAY;
+    let i = w.accepted(&seller, &buyer, 1_000, due, 1);
+    let note = Hash32([50; 32]);
+    let credit = credit_commitment(&i, 100, &note);
+    let body = |invoice, credit, reference| TxBody::CreditInvoice { invoice, credit, reference };
+    // The payer, or anyone else, cannot credit the payee's invoice.
+    assert!(matches!(w.refuse(&buyer, body(i.id, credit, note)), Error::NotPayee { .. }));
+    assert!(matches!(w.refuse(&other, body(i.id, credit, note)), Error::NotPayee { .. }));
+    assert!(matches!(
+        w.refuse(&seller, body(InvoiceId(Hash32([9; 32])), credit, note)),
+        Error::UnknownInvoice(_)
+    ));
+    // Commitments that hide nothing or are no point of the subgroup.
+    let identity = commitment::encode(&PedersenCommitment::identity());
+    assert!(matches!(w.refuse(&seller, body(i.id, identity, note)), Error::InvalidCommitment(_)));
+    assert!(matches!(
+        w.refuse(&seller, body(i.id, AmountCommitment([0xff; 32]), note)),
+        Error::InvalidCommitment(_)
+    ));
+    w.ok(&seller, body(i.id, credit, note));
+    // Once per reference: a replayed credit note is refused, even with another amount.
+    let again = credit_commitment(&i, 200, &note);
+    assert!(matches!(
+        w.refuse(&seller, body(i.id, again, note)),
+        Error::CreditRefused { reason, .. } if reason.contains("already recorded")
+    ));
+    // Not on a paid invoice, nor on one locked in a netting cycle.
+    let paid = w.accepted(&seller, &buyer, 1_000, due, 2);
+    w.pay(&paid, &buyer, &seller, T0);
+    let reference = Hash32([51; 32]);
+    assert!(matches!(
+        w.refuse(&seller, body(paid.id, credit_commitment(&paid, 1, &reference), reference)),
+        Error::InvoiceStatus { status: "paid", .. }
+    ));
+    let locked = w.accepted(&seller, &buyer, 1_000, due, 3);
+    w.two_party_cycle(&seller, &buyer, due);
+    assert!(matches!(
+        w.refuse(&seller, body(locked.id, credit_commitment(&locked, 1, &reference), reference)),
+        Error::InvoiceInNettingCycle { cycle: 1, .. }
+    ));
+    // At most MAX_CREDITS_PER_INVOICE credits on one invoice.
+    let many = w.invoice(&seller, &buyer, 1_000_000, due + DAY, 4);
+    for n in 0..MAX_CREDITS_PER_INVOICE {
+        w.credit(&seller, &many, 1, Hash32::digest("test/credit", &n.to_be_bytes()));
+    }
+    let reference = Hash32([52; 32]);
+    assert!(matches!(
+        w.refuse(&seller, body(many.id, credit_commitment(&many, 1, &reference), reference)),
+        Error::CreditRefused { .. }
+    ));
+}
+
 // ---------------------------------------------------------------------------------------
 // Pledges
 // ---------------------------------------------------------------------------------------
@@ -611,30 +784,30 @@ fn a_financier_checks_an_invoice_from_its_opening_and_pledges_it_once() {
     let inv = w.state.invoice(&i.id).unwrap().clone();
     let rep = w.state.reputation(&buyer.party(), T0);
     let policy = FinancingPolicy { min_paydex: Some(70), min_on_time_bp: Some(9000) };
-    let opening = InvoiceOpening { amount: i.amount, blinding: i.blinding };
+    let opening = InvoiceOpening { amount: i.amount, blinding: i.blinding, credits: vec![] };
 
     let state = &w.state;
     let pledged = |n: &Nullifier| state.pledge(n).is_some();
-    let a = pledge::assess(&inv, &opening, &rep, pledged, T0, &policy).unwrap();
+    let a = pledge::assess(&inv, &[], &opening, &rep, pledged, T0, &policy).unwrap();
     assert_eq!(a.amount, 5_000_000);
     assert_eq!(a.nullifier, pledge::nullifier(&i.blinding).unwrap());
 
     // A wrong opening, an overdue invoice, someone else's reputation: refused.
-    let wrong = InvoiceOpening { amount: i.amount + 1, blinding: i.blinding };
+    let wrong = InvoiceOpening { amount: i.amount + 1, blinding: i.blinding, credits: vec![] };
     assert!(matches!(
-        pledge::assess(&inv, &wrong, &rep, pledged, T0, &policy),
+        pledge::assess(&inv, &[], &wrong, &rep, pledged, T0, &policy),
         Err(Error::NotPledgeable { .. })
     ));
-    assert!(pledge::assess(&inv, &opening, &rep, pledged, due + 1, &policy).is_err());
+    assert!(pledge::assess(&inv, &[], &opening, &rep, pledged, due + 1, &policy).is_err());
     let other_rep = state.reputation(&seller.party(), T0);
-    assert!(pledge::assess(&inv, &opening, &other_rep, pledged, T0, &policy).is_err());
+    assert!(pledge::assess(&inv, &[], &opening, &other_rep, pledged, T0, &policy).is_err());
 
     w.ok(&financier, TxBody::Pledge { nullifier: a.nullifier });
     // A second financier shown the same invoice computes the same nullifier: refused.
     let state = &w.state;
     let pledged = |n: &Nullifier| state.pledge(n).is_some();
     assert!(matches!(
-        pledge::assess(&inv, &opening, &rep, pledged, T0, &policy),
+        pledge::assess(&inv, &[], &opening, &rep, pledged, T0, &policy),
         Err(Error::AlreadyPledged(_))
     ));
     assert!(matches!(
@@ -664,8 +837,8 @@ fn disputed_unaccepted_and_paid_invoices_are_not_pledgeable() {
     let check = |w: &World, i: &Issued| {
         let inv = w.state.invoice(&i.id).unwrap();
         let rep = w.state.reputation(&inv.payer, T0);
-        let opening = InvoiceOpening { amount: i.amount, blinding: i.blinding };
-        pledge::assess(inv, &opening, &rep, |_| false, T0, &policy)
+        let opening = InvoiceOpening { amount: i.amount, blinding: i.blinding, credits: vec![] };
+        pledge::assess(inv, &[], &opening, &rep, |_| false, T0, &policy)
     };
     let unaccepted = w.invoice(&seller, &buyer, 10, due, 1);
     assert!(check(&w, &unaccepted).unwrap_err().to_string().contains("not accepted"));
@@ -683,8 +856,8 @@ fn disputed_unaccepted_and_paid_invoices_are_not_pledgeable() {
     let rep = w.state.reputation(&buyer.party(), T0);
     assert_eq!(rep.overdue, 1);
     let strict = FinancingPolicy { min_paydex: Some(80), min_on_time_bp: None };
-    let opening = InvoiceOpening { amount: good.amount, blinding: good.blinding };
-    let err = pledge::assess(inv, &opening, &rep, |_| false, T0, &strict).unwrap_err();
+    let opening = InvoiceOpening { amount: good.amount, blinding: good.blinding, credits: vec![] };
+    let err = pledge::assess(inv, &[], &opening, &rep, |_| false, T0, &strict).unwrap_err();
     assert!(err.to_string().contains("PAYDEX"), "{err}");
 }
 
@@ -872,6 +1045,7 @@ fn restoring_from_entries_reproduces_the_state_and_its_root() {
     };
     absorb(&mut w);
     let i = w.accepted(&seller, &buyer, 100, T0 + DAY, 1);
+    let credit = w.credit(&seller, &i, 10, Hash32([4; 32]));
     w.ok(&seller, TxBody::AnchorHead { bilateral: Hash32::ZERO, seq: 1, head: Hash32([1; 32]) });
     w.ok(&financier, TxBody::Pledge { nullifier: pledge::nullifier(&i.blinding).unwrap() });
     w.ok(&financier, TxBody::ReleasePledge { nullifier: pledge::nullifier(&i.blinding).unwrap() });
@@ -890,6 +1064,8 @@ fn restoring_from_entries_reproduces_the_state_and_its_root() {
     assert_eq!(restored.state_root(), w.state.state_root());
     assert_eq!(restored.height(), w.state.height());
     assert_eq!(restored.invoice(&i.id), w.state.invoice(&i.id));
+    assert_eq!(restored.credits(&i.id), w.state.credits(&i.id));
+    assert_eq!(restored.credits(&i.id)[0].commitment, credit);
     assert_eq!(restored.next_nonce(&financier.party()), 2);
     assert_eq!(restored.anchors_of(&Hash32::ZERO).count(), 1);
     assert_eq!(restored.invoices_of_payer(&buyer.party()).count(), 1);

@@ -1,0 +1,173 @@
+//! The credits an Option 1 invoice carries on the registry, read off the bilateral.
+//!
+//! The registry knows an invoice by the commitment its rating proof proved; what the buyer
+//! owes afterwards can be less (MEF 114 R78–R81): a **credit note** against the invoice,
+//! or a **final invoice** that settles a dispute below the proven amount. Once both
+//! parties agreed such a credit on the bilateral, the seller's node records it on the
+//! registry (`CreditInvoice`) as a commitment to the credited amount, and the registry's
+//! amount due becomes the proven commitment less the credits'. [`credits`] lists them the
+//! same way on both nodes:
+//!
+//! | credit | reference | amount |
+//! |---|---|---|
+//! | a credit note against the invoice, accepted by the buyer | the credit note's entry | the credit note's |
+//! | the final invoice of a dispute (no item open), below the invoiced total | the final invoice's entry | invoiced total − reconciled total |
+//!
+//! Each credit's blinding derives from the invoice's
+//! ([`omni_registry_types::commitment::credit_blinding`]), which both ledgers hold with the
+//! rating proof, so the buyer's node computes the commitment the seller recorded and
+//! accepts the credited amount only if the registry shows exactly that; a netting
+//! participant opens its net over amounts due; a financier opens the credits from the
+//! seller's export of the invoice's opening.
+//!
+//! A credit note so recorded is settled with its invoice (the invoice's payment or
+//! netting), not on its own: a multi-party cycle counts it in the invoice's amount due.
+
+use crate::entry::BilateralId;
+use crate::ledger::Ledger;
+use crate::state::{Agreement, BilateralState, InvoiceState};
+use omni_circuits::pedersen::{scalar_from_bytes, PedersenCommitment, Scalar};
+use omni_core::{Hash32, Micros};
+use omni_registry_types::commitment::{credit_blinding, encode};
+use omni_registry_types::tx::AmountCommitment;
+
+/// One credit of an invoice (module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credit {
+    /// Hash of the entry that agreed it: its reference on the registry.
+    pub reference: Hash32,
+    /// The credited amount, micro-units.
+    pub micros: Micros,
+    /// Its commitment's blinding.
+    pub blinding: Scalar,
+    /// The credit note it is, if it is one.
+    pub credit_note: Option<String>,
+    /// A credit note already settled on its own (paid or netted apart from the invoice).
+    pub settled_apart: bool,
+}
+
+impl Credit {
+    /// The commitment the registry records for it.
+    pub fn commitment(&self) -> AmountCommitment {
+        encode(&PedersenCommitment::commit(self.micros.unsigned_abs(), &self.blinding))
+    }
+}
+
+/// The opening of an Option 1 invoice's amount: the proven total and blinding, and its
+/// credits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opening {
+    /// The total the rating proof proved.
+    pub proven: Micros,
+    /// The blinding of the proven commitment.
+    pub blinding: Scalar,
+    /// Its credits, in ledger order.
+    pub credits: Vec<Credit>,
+}
+
+impl Opening {
+    /// The amount due: the proven total less the credits.
+    pub fn amount_due(&self) -> Micros {
+        self.proven - self.credits.iter().map(|c| c.micros).sum::<Micros>()
+    }
+
+    /// The blinding of the amount due's commitment.
+    pub fn due_blinding(&self) -> Scalar {
+        self.credits.iter().fold(self.blinding, |r, c| r - c.blinding)
+    }
+
+    /// The commitment to the amount due, as the registry computes it from its records.
+    pub fn due_commitment(&self) -> AmountCommitment {
+        let due = PedersenCommitment::commit(self.proven.unsigned_abs(), &self.blinding);
+        let due = self
+            .credits
+            .iter()
+            .fold(due, |d, c| d - PedersenCommitment::commit(c.micros.unsigned_abs(), &c.blinding));
+        encode(&due)
+    }
+}
+
+/// Why an invoice's opening could not be read off the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum OpeningError {
+    /// The ledger could not be read.
+    #[error(transparent)]
+    Ledger(#[from] crate::Error),
+    /// The invoice has no rating proof, so no commitment to open.
+    #[error("bilateral {bilateral}: invoice {number} has no rating proof, so no amount commitment to open")]
+    Unproven {
+        /// The bilateral.
+        bilateral: BilateralId,
+        /// The invoice.
+        number: String,
+    },
+    /// A blinding on the ledger is not a scalar (it never should be: the proof verified).
+    #[error("bilateral {bilateral}: invoice {number}'s blinding is not a canonical scalar")]
+    Blinding {
+        /// The bilateral.
+        bilateral: BilateralId,
+        /// The invoice.
+        number: String,
+    },
+}
+
+/// The opening of `inv`'s amount on bilateral `state`, with its credits (module docs).
+pub fn opening(
+    ledger: &Ledger,
+    state: &BilateralState,
+    inv: &InvoiceState,
+) -> Result<Opening, OpeningError> {
+    let id = state.id();
+    let number = &inv.invoice.number;
+    let attachment = ledger
+        .rating_proof(&id, number)?
+        .ok_or_else(|| OpeningError::Unproven { bilateral: id, number: number.clone() })?;
+    let blinding = scalar_from_bytes(&attachment.blinding)
+        .map_err(|_| OpeningError::Blinding { bilateral: id, number: number.clone() })?;
+    let entry_hash = |seq: u64| -> Result<Hash32, OpeningError> {
+        let entry = ledger.store().entry(&id, seq)?;
+        entry.map(|e| e.hash()).ok_or_else(|| {
+            OpeningError::Ledger(crate::Error::Corrupt(format!(
+                "bilateral {id} holds no entry {seq}"
+            )))
+        })
+    };
+    let mut credits = Vec::new();
+    let notes = state.snapshot().credit_notes.values().filter(|c| {
+        c.note.invoice.as_deref() == Some(number.as_str()) && c.status == Agreement::Accepted
+    });
+    for note in notes {
+        let reference = entry_hash(note.seq)?;
+        credits.push((
+            note.seq,
+            Credit {
+                reference,
+                micros: note.note.amount,
+                blinding: credit_blinding(&blinding, &reference),
+                credit_note: Some(note.note.number.clone()),
+                settled_apart: note.paid != 0 || note.netting.is_some(),
+            },
+        ));
+    }
+    if let Some(revision) = inv.revision.as_ref().filter(|r| r.open_items == 0) {
+        if revision.total < inv.invoice.total {
+            let reference = entry_hash(revision.seq)?;
+            credits.push((
+                revision.seq,
+                Credit {
+                    reference,
+                    micros: inv.invoice.total - revision.total,
+                    blinding: credit_blinding(&blinding, &reference),
+                    credit_note: None,
+                    settled_apart: false,
+                },
+            ));
+        }
+    }
+    credits.sort_by_key(|(seq, _)| *seq);
+    Ok(Opening {
+        proven: inv.invoice.total,
+        blinding,
+        credits: credits.into_iter().map(|(_, c)| c).collect(),
+    })
+}
