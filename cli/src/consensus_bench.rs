@@ -134,6 +134,7 @@ async fn bench(args: ConsensusBenchArgs) -> Result<()> {
         dir: dir.path().to_path_buf(),
         base_port: None,
         admin: Some(admin.party().to_hex()),
+        keys: Default::default(),
     })?;
     // Every member of the load is in the genesis.
     let anchorers: Vec<Keypair> = (0..args.clients).map(|i| member("bench", i)).collect();

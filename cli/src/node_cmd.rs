@@ -264,7 +264,7 @@ fn start(args: &StartArgs) -> Result<()> {
             api.local_addr
         );
         std::io::stdout().flush()?;
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        omni_registry::stop_signal().await?;
         eprintln!("{name}: stopping");
         api.shutdown().await?;
         match Arc::try_unwrap(sync) {

@@ -93,6 +93,7 @@ pub fn run(args: RegistryBenchArgs) -> Result<()> {
             (seller.party(), Role::Member),
             (buyer.party(), Role::Member),
         ],
+        rating_keys: None,
     };
     let registry_id = genesis.registry_id();
     let submit = |n: usize, inv: &ProvenSubmission| {

@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use omni_core::{Keypair, PartyId};
+use omni_core::{Hash32, Keypair, PartyId};
 use omni_registry::state::Genesis;
 use omni_registry::tx::Role;
 use omni_registry::{consensus_key, serve, ServerConfig};
@@ -97,12 +97,41 @@ pub struct GenesisArgs {
     /// The registry's name.
     #[arg(long, default_value = "omnilateral")]
     name: String,
+    #[command(flatten)]
+    keys: GenesisKeys,
     /// The validators file to write (it must not exist).
     #[arg(long)]
     out: PathBuf,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// The rating verifying keys a new genesis names: every validator must run them.
+#[derive(Args, Default)]
+pub struct GenesisKeys {
+    /// Name these verifying keys (`rating-K.vk`) in the genesis.
+    #[arg(long = "genesis-rating-keys", conflicts_with = "genesis_rating_keys_hash")]
+    genesis_rating_keys: Option<PathBuf>,
+    /// Name the verifying keys with this hash (hex, as `GetStatus` prints it).
+    #[arg(long = "genesis-rating-keys-hash")]
+    genesis_rating_keys_hash: Option<String>,
+}
+
+impl GenesisKeys {
+    /// The keys' hash to name, if any.
+    fn hash(&self) -> Result<Option<Hash32>> {
+        if let Some(h) = &self.genesis_rating_keys_hash {
+            return Ok(Some(
+                Hash32::from_hex(h).context("--genesis-rating-keys-hash is not 64 hex digits")?,
+            ));
+        }
+        let Some(path) = &self.genesis_rating_keys else { return Ok(None) };
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let verifier = omni_verifier::RatingVerifier::from_bytes(&bytes, None)
+            .with_context(|| format!("rating verifying keys {}", path.display()))?;
+        Ok(Some(Hash32(verifier.key_id().hash.0)))
+    }
 }
 
 /// Arguments of `omni registry start`.
@@ -164,6 +193,8 @@ pub struct TestnetArgs {
     /// Membership administrator's public key (hex). Default: a fresh key in DIR/admin.key.
     #[arg(long)]
     pub admin: Option<String>,
+    #[command(flatten)]
+    pub keys: GenesisKeys,
 }
 
 fn free_port() -> Result<SocketAddr> {
@@ -207,6 +238,7 @@ pub fn testnet(args: &TestnetArgs) -> Result<PathBuf> {
         name: "omnilateral".into(),
         time: omni_core::Clock::System.now(),
         members: vec![(admin, Role::Admin)],
+        rating_keys: args.keys.hash()?,
     };
     let path = args.dir.join("validators.json");
     ValidatorSetFile { genesis, validators }.save(&path)?;
@@ -450,6 +482,7 @@ fn genesis(args: &GenesisArgs) -> Result<()> {
         name: args.name.clone(),
         time: omni_core::Clock::System.now(),
         members: vec![(admin, Role::Admin)],
+        rating_keys: args.keys.hash().map_err(|e| CannotAsk(format!("{e:#}")))?,
     };
     let set = ValidatorSetFile { genesis, validators };
     set.check().map_err(|e| CannotAsk(format!("the validator set: {e}")))?;
@@ -481,6 +514,7 @@ fn start(args: StartArgs) -> Result<()> {
         .filter_map(|e| e.ok())
         .all(|e| e.file_name() == omni_registry::CONSENSUS_KEY_FILE);
     let set = args.validators.as_deref().map(ValidatorSetFile::load).transpose()?;
+    let verifier = rating_verifier(&args)?;
     // A validator listens where the validator set says, unless told otherwise.
     let own_api = match &set {
         Some(set) => {
@@ -511,10 +545,12 @@ fn start(args: StartArgs) -> Result<()> {
         if let Some(path) = written {
             eprintln!("new registry: admin key written to {}", path.display());
         }
+        // A new registry names the keys it starts with: a restart with others is refused.
         config = config.with_genesis(Genesis {
             name: "omnilateral".into(),
             time: omni_core::Clock::System.now(),
             members: vec![(admin, Role::Admin)],
+            rating_keys: verifier.as_ref().map(|v| Hash32(v.key_id().hash.0)),
         });
     } else if args.admin.is_some() {
         bail!(
@@ -522,7 +558,7 @@ fn start(args: StartArgs) -> Result<()> {
             args.data.display()
         );
     }
-    match rating_verifier(&args)? {
+    match verifier {
         Some(v) => {
             let id = v.key_id();
             eprintln!(
@@ -543,5 +579,7 @@ fn start(args: StartArgs) -> Result<()> {
         ),
     }
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    rt.block_on(serve(config)).context("registry stopped with an error")
+    rt.block_on(serve(config)).context("registry stopped with an error")?;
+    eprintln!("registry stopped; its data is in {}", args.data.display());
+    Ok(())
 }

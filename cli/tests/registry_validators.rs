@@ -58,6 +58,22 @@ fn four_operators_form_a_validator_set_without_sharing_private_keys() {
     let err = fails(2, &with(&entries[0]));
     assert!(err.contains("two validators"), "{err}");
     assert!(!dir.path().join("validators.json").exists());
+    // A genesis that names rating verifying keys starts no validator without them: the
+    // refusal names both, and the store takes no genesis (the same operator starts below
+    // under the real validator set).
+    let named = "ab".repeat(32);
+    let keyed = d("keyed.json");
+    let with_keys = with(&entries[3]).replace(&d("validators.json"), &keyed);
+    ok(&format!("{with_keys} --genesis-rating-keys-hash {named}"));
+    let refused = Command::new(OMNI)
+        .args(["registry", "start", "--data", &d("operator-0"), "--validators", &keyed])
+        .env("OMNI_KEYS", dir.path().join("no-keys"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{err}");
+    assert!(err.contains(&named) && err.contains("runs no keys"), "{err}");
+
     let genesis = ok(&with(&entries[3]));
     assert_eq!(genesis["validators"], 4, "{genesis}");
 

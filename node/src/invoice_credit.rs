@@ -25,7 +25,7 @@
 
 use crate::entry::BilateralId;
 use crate::ledger::Ledger;
-use crate::state::{Agreement, BilateralState, InvoiceState};
+use crate::state::{Agreement, BilateralState, CreditNoteState, InvoiceState};
 use omni_circuits::pedersen::{scalar_from_bytes, PedersenCommitment, Scalar};
 use omni_core::{Hash32, Micros};
 use omni_registry_types::commitment::{credit_blinding, encode};
@@ -111,6 +111,18 @@ pub enum OpeningError {
     },
 }
 
+/// Whether `inv` has a credit (module docs), without reading its opening.
+pub fn has_credits(state: &BilateralState, inv: &InvoiceState) -> bool {
+    let number = inv.invoice.number.as_str();
+    state.snapshot().credit_notes.values().any(|c| is_credit_of(c, number))
+        || inv.revision.as_ref().is_some_and(|r| r.open_items == 0 && r.total < inv.invoice.total)
+}
+
+/// Whether credit note `c` is a credit of invoice `number`: against it, and accepted.
+fn is_credit_of(c: &CreditNoteState, number: &str) -> bool {
+    c.note.invoice.as_deref() == Some(number) && c.status == Agreement::Accepted
+}
+
 /// The opening of `inv`'s amount on bilateral `state`, with its credits (module docs).
 pub fn opening(
     ledger: &Ledger,
@@ -133,9 +145,7 @@ pub fn opening(
         })
     };
     let mut credits = Vec::new();
-    let notes = state.snapshot().credit_notes.values().filter(|c| {
-        c.note.invoice.as_deref() == Some(number.as_str()) && c.status == Agreement::Accepted
-    });
+    let notes = state.snapshot().credit_notes.values().filter(|c| is_credit_of(c, number));
     for note in notes {
         let reference = entry_hash(note.seq)?;
         credits.push((

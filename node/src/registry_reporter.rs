@@ -46,6 +46,7 @@ use omni_registry_types::tx::AmountCommitment;
 use omni_registry_types::tx::ConformanceDeclaration;
 use omni_registry_types::{InvoiceId, InvoiceSubmission, TxBody};
 use omni_verifier::RatingProofBundle;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -397,8 +398,10 @@ impl Reporter {
                 .map(|e| e.hash())
                 .ok_or_else(|| ReportError::Ledger(format!("bilateral {id} holds no entry {seq}")))
         };
-        let opening = invoice_credit::opening(ledger, state, inv)
-            .map_err(|e| ReportError::Ledger(e.to_string()))?;
+        // The opening reads the rating proof off the store: only for the facts that need it.
+        let cell = OnceCell::new();
+        let opening = || opening_of(&cell, ledger, state, inv);
+        let credited = invoice_credit::has_credits(state, inv);
         if inv.seller == me {
             let name = fact_name("invoice", &invoice);
             if self.unreported(&name)? {
@@ -406,7 +409,7 @@ impl Reporter {
                 push(Kind::Invoice, name, body, Needs::Nothing, None)?;
             }
             // MEF 114 R78–R81: each credit both parties agreed lowers the amount due.
-            for credit in &opening.credits {
+            for credit in if credited { opening()?.credits.as_slice() } else { &[] } {
                 let (reference, credit) = (credit.reference, credit.commitment());
                 let body = TxBody::CreditInvoice { invoice, credit, reference };
                 let name = fact_name("credit", &(invoice, reference));
@@ -416,25 +419,29 @@ impl Reporter {
         if inv.buyer == me {
             // The buyer accepts only the amount due its own ledger computes: the registry
             // must show the proven commitment less exactly the credits agreed here.
-            let due = Some(opening.due_commitment());
             let accept = TxBody::AcceptInvoice { invoice };
+            let due = || opening().map(|o| Some(o.due_commitment()));
             if let Some(dispute) = &inv.dispute {
                 let reason = entry_hash(dispute.seq)?;
                 let body = TxBody::DisputeInvoice { invoice, reason };
                 push(Kind::Dispute, fact_name("dispute", &invoice), body, Needs::Open, None)?;
                 // MEF 114 R78, R81: once both agreed the final invoice (no item open), the
                 // buyer accepts it again, so that it can be paid and attested.
-                if inv.revision.as_ref().is_some_and(|r| r.open_items == 0) {
-                    let name = fact_name("accept-final", &invoice);
-                    push(Kind::Acceptance, name, accept.clone(), Needs::Disputed, due)?;
+                let name = fact_name("accept-final", &invoice);
+                let is_final = inv.revision.as_ref().is_some_and(|r| r.open_items == 0);
+                if is_final && self.unreported(&name)? {
+                    push(Kind::Acceptance, name, accept.clone(), Needs::Disputed, due()?)?;
                 }
             } else if inv.accepted {
                 let name = fact_name("accept", &invoice);
-                push(Kind::Acceptance, name, accept.clone(), Needs::Verified, due)?;
+                if self.unreported(&name)? {
+                    push(Kind::Acceptance, name, accept.clone(), Needs::Verified, due()?)?;
+                }
             }
             // A credit recorded after the acceptance: the buyer accepts the credited amount.
             let agreed = inv.revision.as_ref().map_or(inv.accepted, |r| r.open_items == 0);
-            if agreed && !opening.credits.is_empty() {
+            if agreed && credited {
+                let due = due()?;
                 let name = fact_name("accept-credited", &(invoice, due));
                 push(Kind::Acceptance, name, accept, Needs::Credited, due)?;
             }
@@ -485,6 +492,21 @@ impl Reporter {
             .map_err(crate::registry_client::Error::from)?;
         Ok(TxBody::SubmitInvoice(submission))
     }
+}
+
+/// `inv`'s opening ([`invoice_credit::opening`]), read once into `cell`.
+fn opening_of<'a>(
+    cell: &'a OnceCell<invoice_credit::Opening>,
+    ledger: &Ledger,
+    state: &BilateralState,
+    inv: &InvoiceState,
+) -> Result<&'a invoice_credit::Opening> {
+    if let Some(o) = cell.get() {
+        return Ok(o);
+    }
+    let o = invoice_credit::opening(ledger, state, inv)
+        .map_err(|e| ReportError::Ledger(e.to_string()))?;
+    Ok(cell.get_or_init(|| o))
 }
 
 /// How an invoice was settled on the ledger, as the registry attests it: the entry that

@@ -77,8 +77,10 @@ pub fn status_of(e: &Error) -> Status {
         | Error::UnknownCredential(_) => Code::NotFound,
         Error::BlockHeight { .. }
         | Error::BlockTime { .. }
+        | Error::StateRootMismatch { .. }
         | Error::InvalidGenesis(_)
         | Error::GenesisMismatch { .. }
+        | Error::RatingKeysMismatch { .. }
         | Error::Store(_) => Code::Internal,
         Error::Server(_) => Code::Unavailable,
     };

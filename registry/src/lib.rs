@@ -82,8 +82,8 @@ pub use error::{Error, Result};
 pub use netting_bench::{bench_netting, NettingBenchReport};
 pub use proof::{Groth16RatingVerifier, RememberingVerifier, REMEMBERED_CLAIMS};
 pub use server::{
-    consensus_key, serve, start, ConsensusSettings, RunningServer, ServerConfig, ValidatorEntry,
-    ValidatorSetFile, CONSENSUS_KEY_FILE,
+    consensus_key, serve, start, stop_signal, ConsensusSettings, RunningServer, ServerConfig,
+    ValidatorEntry, ValidatorSetFile, CONSENSUS_KEY_FILE,
 };
 pub use state::{BlockContext, Event, Genesis, RegistryState};
 pub use store::{Store, StoredBlock, StoredError, StoredResult};

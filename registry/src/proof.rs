@@ -89,6 +89,10 @@ impl ProofVerifier for Groth16RatingVerifier {
             id.chunk_size
         )
     }
+
+    fn rating_keys(&self) -> Option<Hash32> {
+        Some(Hash32(self.verifier.key_id().hash.0))
+    }
 }
 
 /// Most accepted claims a [`RememberingVerifier`] keeps: every transaction a full mempool
@@ -256,6 +260,10 @@ impl ProofVerifier for RememberingVerifier {
 
     fn describe(&self) -> String {
         self.inner.describe()
+    }
+
+    fn rating_keys(&self) -> Option<Hash32> {
+        self.inner.rating_keys()
     }
 }
 

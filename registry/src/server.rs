@@ -24,7 +24,7 @@ use crate::mempool::{CheckQueue, Mempool, FORWARD_AGAIN};
 use crate::proof::RememberingVerifier;
 use crate::state::Genesis;
 use crate::store::Store;
-use crate::validator::{run_checks, Node};
+use crate::validator::{run_checks, Halt, Node};
 use crate::verification::{ProofVerifier, RefuseAllProofs};
 use omni_consensus::{Byzantine, EngineConfig, Timeouts, ValidatorInfo};
 use omni_core::Hash32;
@@ -254,6 +254,7 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     grpc: tokio::task::JoinHandle<Result<()>>,
     engine: omni_consensus::Engine,
+    halt: Arc<Halt>,
     forwarder: Option<tokio::task::JoinHandle<()>>,
     checker: tokio::task::JoinHandle<()>,
     stop_checks: Arc<Notify>,
@@ -274,6 +275,12 @@ impl RunningServer {
     /// The registry id clients sign transactions for.
     pub fn registry_id(&self) -> Hash32 {
         self.registry_id
+    }
+
+    /// Waits until this validator stops on its own (its state diverged from a decided
+    /// block's); answers why.
+    pub async fn halted(&self) -> String {
+        self.halt.stopped().await
     }
 
     /// Stops accepting requests, lets in-flight ones finish, stops consensus and closes
@@ -365,6 +372,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     // This validator's own memory of the proofs it accepted: checked once on arrival,
     // not again when their block executes.
     let verifier = Arc::new(RememberingVerifier::new(config.verifier.clone()));
+    // Validators verify proofs under the keys their genesis names, or do not start.
+    let genesis = store.genesis()?.or_else(|| config.genesis.clone());
+    if let Some(named) = genesis.and_then(|g| g.rating_keys) {
+        let running = config.verifier.rating_keys();
+        if running != Some(named) {
+            return Err(Error::RatingKeysMismatch {
+                genesis: named,
+                running: running.map_or_else(|| "no keys".into(), |k| format!("keys {k}")),
+            });
+        }
+    }
     let registry = store.open_registry(config.genesis.as_ref(), verifier)?;
     let registry_id = registry.state().registry_id();
     tracing::info!(
@@ -378,6 +396,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     let replicated = engine_config.validators.len() > 1;
     let (forward_tx, mut forward_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let (checks, arrivals) = CheckQueue::new();
+    let halt = Arc::new(Halt::default());
     let node = Arc::new(Node {
         registry: RwLock::new(registry),
         store,
@@ -385,6 +404,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         checks,
         committed: Notify::new(),
         clock: config.clock.clone(),
+        halt: halt.clone(),
     });
     let stop_checks = Arc::new(Notify::new());
     let checker = tokio::spawn(tracing::Instrument::instrument(
@@ -457,6 +477,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     Ok(RunningServer {
         local_addr,
         registry_id,
+        halt,
         stop: Some(stop),
         grpc,
         engine,
@@ -466,12 +487,41 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     })
 }
 
-/// Runs a registry node until Ctrl-C: `omni registry start --data DIR --listen ADDR`.
+/// Runs a registry node until Ctrl-C or SIGTERM (what `systemctl stop`, `docker stop` and
+/// Kubernetes send), shutting down gracefully on either, or until it stops on its own
+/// because its state diverged (an error): `omni registry start --data DIR --listen ADDR`.
 pub async fn serve(config: ServerConfig) -> Result<()> {
     let server = start(config).await?;
-    tokio::signal::ctrl_c().await.map_err(|e| Error::Server(format!("waiting for Ctrl-C: {e}")))?;
+    let halted = tokio::select! {
+        signal = stop_signal() => {
+            signal?;
+            None
+        }
+        reason = server.halted() => Some(reason),
+    };
     tracing::info!("stopping the registry");
-    server.shutdown().await
+    server.shutdown().await?;
+    match halted {
+        Some(reason) => Err(Error::Server(format!("this validator stopped: {reason}"))),
+        None => Ok(()),
+    }
+}
+
+/// Waits for Ctrl-C, or SIGTERM on Unix (what service managers send): how a long-running
+/// `omni` process (a registry validator, a node) knows to shut down gracefully.
+pub async fn stop_signal() -> Result<()> {
+    let failed = |e: std::io::Error| Error::Server(format!("waiting for a stop signal: {e}"));
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(failed)?;
+        tokio::select! {
+            c = tokio::signal::ctrl_c() => c.map_err(failed),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.map_err(failed)
 }
 
 #[cfg(test)]
@@ -490,7 +540,12 @@ mod tests {
     }
 
     fn genesis() -> Genesis {
-        Genesis { name: "grpc-test".into(), time: 1, members: vec![(key(1).party(), Role::Admin)] }
+        Genesis {
+            name: "grpc-test".into(),
+            time: 1,
+            members: vec![(key(1).party(), Role::Admin)],
+            rating_keys: None,
+        }
     }
 
     /// A client that signs with the right nonces.
@@ -558,6 +613,58 @@ mod tests {
         grpc.unary(tonic::Request::new(NotASubmitRequest { tx: 42 }), path, codec)
             .await
             .expect_err("a malformed request must be refused")
+    }
+
+    /// The stub verifier under a keys hash, as a Groth16 verifier would name its keys.
+    struct KeyedStub(Hash32);
+
+    impl ProofVerifier for KeyedStub {
+        fn verify_batch(
+            &self,
+            claims: &[crate::verification::SubmittedRatingStatement<'_>],
+        ) -> Vec<crate::verification::ProofVerdict> {
+            StubRatingVerifier.verify_batch(claims)
+        }
+
+        fn describe(&self) -> String {
+            format!("keyed stub {}", self.0)
+        }
+
+        fn rating_keys(&self) -> Option<Hash32> {
+            Some(self.0)
+        }
+    }
+
+    /// A genesis that names rating verifying keys starts only validators that run them:
+    /// one with other keys or none is refused, naming both, and writes nothing.
+    #[tokio::test]
+    async fn a_validator_runs_the_rating_keys_its_genesis_names() {
+        let named = Hash32([0xab; 32]);
+        let genesis = Genesis { rating_keys: Some(named), ..genesis() };
+        assert_ne!(genesis.registry_id(), self::genesis().registry_id());
+        for (verifier, running) in [
+            (Arc::new(StubRatingVerifier) as Arc<dyn ProofVerifier>, "no keys".to_string()),
+            (Arc::new(KeyedStub(Hash32([0xcd; 32]))), format!("keys {}", Hash32([0xcd; 32]))),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let config = ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
+                .with_genesis(genesis.clone())
+                .with_verifier(verifier);
+            let err = start(config).await.unwrap_err().to_string();
+            assert!(err.contains(&named.to_string()) && err.contains(&running), "{err}");
+            assert!(Store::open(dir.path()).unwrap().genesis().unwrap().is_none());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
+            .with_genesis(genesis.clone())
+            .with_verifier(Arc::new(KeyedStub(named)));
+        let server = start(config.clone()).await.unwrap();
+        assert_eq!(server.registry_id(), genesis.registry_id());
+        server.shutdown().await.unwrap();
+        // The store keeps the keys it was made with: a restart with others is refused.
+        let other = config.with_verifier(Arc::new(KeyedStub(Hash32([0xcd; 32]))));
+        let err = start(other).await.unwrap_err().to_string();
+        assert!(err.contains(&named.to_string()), "{err}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

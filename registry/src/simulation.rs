@@ -25,7 +25,7 @@
 //!
 //! `OMNI_SIM_SEEDS=N` runs N seeds (100 by default); `OMNI_SIM_SEED=S` runs seed S alone.
 
-use crate::consensus::RegistryApp;
+use crate::consensus::{ChainedBlock, RegistryApp};
 use crate::mempool::{Arrival, CheckQueue, Committed, Mempool};
 use crate::proof::RememberingVerifier;
 use crate::state::Genesis;
@@ -169,6 +169,7 @@ impl Harness for Registries {
             checks,
             committed: Notify::new(),
             clock: self.clocks[validator].clone(),
+            halt: Default::default(),
         };
         Ok(SimRegistry {
             app: RegistryApp { node: Arc::new(node), max_block_txs: MAX_BLOCK_TXS },
@@ -204,7 +205,7 @@ const MEMBERS: u16 = 6;
 fn genesis() -> Genesis {
     let mut members = vec![(key(ADMIN).party(), Role::Admin)];
     members.extend((1..=MEMBERS).map(|m| (key(m).party(), Role::Member)));
-    Genesis { name: "simulation".into(), time: GENESIS_TIME, members }
+    Genesis { name: "simulation".into(), time: GENESIS_TIME, members, rating_keys: None }
 }
 
 /// Each sender's transactions, nonce by nonce: the admin admits new members, each member
@@ -323,6 +324,8 @@ fn stored(registries: &Registries) -> Stored {
 
 /// Agreement: one block and one state root per height, the one consensus decided.
 fn check_agreement(run: &Run, stored: &Stored) -> Result<(), String> {
+    let genesis_root =
+        crate::state::RegistryState::genesis(&genesis()).map_err(|e| e.to_string())?.state_root();
     let top = stored.iter().map(Vec::len).max().unwrap_or(0);
     for h in 1..=top {
         let at_h: Vec<(usize, &(crate::store::StoredBlock, Hash32))> =
@@ -337,7 +340,13 @@ fn check_agreement(run: &Run, stored: &Stored) -> Result<(), String> {
             }
         }
         for (v, (stored_block, _)) in &at_h {
-            let id = BlockId::of(&omni_core::encode(&stored_block.block));
+            // What consensus decided: the block chained to the root of the height before.
+            let previous_root = match h {
+                1 => genesis_root,
+                _ => stored[*v][h - 2].1,
+            };
+            let value = ChainedBlock { previous_root, block: stored_block.block.clone() };
+            let id = BlockId::of(&omni_core::encode(&value));
             let decided = run.report.decisions[*v].get(&(h as u64));
             if decided.is_some_and(|d| *d != id) {
                 return Err(format!(

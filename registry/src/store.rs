@@ -212,7 +212,7 @@ impl Store {
         self.db
             .get_cf(self.cf(CF_META)?, b"genesis")
             .stored()?
-            .map(|v| decode("Genesis", &v))
+            .map(|v| Genesis::from_stored(&v))
             .transpose()
     }
 
@@ -247,7 +247,7 @@ impl Store {
         }
         let mut batch = WriteBatch::default();
         let meta = self.cf(CF_META)?;
-        batch.put_cf(meta, b"genesis", omni_core::encode(genesis));
+        batch.put_cf(meta, b"genesis", genesis.to_stored());
         batch.put_cf(meta, b"height", omni_core::encode(&0u64));
         batch.put_cf(
             self.cf(CF_ROOTS)?,
@@ -424,6 +424,7 @@ mod tests {
             name: "store-test".into(),
             time: 10,
             members: vec![(Keypair::from_seed([1; 32]).party(), Role::Admin)],
+            rating_keys: None,
         }
     }
 

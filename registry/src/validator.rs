@@ -29,6 +29,57 @@ pub(crate) struct Node {
     /// This validator's clock: the time of the blocks it proposes, the limit on a
     /// proposal's time, "now" for the queries that depend on it.
     pub(crate) clock: omni_core::Clock,
+    /// Set when this validator must stop: its state diverged from what consensus decided.
+    pub(crate) halt: std::sync::Arc<Halt>,
+}
+
+#[cfg(test)]
+impl Node {
+    /// A validator's node around `registry` and `store` for unit tests: no forwarding, no
+    /// check queue reader, the system clock.
+    pub(crate) fn for_tests(registry: Registry, store: Store) -> Node {
+        Node {
+            registry: RwLock::new(registry),
+            store,
+            mempool: Mempool::new(None),
+            checks: CheckQueue::new().0,
+            committed: Notify::new(),
+            clock: omni_core::Clock::System,
+            halt: Default::default(),
+        }
+    }
+}
+
+/// Why a validator stopped on its own, once it must (its state diverged from a decided
+/// block's): it votes for nothing more, and `serve` shuts it down with the reason.
+#[derive(Default)]
+pub(crate) struct Halt {
+    reason: std::sync::OnceLock<String>,
+    notify: Notify,
+}
+
+impl Halt {
+    /// Stops the validator for `reason` (the first reason given stays).
+    pub(crate) fn stop(&self, reason: String) {
+        tracing::error!("stopping this validator: {reason}");
+        let _ = self.reason.set(reason);
+        self.notify.notify_one();
+    }
+
+    /// Why it stopped, if it did.
+    pub(crate) fn reason(&self) -> Option<&str> {
+        self.reason.get().map(String::as_str)
+    }
+
+    /// Waits until it stops; answers why.
+    pub(crate) async fn stopped(&self) -> String {
+        loop {
+            if let Some(r) = self.reason() {
+                return r.to_string();
+            }
+            self.notify.notified().await;
+        }
+    }
 }
 
 /// Most transactions checked together (their proofs in one batch verification).
@@ -124,7 +175,7 @@ mod tests {
     use crate::tx::Role;
     use crate::verification::testing::{stub_invoice, StubRatingVerifier};
     use omni_core::Keypair;
-    use std::sync::{Arc, RwLock};
+    use std::sync::Arc;
     use tokio::sync::oneshot;
 
     #[test]
@@ -139,21 +190,14 @@ mod tests {
                 (seller.party(), Role::Member),
                 (buyer.party(), Role::Member),
             ],
+            rating_keys: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let verifier = Arc::new(RememberingVerifier::new(Arc::new(StubRatingVerifier)));
         let registry = store.open_registry(Some(&genesis), verifier).unwrap();
         let id = registry.state().registry_id();
-        let (checks, _arrivals) = CheckQueue::new();
-        let node = Node {
-            registry: RwLock::new(registry),
-            store,
-            mempool: Mempool::new(None),
-            checks,
-            committed: Notify::new(),
-            clock: omni_core::Clock::System,
-        };
+        let node = Node::for_tests(registry, store);
         let sign = |nonce, body| SignedTx::sign(&seller, &id, nonce, body).to_bytes();
         let good = sign(0, stub_invoice(1, seller.party(), buyer.party(), true));
         let forged_proof = sign(1, stub_invoice(2, seller.party(), buyer.party(), false));

@@ -43,6 +43,7 @@ fn genesis() -> Genesis {
         name: "registry-client".into(),
         time: 1,
         members: vec![(admin().party(), Role::Admin)],
+        rating_keys: None,
     }
 }
 

@@ -89,7 +89,7 @@ fn the_registry_verifies_supply_chain_maps_against_its_credentials_and_embargo_l
     let ps: Vec<Participant> = (0..4).map(participant).collect();
     let mut members = vec![(admin.party(), Role::Admin), (regulator.party(), Role::Regulator)];
     members.extend(ps.iter().map(|p| (p.key.party(), Role::Member)));
-    let genesis = Genesis { name: "compliance".into(), time: 1_000, members };
+    let genesis = Genesis { name: "compliance".into(), time: 1_000, members, rating_keys: None };
     let id = genesis.registry_id();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

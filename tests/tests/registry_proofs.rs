@@ -35,6 +35,7 @@ fn only_invoices_whose_proof_verifies_for_their_own_claim_are_admitted() {
             (seller.party(), Role::Member),
             (buyer.party(), Role::Member),
         ],
+        rating_keys: None,
     };
     let id = genesis.registry_id();
     let submission = |n: u8, inv: &ProvenInvoice| InvoiceSubmission {

@@ -93,8 +93,12 @@ async fn proven_invoice() -> Proven {
     let dir = tempfile::tempdir().unwrap();
 
     // The registry, and the two carriers admitted by its admin.
-    let genesis =
-        Genesis { name: "reporter".into(), time: 1, members: vec![(admin().party(), Role::Admin)] };
+    let genesis = Genesis {
+        name: "reporter".into(),
+        time: 1,
+        members: vec![(admin().party(), Role::Admin)],
+        rating_keys: None,
+    };
     let config = ServerConfig::new(dir.path().join("registry"), ([127, 0, 0, 1], 0).into())
         .with_genesis(genesis)
         .with_verifier(Arc::new(Groth16RatingVerifier::new((*verifier).clone())));

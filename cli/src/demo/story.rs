@@ -191,6 +191,7 @@ impl World {
             name: "omni-demo".into(),
             time: now,
             members: vec![(admin_key.party(), Role::Admin)],
+            rating_keys: None,
         };
         let config = ServerConfig::new(opts.root.join("registry"), ([127, 0, 0, 1], 0).into())
             .with_genesis(genesis)

@@ -277,6 +277,7 @@ mod tests {
                 (key(2).party(), Role::Member),
                 (key(3).party(), Role::Member),
             ],
+            rating_keys: None,
         }
     }
 

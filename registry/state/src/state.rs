@@ -83,12 +83,38 @@ pub struct Genesis {
     pub time: u64,
     /// The founding members; at least one admin.
     pub members: Vec<(PartyId, Role)>,
+    /// The hash of the rating verifying keys every validator verifies proofs under (the
+    /// keys' id, as `omni keys` and `GetStatus` print it): a validator started with other
+    /// keys, or none, refuses to start. `None` only in registries made before keys were
+    /// named, where each validator chose its own.
+    #[serde(default)]
+    pub rating_keys: Option<Hash32>,
 }
 
 impl Genesis {
-    /// The registry id: the hash of the canonical genesis.
+    /// The registry id: the hash of the canonical genesis. A genesis that names no keys
+    /// hashes as it did before the field existed, so older registries keep their id.
     pub fn registry_id(&self) -> Hash32 {
-        Hash32::digest("omni/registry/genesis", &omni_core::encode(self))
+        Hash32::digest("omni/registry/genesis", &self.to_stored())
+    }
+
+    /// The canonical bytes the store keeps and the registry id hashes: without keys, the
+    /// encoding from before [`Genesis::rating_keys`] existed.
+    pub fn to_stored(&self) -> Vec<u8> {
+        match self.rating_keys {
+            None => omni_core::encode(&(&self.name, self.time, &self.members)),
+            Some(_) => omni_core::encode(self),
+        }
+    }
+
+    /// A genesis from the bytes a store kept, also from a store written before
+    /// [`Genesis::rating_keys`] existed.
+    pub fn from_stored(bytes: &[u8]) -> Result<Genesis> {
+        omni_core::decode::<Genesis>("Genesis", bytes).or_else(|_| {
+            let (name, time, members) = omni_core::decode("Genesis", bytes)
+                .map_err(|e| Error::Store(format!("stored genesis: {e}")))?;
+            Ok(Genesis { name, time, members, rating_keys: None })
+        })
     }
 
     /// Checks the genesis can start a registry.

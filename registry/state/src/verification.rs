@@ -99,6 +99,13 @@ pub trait ProofVerifier: Send + Sync {
     /// What this verifier checks against, for the status query (e.g. the verifying key's
     /// hash).
     fn describe(&self) -> String;
+
+    /// The hash of the rating verifying keys it verifies under, which a genesis naming
+    /// keys ([`crate::state::Genesis::rating_keys`]) requires; `None` for a verifier
+    /// without keys.
+    fn rating_keys(&self) -> Option<Hash32> {
+        None
+    }
 }
 
 /// The rating-proof verdict of each of `submissions` (`None` where there is no invoice to

@@ -349,6 +349,32 @@ pub enum Error {
         /// The id of the genesis given.
         given: Hash32,
     },
+    /// The genesis names rating verifying keys this validator does not run.
+    #[error(
+        "the genesis names rating verifying keys {genesis}; this validator runs {running}: \
+         start it with the keys the genesis names (--rating-keys)"
+    )]
+    RatingKeysMismatch {
+        /// The keys' hash the genesis names.
+        genesis: Hash32,
+        /// The hash of the keys this validator runs, or "no keys".
+        running: String,
+    },
+    /// A proposed or decided block executes on another state root than this validator's
+    /// at the previous height: one of them diverged.
+    #[error(
+        "the block at height {height} executes on state root {block} of height {}; this \
+         validator's root there is {ours}: its state diverged from the block's proposer's",
+        height - 1
+    )]
+    StateRootMismatch {
+        /// The block's height.
+        height: u64,
+        /// The previous root the block commits to.
+        block: Hash32,
+        /// This validator's root at `height - 1`.
+        ours: Hash32,
+    },
     /// The store failed or holds something this build cannot read.
     #[error("store: {0}")]
     Store(String),
@@ -372,7 +398,9 @@ impl Error {
             | Error::UnknownInstruction { .. }
             | Error::UnknownCredential(_) => "not_found",
             Error::Store(_) | Error::Server(_) => "internal",
-            Error::BlockHeight { .. } | Error::BlockTime { .. } => "bad_block",
+            Error::BlockHeight { .. }
+            | Error::BlockTime { .. }
+            | Error::StateRootMismatch { .. } => "bad_block",
             _ => "refused",
         }
     }

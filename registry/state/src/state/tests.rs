@@ -33,8 +33,12 @@ struct Issued {
 impl World {
     fn new() -> World {
         let admin = key(1);
-        let genesis =
-            Genesis { name: "test".into(), time: T0, members: vec![(admin.party(), Role::Admin)] };
+        let genesis = Genesis {
+            name: "test".into(),
+            time: T0,
+            members: vec![(admin.party(), Role::Admin)],
+            rating_keys: None,
+        };
         let mut w = World {
             state: RegistryState::genesis(&genesis).unwrap(),
             ctx: BlockContext { height: 1, time: T0 },
@@ -186,7 +190,7 @@ impl World {
 #[test]
 fn genesis_needs_an_admin_and_distinct_members() {
     let a = key(1).party();
-    let g = |members| Genesis { name: "g".into(), time: 0, members };
+    let g = |members| Genesis { name: "g".into(), time: 0, members, rating_keys: None };
     assert!(matches!(RegistryState::genesis(&g(vec![])), Err(Error::InvalidGenesis(_))));
     assert!(RegistryState::genesis(&g(vec![(a, Role::Member)])).is_err());
     assert!(RegistryState::genesis(&g(vec![(a, Role::Admin), (a, Role::Member)])).is_err());
