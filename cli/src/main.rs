@@ -223,15 +223,9 @@ fn run() -> Result<()> {
 }
 
 fn keys_generate(out: &std::path::Path) -> Result<()> {
-    use anyhow::Context;
-    use std::io::Write;
     let key = omni_core::Keypair::generate();
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create_new(true).open(out).with_context(|| {
-            format!("cannot create key file {} (it must not exist)", out.display())
-        })?;
-    writeln!(f, "{}", hex::encode(key.seed()))
-        .with_context(|| format!("cannot write key file {}", out.display()))?;
+    omni_core::key_file::write(out, &key.seed())
+        .map_err(|e| node_client::CannotAsk(format!("{e} (a key file must not exist)")))?;
     println!("{}", key.party());
     Ok(())
 }

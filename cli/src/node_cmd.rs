@@ -373,7 +373,7 @@ fn init(args: &InitArgs) -> Result<()> {
         }
         None => Keypair::generate(),
     };
-    write_private(&key_path, &format!("{}\n", hex::encode(key.seed())))?;
+    omni_core::key_file::write(&key_path, &key.seed()).map_err(CannotAsk)?;
     let text = serde_json::to_string_pretty(&config)?;
     std::fs::write(&config_path, format!("{text}\n"))
         .map_err(|e| CannotAsk(format!("cannot write {}: {e}", config_path.display())))?;
@@ -396,24 +396,6 @@ fn init(args: &InitArgs) -> Result<()> {
 }
 
 /// Writes a secret readable by its owner only.
-fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path).map_err(|e| {
-        crate::node_client::CannotAsk(format!("cannot create {}: {e}", path.display()))
-    })?;
-    f.write_all(text.as_bytes()).map_err(|e| {
-        crate::node_client::CannotAsk(format!("cannot write {}: {e}", path.display()))
-    })?;
-    Ok(())
-}
-
 fn status(common: &crate::lifecycle_cmd::Common) -> Result<()> {
     use omni_node::api::proto;
     let api = crate::node_client::NodeApi::connect(common.node.as_deref())?;

@@ -255,8 +255,7 @@ fn genesis_admin(admin: Option<&str>, dir: &std::path::Path) -> Result<(PartyId,
         None => {
             let key = Keypair::generate();
             let path = dir.join("admin.key");
-            std::fs::write(&path, hex::encode(key.seed()))
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            omni_core::key_file::write(&path, &key.seed()).map_err(anyhow::Error::msg)?;
             Ok((key.party(), Some(path)))
         }
     }

@@ -62,7 +62,7 @@ fn write_config(
     peer_at: SocketAddr,
     registry: Option<&str>,
 ) {
-    std::fs::write(dir.join(format!("{me}.key")), hex::encode(key.seed())).unwrap();
+    omni_core::key_file::write(&dir.join(format!("{me}.key")), &key.seed()).unwrap();
     let config = serde_json::json!({
         "name": me,
         "key_file": format!("{me}.key"),

@@ -5,7 +5,7 @@ use crate::context::{
     Address, BlockId, Ed25519Signer, Height, OmniContext, ProposalPart, ValidatorSet,
 };
 use crate::proposal_stream::{assemble, proposal_messages, ProposalStreams, SignedProposal};
-use crate::{Application, Byzantine, Error, Result};
+use crate::{Application, BlockRefusal, Byzantine, Error, Result};
 use bytes::Bytes;
 use malachitebft_app_channel::app::engine::host::Next;
 use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
@@ -224,12 +224,18 @@ impl Driver {
         StreamId::new(Bytes::from(b))
     }
 
-    fn validity(&self, height: Height, bytes: &[u8]) -> Validity {
+    /// The application's verdict on a proposed block; `None` when it cannot judge it
+    /// (the proposal is then left unanswered: no vote for or against it).
+    fn validity(&self, height: Height, bytes: &[u8]) -> Option<Validity> {
         match self.app.check_block(height.0, bytes) {
-            Ok(()) => Validity::Valid,
-            Err(why) => {
+            Ok(()) => Some(Validity::Valid),
+            Err(BlockRefusal::Invalid(why)) => {
                 tracing::warn!(%height, "refusing a proposed block: {why}");
-                Validity::Invalid
+                Some(Validity::Invalid)
+            }
+            Err(BlockRefusal::Unjudged(why)) => {
+                tracing::warn!(%height, "not voting on a proposed block: {why}");
+                None
             }
         }
     }
@@ -253,14 +259,15 @@ impl Driver {
                 // Proposals that arrived before this height started, now checkable.
                 let mut early = Vec::new();
                 for p in self.proposals.iter().filter(|p| p.height == height && p.round == round) {
-                    if let Some(kept) = self.keeper.blocks.get(&p.id) {
+                    let kept = self.keeper.blocks.get(&p.id);
+                    if let Some(validity) = kept.and_then(|k| self.validity(height, &k.bytes)) {
                         early.push(ProposedValue {
                             height,
                             round,
                             valid_round: p.pol_round,
                             proposer: p.proposer,
                             value: p.id,
-                            validity: self.validity(height, &kept.bytes),
+                            validity,
                         });
                     }
                 }
@@ -449,7 +456,10 @@ impl Driver {
             return Ok(None);
         }
         let validity = match self.keeper.blocks.get(&id) {
-            Some(kept) => self.validity(height, &kept.bytes),
+            Some(kept) => match self.validity(height, &kept.bytes) {
+                Some(validity) => validity,
+                None => return Ok(None),
+            },
             None => Validity::Invalid,
         };
         Ok(Some(ProposedValue {

@@ -15,6 +15,7 @@
 //!      ▲                        │ stream Init · Block pieces · Fin(signature) to peers
 //!      │  ReceivedProposalPart ─▶ driver reassembles, checks the proposer's signature,
 //!      │                        │ Application::check_block ─▶ Valid / Invalid (prevote nil)
+//!      │                        │   / Unjudged (left unanswered: no vote either way)
 //!      │  Decided(certificate) ─▶ driver ── Application::commit(height, block, certificate)
 //!      │  GetDecidedValue / ProcessSyncedValue ◀─▶ Application::decided (value sync)
 //!      └── WAL (home/wal), libp2p gossip and sync on `listen`, Ed25519 votes
@@ -89,6 +90,25 @@ pub enum Error {
     },
 }
 
+/// Why a validator does not vote for a proposed block ([`Application::check_block`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlockRefusal {
+    /// The block is invalid whoever looks at it: the validator votes against it.
+    Invalid(String),
+    /// This validator cannot judge the block from its own state, which may itself be
+    /// what is wrong (a block built on another state than its own): it votes neither for
+    /// nor against it. If the others decide it, executing it tells which side was wrong.
+    Unjudged(String),
+}
+
+impl std::fmt::Display for BlockRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlockRefusal::Invalid(why) | BlockRefusal::Unjudged(why) => f.write_str(why),
+        }
+    }
+}
+
 /// The seam between the consensus engine and a deterministic application. The engine
 /// calls it from one task; calls never overlap except `propose`, which may wait while
 /// transactions are forwarded.
@@ -102,7 +122,7 @@ pub trait Application: Send + Sync + 'static {
     async fn propose(&self, height: u64, max_wait: Duration) -> Vec<u8>;
 
     /// Whether a proposed block may be voted for at `height` (the next height to commit).
-    fn check_block(&self, height: u64, block: &[u8]) -> std::result::Result<(), String>;
+    fn check_block(&self, height: u64, block: &[u8]) -> std::result::Result<(), BlockRefusal>;
 
     /// Executes and durably commits a decided block with its commit certificate. A decided
     /// block is final: an error here is a local failure, not a refusal.

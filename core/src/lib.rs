@@ -40,6 +40,7 @@ pub mod error;
 pub mod hash;
 pub mod identity;
 pub mod interval;
+pub mod key_file;
 pub mod money;
 pub mod rating;
 #[cfg(any(test, feature = "samples"))]

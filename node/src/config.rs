@@ -282,15 +282,10 @@ impl NodeConfig {
 }
 
 /// Reads a key file (`omni keys generate`: the Ed25519 seed as 64 hex digits).
+/// A key file others may read is refused ([`omni_core::key_file`]).
 pub fn read_key_file(path: &Path) -> Result<Keypair, ConfigError> {
-    let invalid = |reason: String| ConfigError::Invalid { path: path.to_path_buf(), reason };
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-    let bytes =
-        hex::decode(text.trim()).map_err(|e| invalid(format!("the key seed is not hex: {e}")))?;
-    let seed: [u8; 32] = bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| invalid(format!("a key seed is 32 bytes, this one {}", b.len())))?;
+    let seed = omni_core::key_file::read(path)
+        .map_err(|reason| ConfigError::Invalid { path: path.to_path_buf(), reason })?;
     Ok(Keypair::from_seed(seed))
 }
 
@@ -313,13 +308,31 @@ mod tests {
         assert_eq!(config.data_dir, dir.path().join("data"));
         let err = config.keypair().unwrap_err().to_string();
         assert!(err.contains("cannot read") && err.contains("a.key"), "{err}");
-        std::fs::write(dir.path().join("a.key"), "zz").unwrap();
+        let key_file = dir.path().join("a.key");
+        let write_key = |text: String, mode: u32| {
+            std::fs::write(&key_file, text).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
+            #[cfg(not(unix))]
+            let _ = mode;
+        };
+        write_key("zz".into(), 0o600);
         assert!(config.keypair().unwrap_err().to_string().contains("not hex"));
-        std::fs::write(dir.path().join("a.key"), "00ff").unwrap();
+        write_key("00ff".into(), 0o600);
         assert!(config.keypair().unwrap_err().to_string().contains("32 bytes"));
         let key = Keypair::from_seed([7; 32]);
-        std::fs::write(dir.path().join("a.key"), format!("{}\n", hex::encode(key.seed()))).unwrap();
+        write_key(format!("{}\n", hex::encode(key.seed())), 0o600);
         assert_eq!(config.keypair().unwrap().party(), key.party());
+        // A key others may read is refused, naming the fix.
+        #[cfg(unix)]
+        {
+            write_key(format!("{}\n", hex::encode(key.seed())), 0o644);
+            let err = config.keypair().unwrap_err().to_string();
+            assert!(err.contains("chmod 600"), "{err}");
+        }
 
         std::fs::write(
             &path,

@@ -37,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::mempool::{Arrival, Committed};
 use crate::tx::SignedTx;
 use crate::validator::Node;
+use omni_consensus::BlockRefusal;
 use omni_core::Hash32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,8 +188,18 @@ impl omni_consensus::Application for RegistryApp {
         omni_core::encode(&ChainedBlock { previous_root, block })
     }
 
-    fn check_block(&self, height: u64, block: &[u8]) -> std::result::Result<(), String> {
-        self.check(height, block).map(|_| ()).map_err(|e| e.to_string())
+    fn check_block(&self, height: u64, block: &[u8]) -> std::result::Result<(), BlockRefusal> {
+        match self.check(height, block) {
+            Ok(_) => Ok(()),
+            // Chained to another root than this validator's: whose state is wrong, this
+            // validator cannot tell; it votes neither way, and if two thirds decide the
+            // block, executing it stops this validator (`execute_and_commit`).
+            Err(e @ Error::StateRootMismatch { .. }) => Err(BlockRefusal::Unjudged(e.to_string())),
+            Err(e) if self.node.halt.reason().is_some() => {
+                Err(BlockRefusal::Unjudged(e.to_string()))
+            }
+            Err(e) => Err(BlockRefusal::Invalid(e.to_string())),
+        }
     }
 
     fn commit(
@@ -267,10 +278,15 @@ mod tests {
         let other = Hash32([9; 32]);
         let forged = omni_core::encode(&ChainedBlock { previous_root: other, ..chained.clone() });
         let err = app.check_block(1, &forged).unwrap_err();
+        assert!(matches!(err, BlockRefusal::Unjudged(_)), "{err}");
+        let err = err.to_string();
         assert!(err.contains("diverged") && err.contains(&other.to_string()), "{err}");
         assert!(err.contains(&genesis_root.to_string()), "{err}");
         // A bare block (the value format before chaining) does not decode.
-        assert!(app.check_block(1, &omni_core::encode(&chained.block)).is_err());
+        assert!(matches!(
+            app.check_block(1, &omni_core::encode(&chained.block)),
+            Err(BlockRefusal::Invalid(_))
+        ));
 
         app.commit(1, &proposed, b"certificate".to_vec()).unwrap();
         assert_ne!(root(&app), genesis_root);
@@ -290,7 +306,7 @@ mod tests {
         assert_eq!(app.committed_height(), 1);
         assert!(app.node.halt.reason().unwrap().contains("diverged"));
         let good = app.propose(2, Duration::ZERO).await;
-        let err = app.check_block(2, &good).unwrap_err();
+        let err = app.check_block(2, &good).unwrap_err().to_string();
         assert!(err.contains("stopped"), "{err}");
         let stopped = tokio::time::timeout(Duration::from_secs(1), app.node.halt.stopped());
         assert!(stopped.await.unwrap().contains("diverged"));

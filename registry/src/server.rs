@@ -127,27 +127,28 @@ impl ValidatorSetFile {
 /// The file in a data directory that holds the node's consensus key (hex seed).
 pub const CONSENSUS_KEY_FILE: &str = "consensus.key";
 
-/// Reads `DATA/consensus.key`, creating it with a fresh key if missing.
+/// Reads `DATA/consensus.key` (owner-only, [`omni_core::key_file`]), creating it with a
+/// fresh key in a new data directory; a data directory that holds a store but lost its
+/// key is refused, not given another identity.
 pub fn consensus_key(data_dir: &Path) -> Result<ed25519_dalek::SigningKey> {
     let path = data_dir.join(CONSENSUS_KEY_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let seed: [u8; 32] =
-                hex::decode(text.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
-                    Error::Server(format!("{} is not a 32-byte hex key", path.display()))
-                })?;
-            Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-            std::fs::create_dir_all(data_dir)
-                .map_err(|e| Error::Store(format!("creating {}: {e}", data_dir.display())))?;
-            std::fs::write(&path, hex::encode(key.to_bytes()))
-                .map_err(|e| Error::Server(format!("writing {}: {e}", path.display())))?;
-            Ok(key)
-        }
-        Err(e) => Err(Error::Server(format!("reading {}: {e}", path.display()))),
+    if path.exists() {
+        let seed = omni_core::key_file::read(&path).map_err(Error::Server)?;
+        return Ok(ed25519_dalek::SigningKey::from_bytes(&seed));
     }
+    // A validator that lost its key must not silently become another validator.
+    if data_dir.join("CURRENT").exists() {
+        return Err(Error::Server(format!(
+            "{} holds a registry store but no {CONSENSUS_KEY_FILE}: restore the validator's \
+             key from its backup (a new key would be another validator, not in the set)",
+            data_dir.display()
+        )));
+    }
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| Error::Store(format!("creating {}: {e}", data_dir.display())))?;
+    omni_core::key_file::write(&path, &key.to_bytes()).map_err(Error::Server)?;
+    Ok(key)
 }
 
 /// How a registry node takes part in consensus.
@@ -368,6 +369,9 @@ fn engine_config(config: &ServerConfig) -> Result<EngineConfig> {
 pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Error::Store(format!("creating {}: {e}", config.data_dir.display())))?;
+    // The validator's key before its store: a new data directory gets both, a store
+    // without its key is refused (`consensus_key`).
+    consensus_key(&config.data_dir)?;
     let store = Store::open(&config.data_dir)?;
     // This validator's own memory of the proofs it accepted: checked once on arrival,
     // not again when their block executes.
@@ -888,6 +892,22 @@ mod tests {
         std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
     }
 
+    /// A set of four validators on free local ports, their keys in `dir/v0`…`dir/v3`.
+    fn four_validators(dir: &Path) -> ValidatorSetFile {
+        let validators = (0..4)
+            .map(|i| {
+                let key = consensus_key(&dir.join(format!("v{i}"))).unwrap();
+                ValidatorEntry {
+                    name: format!("v{i}"),
+                    public_key: hex::encode(key.verifying_key().to_bytes()),
+                    consensus: free_addr(),
+                    api: free_addr(),
+                }
+            })
+            .collect();
+        ValidatorSetFile { genesis: genesis(), validators }
+    }
+
     /// A proposer waiting for transactions receives the ones other validators forward
     /// while it waits. Malachite's channel connector held every later request back while
     /// a proposer waited, forwarded transactions included, so a transaction given to
@@ -896,18 +916,7 @@ mod tests {
     async fn a_waiting_proposer_receives_the_transactions_its_peers_forward() {
         const EMPTY_BLOCK: Duration = Duration::from_secs(20);
         let dir = tempfile::tempdir().unwrap();
-        let validators = (0..4)
-            .map(|i| {
-                let key = consensus_key(&dir.path().join(format!("v{i}"))).unwrap();
-                ValidatorEntry {
-                    name: format!("v{i}"),
-                    public_key: hex::encode(key.verifying_key().to_bytes()),
-                    consensus: free_addr(),
-                    api: free_addr(),
-                }
-            })
-            .collect::<Vec<_>>();
-        let set = ValidatorSetFile { genesis: genesis(), validators };
+        let set = four_validators(dir.path());
         let mut servers = Vec::new();
         for (i, v) in set.validators.iter().enumerate() {
             let mut config = ServerConfig::new(dir.path().join(format!("v{i}")), v.api)
@@ -935,6 +944,82 @@ mod tests {
                 committed.at.map_or(0, |a| a.height)
             );
         }
+        for server in servers {
+            server.shutdown().await.unwrap();
+        }
+    }
+
+    /// A validator's key is written owner-only; a data directory that holds a store but
+    /// lost its key is refused rather than given a new identity.
+    #[test]
+    fn a_lost_consensus_key_is_refused_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = consensus_key(dir.path()).unwrap();
+        assert_eq!(consensus_key(dir.path()).unwrap().to_bytes(), key.to_bytes());
+        drop(Store::open(dir.path()).unwrap());
+        std::fs::remove_file(dir.path().join(CONSENSUS_KEY_FILE)).unwrap();
+        let err = consensus_key(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("restore the validator's key"), "{err}");
+        assert!(!dir.path().join(CONSENSUS_KEY_FILE).exists());
+    }
+
+    /// Four validators; one is stopped, its state altered on disk (a member's role
+    /// rewritten, the stored root recomputed so that the store still opens) and started
+    /// again: it stops with an error at the first block the others decided, naming both
+    /// roots, and the other three go on committing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_validator_whose_state_was_altered_on_disk_stops_and_the_others_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = four_validators(dir.path());
+        let config = |i: usize| {
+            let mut c = ServerConfig::new(dir.path().join(format!("v{i}")), set.validators[i].api)
+                .with_validators(set.clone());
+            c.consensus.empty_block_interval = Some(Duration::from_millis(200));
+            c
+        };
+        let mut servers = Vec::new();
+        for i in 0..4 {
+            servers.push(start(config(i)).await.unwrap());
+        }
+        let registry = servers[0].registry_id();
+        let connect = |addr: SocketAddr| async move {
+            Client {
+                rpc: RegistryClient::connect(format!("http://{addr}")).await.unwrap(),
+                registry,
+            }
+        };
+        let mut client = connect(servers[0].local_addr()).await;
+        let member = key(20).party();
+        client.submit(&key(1), TxBody::AdmitMember { member, role: Role::Member }).await.unwrap();
+
+        let altered = servers.pop().unwrap();
+        altered.shutdown().await.unwrap();
+        let store = Store::open(&dir.path().join("v3")).unwrap();
+        let mut row: crate::state::Member = store
+            .open_registry(None, Arc::new(RefuseAllProofs))
+            .unwrap()
+            .state()
+            .member(&member)
+            .unwrap()
+            .clone();
+        row.role = Role::Admin;
+        store.alter_state("members", &member.0, &omni_core::encode(&row)).unwrap();
+        drop(store);
+
+        let restarted = start(config(3)).await.unwrap();
+        let reason = tokio::time::timeout(Duration::from_secs(60), restarted.halted())
+            .await
+            .expect("the altered validator did not stop");
+        assert!(reason.contains("diverged"), "{reason}");
+        // The other three still decide blocks.
+        let later = key(21).party();
+        let admitted = client
+            .submit(&key(1), TxBody::AdmitMember { member: later, role: Role::Member })
+            .await
+            .unwrap();
+        assert_eq!(admitted.events[0].kind, "MemberAdmitted");
+        drop(client);
+        restarted.shutdown().await.unwrap();
         for server in servers {
             server.shutdown().await.unwrap();
         }

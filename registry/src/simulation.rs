@@ -35,7 +35,7 @@ use crate::validator::{admit, Node};
 use crate::verification::testing::StubRatingVerifier;
 use omni_consensus::context::BlockId;
 use omni_consensus::simulation::{ClientCall, Harness, Report, SimConfig, Simulation};
-use omni_consensus::Application;
+use omni_consensus::{Application, BlockRefusal};
 use omni_core::{Clock, Hash32, Keypair};
 use rand::Rng;
 use std::sync::{Arc, Mutex, RwLock};
@@ -100,7 +100,7 @@ impl Application for SimRegistry {
         self.app.propose(height, max_wait).await
     }
 
-    fn check_block(&self, height: u64, block: &[u8]) -> Result<(), String> {
+    fn check_block(&self, height: u64, block: &[u8]) -> Result<(), BlockRefusal> {
         self.app.check_block(height, block)
     }
 

@@ -44,6 +44,9 @@ const CF_MAP_TXS: &str = "map_txs";
 /// index existed is indexed when it is opened).
 const MAP_INDEX_DONE: &[u8] = b"index:map_txs";
 
+/// One stored state entry: `(table, key, value)`.
+type StateEntry = (&'static str, Vec<u8>, Vec<u8>);
+
 /// Layout version written to `meta`.
 const SCHEMA: &[u8] = b"omni-registry/1";
 
@@ -361,14 +364,7 @@ impl Store {
     /// of the last height. `None` if the store was never initialised.
     pub fn load_state(&self) -> Result<Option<RegistryState>> {
         let Some(height) = self.height()? else { return Ok(None) };
-        let mut entries = Vec::new();
-        for table in TABLES {
-            for item in self.db.iterator_cf(self.cf(table)?, IteratorMode::Start) {
-                let (k, v) = item.stored()?;
-                entries.push((table, k.into_vec(), v.into_vec()));
-            }
-        }
-        let state = RegistryState::restore(entries)?;
+        let state = RegistryState::restore(self.state_entries()?)?;
         let (_, root) = self
             .root_at(height)?
             .ok_or_else(|| Error::Store(format!("no state root stored for height {height}")))?;
@@ -380,6 +376,33 @@ impl Store {
             )));
         }
         Ok(Some(state))
+    }
+
+    /// Every state entry `(table, key, value)`.
+    fn state_entries(&self) -> Result<Vec<StateEntry>> {
+        let mut entries = Vec::new();
+        for table in TABLES {
+            for item in self.db.iterator_cf(self.cf(table)?, IteratorMode::Start) {
+                let (k, v) = item.stored()?;
+                entries.push((table, k.into_vec(), v.into_vec()));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Rewrites one state entry and the last height's root to match it, as an operator —
+    /// or a bug — that altered the state on disk consistently would: the store still
+    /// opens, on a state no other validator has.
+    #[cfg(test)]
+    pub(crate) fn alter_state(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        let height = self.height()?.unwrap_or(0);
+        self.db.put_cf(self.cf(table)?, key, value).stored()?;
+        let root = RegistryState::restore(self.state_entries()?)?.state_root();
+        let (block_hash, _) = self
+            .root_at(height)?
+            .ok_or_else(|| Error::Store(format!("no root at height {height}")))?;
+        let roots = self.cf(CF_ROOTS)?;
+        self.db.put_cf(roots, height_key(height), omni_core::encode(&(block_hash, root))).stored()
     }
 
     /// Opens the registry this store holds, or initialises it from `genesis`. A given

@@ -219,8 +219,8 @@ impl World {
             let dir = opts.root.join(dir_name(name));
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            std::fs::write(dir.join("node.key"), format!("{}\n", hex::encode(keys[i].seed())))
-                .with_context(|| format!("cannot write {name}'s key"))?;
+            omni_core::key_file::write(&dir.join("node.key"), &keys[i].seed())
+                .map_err(|e| anyhow::anyhow!("{name}'s key: {e}"))?;
             let peers: Vec<serde_json::Value> = (0..CARRIERS.len())
                 .filter(|&j| j != i)
                 .map(|j| {

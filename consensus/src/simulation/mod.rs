@@ -630,6 +630,7 @@ impl<H: Harness> Simulation<H> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::BlockRefusal;
     use std::sync::{Arc, Mutex};
 
     /// What a validator of the test application keeps across a crash: its decided blocks
@@ -652,9 +653,10 @@ mod tests {
             [height.to_be_bytes(), (self.validator as u64).to_be_bytes()].concat()
         }
 
-        fn check_block(&self, height: u64, block: &[u8]) -> Result<(), String> {
+        fn check_block(&self, height: u64, block: &[u8]) -> Result<(), BlockRefusal> {
             let ours = block.len() == 16 && block.get(..8) == Some(&height.to_be_bytes()[..]);
-            ours.then_some(()).ok_or_else(|| "not a block of this height".to_string())
+            ours.then_some(())
+                .ok_or_else(|| BlockRefusal::Invalid("not a block of this height".to_string()))
         }
 
         fn commit(&self, height: u64, block: &[u8], certificate: Vec<u8>) -> Result<(), String> {

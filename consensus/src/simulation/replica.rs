@@ -14,7 +14,7 @@ use crate::context::{
     Address, BlockId, Ed25519Signer, Height, OmniContext, ProposalPart, ValidatorSet,
 };
 use crate::proposal_stream::{assemble, proposal_messages, ProposalStreams, SignedProposal};
-use crate::{Application, Timeouts};
+use crate::{Application, BlockRefusal, Timeouts};
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use malachitebft_app_channel::app::consensus::{
@@ -426,8 +426,9 @@ impl<A: Application> Host<A> {
             .partition(|p| p.height == height && p.round == round);
         self.early = later.into_iter().filter(|p| p.height >= height).collect();
         for mut value in now {
-            if let Some((_, bytes)) = self.blocks.get(&value.value) {
-                value.validity = self.validity(height, bytes);
+            let bytes = self.blocks.get(&value.value).map(|(_, b)| b);
+            if let Some(validity) = bytes.and_then(|b| self.validity(height, b)) {
+                value.validity = validity;
                 self.inputs.push_back(Input::ProposedValue(value, ValueOrigin::Consensus));
             }
         }
@@ -502,12 +503,17 @@ impl<A: Application> Host<A> {
         id
     }
 
-    fn validity(&self, height: Height, bytes: &[u8]) -> Validity {
+    /// The application's verdict (as the driver's); `None`: it cannot judge the block.
+    fn validity(&self, height: Height, bytes: &[u8]) -> Option<Validity> {
         match self.app.check_block(height.0, bytes) {
-            Ok(()) => Validity::Valid,
-            Err(why) => {
+            Ok(()) => Some(Validity::Valid),
+            Err(BlockRefusal::Invalid(why)) => {
                 tracing::debug!(validator = self.index, %height, "refusing a proposed block: {why}");
-                Validity::Invalid
+                Some(Validity::Invalid)
+            }
+            Err(BlockRefusal::Unjudged(why)) => {
+                tracing::debug!(validator = self.index, %height, "not voting on a proposed block: {why}");
+                None
             }
         }
     }
@@ -594,8 +600,11 @@ impl<A: Application> Host<A> {
             self.early.push(value);
             return None;
         }
-        let validity = self.blocks.get(&id).map(|(_, b)| self.validity(height, b));
-        Some(ProposedValue { validity: validity.unwrap_or(Validity::Invalid), ..value })
+        let validity = match self.blocks.get(&id) {
+            Some((_, b)) => self.validity(height, b)?,
+            None => Validity::Invalid,
+        };
+        Some(ProposedValue { validity, ..value })
     }
 
     /// Answers a peer's value-sync request with what this validator committed there.
