@@ -50,6 +50,7 @@ pub fn status_of(e: &Error) -> Status {
         | Error::NotPledgeHolder { .. }
         | Error::NotParticipant { .. } => Code::PermissionDenied,
         Error::BadNonce { .. }
+        | Error::NonceTooFarAhead { .. }
         | Error::PayerNotMember { .. }
         | Error::LastAdmin { .. }
         | Error::StaleAnchor { .. }

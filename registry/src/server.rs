@@ -743,6 +743,16 @@ mod tests {
             .unwrap_err();
         assert_eq!(replay.code(), Code::FailedPrecondition);
         assert!(replay.message().contains("replay"));
+        // A nonce far ahead would only wait in every mempool: refused at once.
+        let far = crate::tx::MAX_NONCE_AHEAD + 5;
+        let ahead = SignedTx::sign(&buyer, &c.registry, far, TxBody::AcceptInvoice { invoice: id });
+        let err = c
+            .rpc
+            .submit(proto::SubmitRequest { tx: ahead.to_bytes(), transaction: None })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition);
+        assert!(err.message().contains("ahead of the next nonce"), "{}", err.message());
         let unknown = InvoiceId(Hash32::digest("t", b"unknown"));
         let err = c
             .submit(&seller, TxBody::PaymentReceipt { invoice: unknown, payment_ref: Hash32::ZERO })

@@ -641,6 +641,14 @@ impl RegistryState {
         if tx.nonce < expected {
             return Err(Error::BadNonce { sender: tx.sender, expected, got: tx.nonce });
         }
+        if tx.nonce - expected > MAX_NONCE_AHEAD {
+            return Err(Error::NonceTooFarAhead {
+                sender: tx.sender,
+                expected,
+                got: tx.nonce,
+                max: MAX_NONCE_AHEAD,
+            });
+        }
         Ok(())
     }
 

@@ -58,6 +58,21 @@ pub enum Error {
         /// The nonce received.
         got: u64,
     },
+    /// The nonce is further ahead of the sender's next one than the mempool waits for.
+    #[error(
+        "{sender}: nonce {got} is more than {max} ahead of the next nonce {expected}; send the \
+         transactions before it first"
+    )]
+    NonceTooFarAhead {
+        /// The sender.
+        sender: PartyId,
+        /// The nonce the registry expects next.
+        expected: u64,
+        /// The nonce received.
+        got: u64,
+        /// [`crate::tx::MAX_NONCE_AHEAD`].
+        max: u64,
+    },
     /// A field of the transaction is out of its allowed range.
     #[error("invalid {field}: {reason}")]
     InvalidField {
@@ -390,7 +405,7 @@ impl Error {
             Error::MalformedTx(_) | Error::TxTooLarge { .. } => "malformed",
             Error::BadSignature { .. } => "bad_signature",
             Error::NotAMember { .. } | Error::WrongRole { .. } => "unauthorized",
-            Error::BadNonce { .. } => "bad_nonce",
+            Error::BadNonce { .. } | Error::NonceTooFarAhead { .. } => "bad_nonce",
             Error::ProofRejected { .. } | Error::ComplianceMapRejected { .. } => "proof_rejected",
             Error::UnknownInvoice(_)
             | Error::UnknownPledge(_)

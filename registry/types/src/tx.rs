@@ -34,6 +34,11 @@ pub const MAX_INTERVAL_ID_BYTES: usize = 64;
 /// opening and confirmation rewrites, so it is kept to the size of a real clearing group.
 pub const MAX_CYCLE_PARTICIPANTS: usize = 1024;
 
+/// How far ahead of a sender's next nonce the mempool admits a transaction: a member may
+/// have this many in flight; one further ahead could only wait, holding a place in every
+/// validator's mempool, for transactions that may never come.
+pub const MAX_NONCE_AHEAD: u64 = 256;
+
 /// Most credits one invoice can carry: each is a credit note or the final invoice of a
 /// dispute, so a real invoice has a handful.
 pub const MAX_CREDITS_PER_INVOICE: usize = 64;

@@ -320,9 +320,16 @@ fn replayed_and_skipped_nonces_are_refused() {
     assert!(err.to_string().contains("replay"));
     let ahead = SignedTx::sign(&key(2), &w.state.registry_id(), 5, body(2));
     assert!(matches!(w.refuse_tx(&ahead), Error::BadNonce { expected: 1, got: 5, .. }));
-    // The mempool check lets a future nonce through but never a replay.
+    // The mempool check lets a near future nonce through, never a replay nor one so far
+    // ahead that it could only wait for transactions that may never come.
     assert!(w.state.check_sender_and_nonce(&ahead).is_ok());
     assert!(matches!(w.state.check_sender_and_nonce(&first), Err(Error::BadNonce { .. })));
+    let edge = SignedTx::sign(&key(2), &w.state.registry_id(), 1 + MAX_NONCE_AHEAD, body(2));
+    assert!(w.state.check_sender_and_nonce(&edge).is_ok());
+    let far = SignedTx::sign(&key(2), &w.state.registry_id(), 2 + MAX_NONCE_AHEAD, body(2));
+    let err = w.state.check_sender_and_nonce(&far).unwrap_err();
+    assert!(matches!(err, Error::NonceTooFarAhead { expected: 1, .. }), "{err}");
+    assert_eq!(err.code(), "bad_nonce");
 }
 
 #[test]
