@@ -137,6 +137,8 @@ struct Examination {
     record: Option<Invoice>,
     /// The credits the registry records on it.
     credits: Vec<InvoiceCredit>,
+    /// The amount due the opening gives after those credits, or why it gives none.
+    amount_due: std::result::Result<u64, String>,
     /// The payer's reputation as the registry answered it.
     reputation: Option<proto::Reputation>,
     opening: InvoiceOpening,
@@ -230,10 +232,12 @@ fn examine(registry: &str, args: &InvoiceArgs) -> Result<Examination> {
                 .map_err(|e| e.to_string())
         }
     };
+    let amount_due = opening.amount_due(&credits);
     Ok(Examination {
         invoice,
         record,
         credits,
+        amount_due,
         reputation,
         opening,
         file,
@@ -264,7 +268,7 @@ impl Examination {
             "currency": self.file.currency,
             "micros": self.file.micros,
             "credits": self.credits.len(),
-            "amount_due_micros": self.opening.amount_due(&self.credits).ok(),
+            "amount_due_micros": self.amount_due.as_ref().ok(),
             "payer": r.map(|r| r.payer.to_hex()).unwrap_or_else(|| self.file.payer.clone()),
             "payee": r.map(|r| r.payee.to_hex()).unwrap_or_else(|| self.file.payee.clone()),
             "due_date": r.map(|r| date(r.due_date)).unwrap_or_else(|| self.file.due_date.clone()),
@@ -303,10 +307,10 @@ impl Examination {
             self.file.currency
         );
         if !self.credits.is_empty() {
-            let due = match self.opening.amount_due(&self.credits) {
+            let due = match &self.amount_due {
                 Ok(due) => format!(
                     "{} {}",
-                    omni_core::money::format_micros(due as i64),
+                    omni_core::money::format_micros(*due as i64),
                     self.file.currency
                 ),
                 Err(why) => format!("unknown: {why}"),
@@ -463,6 +467,13 @@ fn status(signer: &Signer) -> Result<()> {
         let request = proto::CheckPledgeRequest { nullifier: n.0.to_vec() };
         let pledge = api.call("CheckPledge", api.rpc.clone().check_pledge(request))?;
         let inv = answer.invoice.filter(|_| answer.found);
+        // Credits the registry recorded after the pledge: the amount due is lower.
+        let since: Vec<_> = inv
+            .iter()
+            .flat_map(|i| &i.credits)
+            .filter(|c| c.height > h.pledged_height)
+            .cloned()
+            .collect();
         let mut changes = Vec::new();
         if let Some(inv) = &inv {
             if inv.disputed_at.is_some() || inv.status == "disputed" {
@@ -474,7 +485,7 @@ fn status(signer: &Signer) -> Result<()> {
             if hex::encode(&inv.amount_commitment) != h.amount_commitment {
                 changes.push("its proven amount commitment is not the one pledged".into());
             }
-            for c in inv.credits.iter().filter(|c| c.height > h.pledged_height) {
+            for c in &since {
                 changes.push(format!(
                     "credited at {} (credit {}): the amount due is lower than pledged",
                     date(c.credited_at),
@@ -495,9 +506,7 @@ fn status(signer: &Signer) -> Result<()> {
             "micros": h.micros, "currency": h.currency, "due_date": h.due_date,
             "payer": h.payer, "status": inv.as_ref().map(|i| i.status.clone()),
             "still_pledged": pledge.pledged, "pledged_height": pledge.height,
-            "credits_since_pledge": inv.as_ref().map_or(0, |i| {
-                i.credits.iter().filter(|c| c.height > h.pledged_height).count()
-            }),
+            "credits_since_pledge": since.len(),
             "changes": changes,
         }));
     }

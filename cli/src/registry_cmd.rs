@@ -513,7 +513,6 @@ fn start(args: StartArgs) -> Result<()> {
         .filter_map(|e| e.ok())
         .all(|e| e.file_name() == omni_registry::CONSENSUS_KEY_FILE);
     let set = args.validators.as_deref().map(ValidatorSetFile::load).transpose()?;
-    let verifier = rating_verifier(&args)?;
     // A validator listens where the validator set says, unless told otherwise.
     let own_api = match &set {
         Some(set) => {
@@ -532,32 +531,7 @@ fn start(args: StartArgs) -> Result<()> {
     }
     config.consensus.listen = args.consensus_listen;
     config.consensus.peers = args.consensus_peers.clone();
-    if let Some(set) = set {
-        if args.admin.is_some() {
-            bail!(
-                "--admin does not apply with --validators: the genesis is in the validators file"
-            );
-        }
-        config = config.with_validators(set);
-    } else if fresh {
-        let (admin, written) = genesis_admin(args.admin.as_deref(), &args.data)?;
-        if let Some(path) = written {
-            eprintln!("new registry: admin key written to {}", path.display());
-        }
-        // A new registry names the keys it starts with: a restart with others is refused.
-        config = config.with_genesis(Genesis {
-            name: "omnilateral".into(),
-            time: omni_core::Clock::System.now(),
-            members: vec![(admin, Role::Admin)],
-            rating_keys: verifier.as_ref().map(|v| Hash32(v.key_id().hash.0)),
-        });
-    } else if args.admin.is_some() {
-        bail!(
-            "{} already holds a registry; --admin only applies to a new one",
-            args.data.display()
-        );
-    }
-    match verifier {
+    match rating_verifier(&args)? {
         Some(v) => {
             let id = v.key_id();
             eprintln!(
@@ -576,6 +550,32 @@ fn start(args: StartArgs) -> Result<()> {
             listen,
             args.data.display()
         ),
+    }
+    if let Some(set) = set {
+        if args.admin.is_some() {
+            bail!(
+                "--admin does not apply with --validators: the genesis is in the validators file"
+            );
+        }
+        config = config.with_validators(set);
+    } else if fresh {
+        let (admin, written) = genesis_admin(args.admin.as_deref(), &args.data)?;
+        if let Some(path) = written {
+            eprintln!("new registry: admin key written to {}", path.display());
+        }
+        // A new registry names the keys it starts with: a restart with others is refused.
+        let rating_keys = config.verifier.rating_keys();
+        config = config.with_genesis(Genesis {
+            name: "omnilateral".into(),
+            time: omni_core::Clock::System.now(),
+            members: vec![(admin, Role::Admin)],
+            rating_keys,
+        });
+    } else if args.admin.is_some() {
+        bail!(
+            "{} already holds a registry; --admin only applies to a new one",
+            args.data.display()
+        );
     }
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(serve(config)).context("registry stopped with an error")?;

@@ -5,7 +5,7 @@
 //! or a **final invoice** that settles a dispute below the proven amount. Once both
 //! parties agreed such a credit on the bilateral, the seller's node records it on the
 //! registry (`CreditInvoice`) as a commitment to the credited amount, and the registry's
-//! amount due becomes the proven commitment less the credits'. [`credits`] lists them the
+//! amount due becomes the proven commitment less the credits'. [`opening`] lists them the
 //! same way on both nodes:
 //!
 //! | credit | reference | amount |
@@ -25,10 +25,10 @@
 
 use crate::entry::BilateralId;
 use crate::ledger::Ledger;
-use crate::state::{Agreement, BilateralState, CreditNoteState, InvoiceState};
+use crate::state::{Agreement, BilateralState, CreditNoteState, InvoiceState, Revision};
 use omni_circuits::pedersen::{scalar_from_bytes, PedersenCommitment, Scalar};
 use omni_core::{Hash32, Micros};
-use omni_registry_types::commitment::{credit_blinding, encode};
+use omni_registry_types::commitment::{commit_signed, credit_blinding, encode};
 use omni_registry_types::tx::AmountCommitment;
 
 /// One credit of an invoice (module docs).
@@ -76,14 +76,10 @@ impl Opening {
         self.credits.iter().fold(self.blinding, |r, c| r - c.blinding)
     }
 
-    /// The commitment to the amount due, as the registry computes it from its records.
+    /// The commitment to the amount due: the proven commitment less the credits', which
+    /// is how the registry computes it from its records.
     pub fn due_commitment(&self) -> AmountCommitment {
-        let due = PedersenCommitment::commit(self.proven.unsigned_abs(), &self.blinding);
-        let due = self
-            .credits
-            .iter()
-            .fold(due, |d, c| d - PedersenCommitment::commit(c.micros.unsigned_abs(), &c.blinding));
-        encode(&due)
+        encode(&commit_signed(self.amount_due(), &self.due_blinding()))
     }
 }
 
@@ -115,7 +111,14 @@ pub enum OpeningError {
 pub fn has_credits(state: &BilateralState, inv: &InvoiceState) -> bool {
     let number = inv.invoice.number.as_str();
     state.snapshot().credit_notes.values().any(|c| is_credit_of(c, number))
-        || inv.revision.as_ref().is_some_and(|r| r.open_items == 0 && r.total < inv.invoice.total)
+        || final_reduction(inv).is_some()
+}
+
+/// The final invoice of `inv`'s dispute (no item open) and how far it is below the
+/// invoiced total, if it is.
+fn final_reduction(inv: &InvoiceState) -> Option<(&Revision, Micros)> {
+    let revision = inv.revision.as_ref().filter(|r| r.open_items == 0)?;
+    (revision.total < inv.invoice.total).then(|| (revision, inv.invoice.total - revision.total))
 }
 
 /// Whether credit note `c` is a credit of invoice `number`: against it, and accepted.
@@ -136,18 +139,10 @@ pub fn opening(
         .ok_or_else(|| OpeningError::Unproven { bilateral: id, number: number.clone() })?;
     let blinding = scalar_from_bytes(&attachment.blinding)
         .map_err(|_| OpeningError::Blinding { bilateral: id, number: number.clone() })?;
-    let entry_hash = |seq: u64| -> Result<Hash32, OpeningError> {
-        let entry = ledger.store().entry(&id, seq)?;
-        entry.map(|e| e.hash()).ok_or_else(|| {
-            OpeningError::Ledger(crate::Error::Corrupt(format!(
-                "bilateral {id} holds no entry {seq}"
-            )))
-        })
-    };
     let mut credits = Vec::new();
     let notes = state.snapshot().credit_notes.values().filter(|c| is_credit_of(c, number));
     for note in notes {
-        let reference = entry_hash(note.seq)?;
+        let reference = ledger.entry_hash(&id, note.seq)?;
         credits.push((
             note.seq,
             Credit {
@@ -159,20 +154,18 @@ pub fn opening(
             },
         ));
     }
-    if let Some(revision) = inv.revision.as_ref().filter(|r| r.open_items == 0) {
-        if revision.total < inv.invoice.total {
-            let reference = entry_hash(revision.seq)?;
-            credits.push((
-                revision.seq,
-                Credit {
-                    reference,
-                    micros: inv.invoice.total - revision.total,
-                    blinding: credit_blinding(&blinding, &reference),
-                    credit_note: None,
-                    settled_apart: false,
-                },
-            ));
-        }
+    if let Some((revision, micros)) = final_reduction(inv) {
+        let reference = ledger.entry_hash(&id, revision.seq)?;
+        credits.push((
+            revision.seq,
+            Credit {
+                reference,
+                micros,
+                blinding: credit_blinding(&blinding, &reference),
+                credit_note: None,
+                settled_apart: false,
+            },
+        ));
     }
     credits.sort_by_key(|(seq, _)| *seq);
     Ok(Opening {

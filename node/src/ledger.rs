@@ -145,6 +145,15 @@ impl Ledger {
         &self.store
     }
 
+    /// The hash of entry `seq` of bilateral `id`, which must hold it: how the ledger's
+    /// documents are referred to on the registry.
+    pub fn entry_hash(&self, id: &BilateralId, seq: u64) -> Result<Hash32> {
+        let entry = self.store.entry(id, seq)?;
+        entry
+            .map(|e| e.hash())
+            .ok_or_else(|| Error::Corrupt(format!("bilateral {id} holds no entry {seq}")))
+    }
+
     /// Ids of the bilaterals held.
     pub fn bilaterals(&self) -> Vec<BilateralId> {
         self.states.keys().copied().collect()

@@ -392,12 +392,7 @@ impl Reporter {
             }
             Ok(())
         };
-        let entry_hash = |seq: u64| -> Result<Hash32> {
-            let entry = ledger.store().entry(&id, seq)?;
-            entry
-                .map(|e| e.hash())
-                .ok_or_else(|| ReportError::Ledger(format!("bilateral {id} holds no entry {seq}")))
-        };
+        let entry_hash = |seq: u64| ledger.entry_hash(&id, seq);
         // The opening reads the rating proof off the store: only for the facts that need it.
         let cell = OnceCell::new();
         let opening = || opening_of(&cell, ledger, state, inv);

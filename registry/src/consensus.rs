@@ -73,9 +73,6 @@ impl RegistryApp {
     }
 
     fn check(&self, height: u64, bytes: &[u8]) -> Result<Block> {
-        if let Some(reason) = self.node.halt.reason() {
-            return Err(Error::Server(format!("this validator stopped: {reason}")));
-        }
         let ChainedBlock { previous_root, block } = decode_chained(bytes)?;
         let registry = self.registry()?;
         let state = registry.state();
@@ -189,15 +186,16 @@ impl omni_consensus::Application for RegistryApp {
     }
 
     fn check_block(&self, height: u64, block: &[u8]) -> std::result::Result<(), BlockRefusal> {
+        // A stopped validator votes on nothing any more.
+        if let Some(reason) = self.node.halt.reason() {
+            return Err(BlockRefusal::Unjudged(format!("this validator stopped: {reason}")));
+        }
         match self.check(height, block) {
             Ok(_) => Ok(()),
             // Chained to another root than this validator's: whose state is wrong, this
             // validator cannot tell; it votes neither way, and if two thirds decide the
             // block, executing it stops this validator (`execute_and_commit`).
             Err(e @ Error::StateRootMismatch { .. }) => Err(BlockRefusal::Unjudged(e.to_string())),
-            Err(e) if self.node.halt.reason().is_some() => {
-                Err(BlockRefusal::Unjudged(e.to_string()))
-            }
             Err(e) => Err(BlockRefusal::Invalid(e.to_string())),
         }
     }
